@@ -1,0 +1,255 @@
+//! The case: one signee's certificate application, as a state machine.
+//!
+//! A case only changes through [`Case::transition`], which checks the move
+//! against the life cycle of SPEC §5; everything that happens to a case is
+//! also written as an [`Event`] to its history (stored apart from the case
+//! record, so appending history never races with a state change).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::attachment::DocKind;
+use crate::email::Thread;
+use crate::fields::Fields;
+use crate::pack_check::{Application, Problem};
+
+/// The life cycle of SPEC §5.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseState {
+    Incomplete,
+    Received,
+    Verified,
+    PinPending,
+    PinSet,
+    Active,
+    Signed,
+    Rejected,
+    Withdrawn,
+}
+
+impl CaseState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseState::Incomplete => "incomplete",
+            CaseState::Received => "received",
+            CaseState::Verified => "verified",
+            CaseState::PinPending => "pin_pending",
+            CaseState::PinSet => "pin_set",
+            CaseState::Active => "active",
+            CaseState::Signed => "signed",
+            CaseState::Rejected => "rejected",
+            CaseState::Withdrawn => "withdrawn",
+        }
+    }
+
+    /// A case that has ended no longer blocks a new pack for the same signee.
+    pub fn is_closed(self) -> bool {
+        matches!(self, CaseState::Rejected | CaseState::Withdrawn)
+    }
+
+    /// States from which a case may still be rejected or withdrawn.
+    pub fn is_before_active(self) -> bool {
+        matches!(
+            self,
+            CaseState::Incomplete
+                | CaseState::Received
+                | CaseState::Verified
+                | CaseState::PinPending
+                | CaseState::PinSet
+        )
+    }
+
+    /// Whether the life cycle allows `self → to`.
+    pub fn may_become(self, to: CaseState) -> bool {
+        use CaseState::*;
+        match (self, to) {
+            (Incomplete, Incomplete | Received) => true,
+            (Received, Verified) => true,
+            (Verified, PinPending) => true,
+            (PinPending, PinSet) => true,
+            (PinSet, Active | PinPending) => true,
+            (Active, PinPending | Signed) => true,
+            (from, Rejected | Withdrawn) => from.is_before_active(),
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for CaseState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A document received for a case. The bytes live in the blob store under
+/// `sha256`; the sender's file name is kept only for display.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Document {
+    pub kind: Option<DocKind>,
+    pub name: String,
+    pub content_type: String,
+    pub size: u64,
+    pub sha256: String,
+    /// The first bytes, enough to sniff the type again when the pack is
+    /// re-checked after a supplement, without reading the blob.
+    #[serde(default)]
+    pub head: Vec<u8>,
+    pub received_at: DateTime<Utc>,
+}
+
+/// Who did something on a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "address", rename_all = "snake_case")]
+pub enum Actor {
+    Developer(String),
+    Staff(String),
+    Signee(String),
+    System,
+}
+
+impl std::fmt::Display for Actor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Actor::Developer(a) => write!(f, "developer {a}"),
+            Actor::Staff(a) => write!(f, "staff {a}"),
+            Actor::Signee(a) => write!(f, "signee {a}"),
+            Actor::System => f.write_str("sijil"),
+        }
+    }
+}
+
+/// One line of a case's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    pub what: EventKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    /// A message that concerns the case arrived.
+    MessageIn {
+        message_id: Option<String>,
+        subject: String,
+    },
+    /// The pack was checked; `problems` holds the codes that failed.
+    PackChecked { problems: Vec<String> },
+    /// Documents were added to the case.
+    DocumentsAdded { names: Vec<String> },
+    /// The case moved between states.
+    StateChanged { from: Option<CaseState>, to: CaseState },
+    /// A pack for the same signee arrived again and was refused.
+    DuplicateRefused { message_id: Option<String> },
+    /// An email was queued in the outbox.
+    EmailQueued {
+        template: String,
+        to: Vec<String>,
+        message_id: String,
+    },
+    /// The SMTP server (or the outbox Maildir) accepted it.
+    EmailSent { message_id: String },
+    /// Delivery failed for good.
+    EmailFailed { message_id: String, error: String },
+}
+
+/// A case record: everything needed to decide the next step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Case {
+    pub reference: String,
+    pub state: CaseState,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The owning developer: company name and the address that sent the pack.
+    pub company: String,
+    pub developer_address: String,
+    /// Every field line received so far, later corrections winning.
+    pub fields: Fields,
+    /// Present once the pack passed its check.
+    pub application: Option<Application>,
+    pub documents: Vec<Document>,
+    /// The problems of the last check (empty once it passed).
+    pub problems: Vec<Problem>,
+    /// The thread our emails about this case belong to.
+    pub thread: Thread,
+}
+
+/// A move the life cycle does not allow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a case in state {from} cannot become {to}")]
+pub struct IllegalTransition {
+    pub from: CaseState,
+    pub to: CaseState,
+}
+
+impl Case {
+    /// Moves the case to `to`, or refuses without changing anything.
+    pub fn transition(
+        &mut self,
+        to: CaseState,
+        now: DateTime<Utc>,
+    ) -> Result<EventKind, IllegalTransition> {
+        if !self.state.may_become(to) {
+            return Err(IllegalTransition {
+                from: self.state,
+                to,
+            });
+        }
+        let from = self.state;
+        self.state = to;
+        self.updated_at = now;
+        Ok(EventKind::StateChanged {
+            from: Some(from),
+            to,
+        })
+    }
+
+    /// The eSPA reference and signing order, when the pack gave them.
+    pub fn espa_order(&self) -> Option<(String, u32)> {
+        if let Some(app) = &self.application {
+            return Some((app.espa_ref.clone(), app.order));
+        }
+        let espa = self.fields.get(crate::fields::Field::EspaRef)?;
+        let order = self.fields.get(crate::fields::Field::Order)?.trim().parse().ok()?;
+        Some((espa.trim().to_uppercase(), order))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use CaseState::*;
+
+    #[test]
+    fn life_cycle_allows_only_spec_moves() {
+        let allowed = [
+            (Incomplete, Received),
+            (Incomplete, Incomplete),
+            (Received, Verified),
+            (Verified, PinPending),
+            (PinPending, PinSet),
+            (PinSet, Active),
+            (PinSet, PinPending),
+            (Active, PinPending),
+            (Active, Signed),
+            (Received, Rejected),
+            (PinSet, Withdrawn),
+        ];
+        for (from, to) in allowed {
+            assert!(from.may_become(to), "{from} → {to} must be allowed");
+        }
+        let refused = [
+            (Incomplete, Verified),
+            (Received, Active),
+            (Active, Rejected),
+            (Signed, Withdrawn),
+            (Rejected, Received),
+            (Withdrawn, Incomplete),
+        ];
+        for (from, to) in refused {
+            assert!(!from.may_become(to), "{from} → {to} must be refused");
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! `sijil run`: wires the edges to the core and keeps them going.
+//!
+//! One message at a time: fetch → parse → classify → decide → store the
+//! documents → render the emails → commit (case, history, outbox and the
+//! message's key in one transaction, flushed) → file the message. The
+//! outbox sender and the web server run beside this loop.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::blobs::Blobs;
+use crate::classify::{Class, Classifier};
+use crate::config::{Config, MailboxConfig};
+use crate::email::Sender as From;
+use crate::inbound::{self, Inbound};
+use crate::intake::{self, Decision};
+use crate::mailbox::imap::ImapMailbox;
+use crate::mailbox::maildir::MaildirMailbox;
+use crate::mailbox::{Fetched, Folder, Mailbox, MailboxError};
+use crate::outbox::{self, OutboxStats};
+use crate::render::{self, Renderer};
+use crate::store::{Committed, Outgoing, Store};
+use crate::transport::Transport;
+use crate::web::{self, AppState, InboundStats};
+
+/// Why `run` stopped with an error; `main` turns each into an exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot open the store at {path}: {error}")]
+    Store { path: String, error: String },
+    #[error("cannot listen on web.listen {addr}: {error}")]
+    Listen { addr: String, error: String },
+    #[error("mailbox login refused: {0}")]
+    LoginRefused(String),
+    #[error("{0}")]
+    Start(String),
+}
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub async fn run(cfg: Config) -> Result<(), RunError> {
+    let shutdown = CancellationToken::new();
+    watch_signals(shutdown.clone())?;
+    match &cfg.mailbox {
+        MailboxConfig::Imap(imap) => {
+            let store = open_store(&cfg)?;
+            let state = store.tree("imap").map_err(|e| RunError::Start(e.to_string()))?;
+            let mailbox = ImapMailbox::new(imap.clone(), state);
+            serve(cfg, store, mailbox, shutdown).await
+        }
+        MailboxConfig::Maildir(md) => {
+            let store = open_store(&cfg)?;
+            let mailbox = MaildirMailbox::new(md);
+            serve(cfg, store, mailbox, shutdown).await
+        }
+    }
+}
+
+fn open_store(cfg: &Config) -> Result<Store, RunError> {
+    if let Some(parent) = cfg.store.path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| RunError::Store {
+            path: parent.display().to_string(),
+            error: e.to_string(),
+        })?;
+    }
+    Store::open(&cfg.store.path).map_err(|e| RunError::Store {
+        path: cfg.store.path.display().to_string(),
+        error: e.to_string(),
+    })
+}
+
+fn watch_signals(shutdown: CancellationToken) -> Result<(), RunError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).map_err(|e| RunError::Start(e.to_string()))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| RunError::Start(e.to_string()))?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: finishing the message in hand"),
+            _ = int.recv() => tracing::info!("SIGINT: finishing the message in hand"),
+        }
+        shutdown.cancel();
+    });
+    Ok(())
+}
+
+async fn serve<M: Mailbox>(
+    cfg: Config,
+    store: Store,
+    mut mailbox: M,
+    shutdown: CancellationToken,
+) -> Result<(), RunError> {
+    let blobs = Blobs::open(&cfg.store.documents).map_err(|e| RunError::Store {
+        path: cfg.store.documents.display().to_string(),
+        error: e.to_string(),
+    })?;
+    let renderer = Renderer::new().map_err(|e| RunError::Start(format!("templates: {e:#}")))?;
+    let transport = Transport::from_config(&cfg.outbound.transport)
+        .map_err(|e| RunError::Start(format!("outbound: {e:#}")))?;
+    let listener = tokio::net::TcpListener::bind(cfg.web.listen)
+        .await
+        .map_err(|e| RunError::Listen {
+            addr: cfg.web.listen.to_string(),
+            error: e.to_string(),
+        })?;
+    match mailbox.open().await {
+        Ok(()) => {}
+        Err(MailboxError::LoginRefused(why)) => return Err(RunError::LoginRefused(why)),
+        Err(MailboxError::Other(why)) => {
+            // The server may come back: the mailbox reconnects by itself.
+            tracing::warn!(error = %why, "mailbox not reachable yet, will keep trying");
+        }
+    }
+
+    let wake = Arc::new(Notify::new());
+    let inbound_stats = Arc::new(InboundStats::default());
+    let outbox_stats = Arc::new(OutboxStats::default());
+    let sender = outbox::Sender::new(store.clone(), transport, wake.clone(), outbox_stats.clone());
+    let outbox_task = tokio::spawn(sender.run(shutdown.clone()));
+    let app = web::app(AppState {
+        store: store.clone(),
+        inbound: inbound_stats.clone(),
+        outbox: outbox_stats,
+    });
+    let web_stop = shutdown.clone();
+    let web_task = tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { web_stop.cancelled().await })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "web server stopped");
+        }
+    });
+
+    tracing::info!(
+        mailbox = mailbox_kind(&cfg),
+        web = %cfg.web.listen,
+        config = %cfg.source.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "embedded default".into()),
+        "sijil ready"
+    );
+
+    let mut worker = Worker {
+        classifier: Classifier::new(&cfg),
+        cfg,
+        store: store.clone(),
+        blobs,
+        renderer,
+        wake,
+        stats: inbound_stats,
+    };
+    let mut pause = Duration::ZERO;
+    loop {
+        if !pause.is_zero() {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+        let fetched = match mailbox.next(&shutdown).await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                pause = next_pause(pause);
+                tracing::warn!(error = %e, retry_in_ms = pause.as_millis() as u64, "mailbox error");
+                continue;
+            }
+        };
+        let folder = match worker.handle(&fetched).await {
+            Ok(folder) => folder,
+            Err(e) => {
+                // Nothing was committed: leave the message in the inbox.
+                pause = next_pause(pause);
+                tracing::error!(error = %e, retry_in_ms = pause.as_millis() as u64, "message not handled, will retry");
+                continue;
+            }
+        };
+        match mailbox.file(&fetched.id, folder).await {
+            Ok(()) => pause = Duration::ZERO,
+            Err(e) => {
+                // Its effect is stored: next time round it is only filed.
+                pause = next_pause(pause);
+                tracing::warn!(error = %e, ?folder, "could not file the message, will retry");
+            }
+        }
+    }
+
+    mailbox.close().await;
+    let _ = outbox_task.await;
+    let _ = web_task.await;
+    if let Err(e) = store.flush().await {
+        tracing::error!(error = %e, "final store flush failed");
+    }
+    tracing::info!("sijil stopped");
+    Ok(())
+}
+
+fn next_pause(p: Duration) -> Duration {
+    (p * 2).clamp(Duration::from_millis(500), Duration::from_secs(30))
+}
+
+fn mailbox_kind(cfg: &Config) -> &'static str {
+    match cfg.mailbox {
+        MailboxConfig::Imap(_) => "imap",
+        MailboxConfig::Maildir(_) => "maildir",
+    }
+}
+
+/// The message loop's own state.
+struct Worker {
+    cfg: Config,
+    classifier: Classifier,
+    store: Store,
+    blobs: Blobs,
+    renderer: Renderer,
+    wake: Arc<Notify>,
+    stats: Arc<InboundStats>,
+}
+
+impl Worker {
+    /// Makes one message take effect (once) and says where to file it.
+    async fn handle(&mut self, fetched: &Fetched) -> Result<Folder, String> {
+        // The core is pure and should never panic; if it does on some odd
+        // message, that message is quarantined instead of crashing the
+        // daemon into a restart loop on the same input.
+        let msg = std::panic::catch_unwind(|| inbound::parse(&fetched.raw)).unwrap_or_else(|_| {
+            tracing::error!("parser panicked; quarantining the message");
+            Inbound {
+                key: format!("sha256:{}", inbound::sha256_hex(&fetched.raw)),
+                size: fetched.raw.len() as u64,
+                malformed: true,
+                ..Inbound::default()
+            }
+        });
+        if let Some(seen) = self.store.seen(&msg.key).map_err(|e| e.to_string())? {
+            self.stats.duplicates.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(key = %short(&msg.key), folder = ?seen.folder, "already handled; filing only");
+            return Ok(seen.folder);
+        }
+        let now = Utc::now();
+        let class = self.classifier.classify(&msg, &self.cfg);
+        let decision = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            intake::decide(&msg, &class, &self.store, &self.cfg, now)
+        }))
+        .unwrap_or_else(|_| {
+            tracing::error!(key = %short(&msg.key), "core panicked; quarantining the message");
+            Decision {
+                folder: Folder::Quarantine,
+                reason: "internal error",
+                case: None,
+                new_sequence: None,
+                events: Vec::new(),
+                emails: Vec::new(),
+                keep_attachments: Vec::new(),
+            }
+        });
+
+        for &i in &decision.keep_attachments {
+            if let Some(a) = msg.attachments.get(i) {
+                self.blobs.put(&a.sha256, &a.bytes).map_err(|e| format!("documents: {e}"))?;
+            }
+        }
+        let outgoing = self.render(&msg, &decision, now)?;
+        let committed = self
+            .store
+            .commit(&msg.key, &decision, &outgoing, now)
+            .await
+            .map_err(|e| e.to_string())?;
+        let folder = match committed {
+            Committed::Now => decision.folder,
+            Committed::Already(folder) => folder,
+        };
+        if !outgoing.is_empty() {
+            self.wake.notify_one();
+        }
+        let counter = match folder {
+            Folder::Processed => &self.stats.processed,
+            Folder::Rejected => &self.stats.rejected,
+            Folder::Quarantine => &self.stats.quarantined,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(
+            key = %short(&msg.key),
+            from = msg.from.as_deref().unwrap_or("-"),
+            class = class_name(&class),
+            case = decision.case.as_ref().map(|c| c.reference.as_str()).unwrap_or("-"),
+            state = decision.case.as_ref().map(|c| c.state.as_str()).unwrap_or("-"),
+            emails = outgoing.len(),
+            ?folder,
+            reason = decision.reason,
+            "message handled"
+        );
+        Ok(folder)
+    }
+
+    /// Renders the decided emails. Message-IDs derive from the inbound
+    /// message's key, so deciding the same message again after a crash
+    /// yields the very same emails.
+    fn render(&self, msg: &Inbound, decision: &Decision, now: chrono::DateTime<Utc>) -> Result<Vec<Outgoing>, String> {
+        decision
+            .emails
+            .iter()
+            .enumerate()
+            .map(|(i, email)| {
+                let from = match email.sender {
+                    From::Ra => &self.cfg.outbound.from_ra,
+                    From::Hims => &self.cfg.outbound.from_hims,
+                };
+                let domain = from.email.rsplit('@').next().unwrap_or("sijil.invalid");
+                let seed = format!("{}\n{i}\n{}", msg.key, email.template.name());
+                let message_id = render::message_id_for(domain, seed.as_bytes());
+                let rendered = self
+                    .renderer
+                    .render(email, from, &message_id, now)
+                    .map_err(|e| format!("rendering {}: {e:#}", email.template.name()))?;
+                Ok(Outgoing {
+                    case_ref: email.case_ref.clone(),
+                    template: email.template,
+                    rendered,
+                })
+            })
+            .collect()
+    }
+}
+
+fn class_name(class: &Class) -> &'static str {
+    match class {
+        Class::Malformed => "malformed",
+        Class::Automated { .. } => "automated",
+        Class::CaseReply { .. } => "case-reply",
+        Class::EspaReply { .. } => "espa-reply",
+        Class::Registration => "registration",
+        Class::Pack => "pack",
+        Class::Unknown => "unknown",
+    }
+}
+
+/// Message keys can be long Message-IDs; logs need only enough to find it.
+fn short(key: &str) -> &str {
+    key.get(..key.len().min(80)).unwrap_or(key)
+}

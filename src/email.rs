@@ -1,0 +1,78 @@
+//! An email the core has decided to send, before it is rendered.
+//!
+//! The core names a template and gives it a JSON context; [`crate::render`]
+//! turns that into an RFC 5322 message, which is stored in the outbox in the
+//! same transaction as the case change that caused it.
+
+use serde::{Deserialize, Serialize};
+
+/// Every email sijil sends (SPEC §6). The file names under `templates/` are
+/// [`Template::name`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Template {
+    /// Developer: pack accepted, with the case reference.
+    Ack,
+    /// Developer: the coded list of problems to fix.
+    Incomplete,
+    /// Developer: this pack duplicates an existing case (named).
+    Duplicate,
+    /// Signee: application submitted, expect a verification call.
+    Emel1,
+    /// Verifiers: a case is waiting for their call.
+    StaffVerify,
+}
+
+impl Template {
+    pub const ALL: [Template; 5] = [
+        Template::Ack,
+        Template::Incomplete,
+        Template::Duplicate,
+        Template::Emel1,
+        Template::StaffVerify,
+    ];
+
+    /// The template's file stem under `templates/`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Template::Ack => "ack",
+            Template::Incomplete => "incomplete",
+            Template::Duplicate => "duplicate",
+            Template::Emel1 => "emel1",
+            Template::StaffVerify => "staff-verify",
+        }
+    }
+}
+
+/// Which configured address an email is sent from (SPEC §6: EMEL 0 and 4,
+/// CODE and COMPLETED from HIMS, the rest from the RA).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Sender {
+    Ra,
+    Hims,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recipient {
+    pub name: Option<String>,
+    pub email: String,
+}
+
+/// Threading: the message that started the thread and the chain so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Thread {
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+}
+
+/// An email decided by the core, not yet rendered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Email {
+    pub template: Template,
+    pub sender: Sender,
+    pub to: Vec<Recipient>,
+    /// The case reference shown in the subject, e.g. `SJL-2026-000123`.
+    pub case_ref: Option<String>,
+    pub thread: Thread,
+    /// What the template sees. See `templates/README.md` for its shape.
+    pub context: serde_json::Value,
+}

@@ -1,0 +1,274 @@
+//! Reading one raw inbound message into the facts the core decides on.
+//!
+//! Parsing never fails: a message mail-parser cannot make sense of still
+//! yields an [`Inbound`] (with `malformed` set) so that it can be
+//! quarantined rather than retried forever.
+
+use mail_parser::{HeaderValue, MessageParser, MimeHeaders, PartType};
+use sha2::{Digest, Sha256};
+
+/// One attachment, with its bytes and their digest.
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    /// Safe for display: no path, no control or bidi characters.
+    pub name: String,
+    /// The declared MIME type, e.g. `application/pdf`.
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+    /// Lower-case hex SHA-256 of `bytes`: the key of the blob store.
+    pub sha256: String,
+}
+
+/// Header signals that a message was written by a machine (SPEC §2 rule 1).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AutoSignals {
+    pub auto_submitted: Option<String>,
+    pub precedence: Option<String>,
+    pub list_id: bool,
+    pub x_autoreply: bool,
+    /// `multipart/report` (a delivery or disposition report).
+    pub report: bool,
+}
+
+/// The facts of one inbound message.
+#[derive(Debug, Clone, Default)]
+pub struct Inbound {
+    /// Identity for exactly-once: the Message-ID, else a digest of the bytes.
+    pub key: String,
+    pub message_id: Option<String>,
+    /// The `From` address, lower-cased; `None` when absent or unreadable.
+    pub from: Option<String>,
+    pub from_name: Option<String>,
+    /// The envelope sender when the server recorded it (`Return-Path`);
+    /// `Some("")` for the null sender `<>`.
+    pub return_path: Option<String>,
+    pub subject: String,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    pub auto: AutoSignals,
+    /// The text body (an HTML-only body converted to text).
+    pub text: String,
+    pub attachments: Vec<Attachment>,
+    /// Size of the whole raw message in bytes.
+    pub size: u64,
+    /// `Authentication-Results` headers, newest first.
+    pub authentication_results: Vec<String>,
+    /// mail-parser could not read it as a message at all.
+    pub malformed: bool,
+}
+
+/// Hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Reads a raw RFC 5322 message.
+pub fn parse(raw: &[u8]) -> Inbound {
+    let digest_key = || format!("sha256:{}", sha256_hex(raw));
+    let Some(msg) = MessageParser::default().parse(raw) else {
+        return Inbound {
+            key: digest_key(),
+            size: raw.len() as u64,
+            malformed: true,
+            ..Inbound::default()
+        };
+    };
+
+    let message_id = msg
+        .message_id()
+        .map(|id| id.trim().to_string())
+        .filter(|id| !id.is_empty());
+    let key = match &message_id {
+        Some(id) => format!("mid:{id}"),
+        None => digest_key(),
+    };
+    let from_addr = msg.from().and_then(|a| a.first());
+    let from = from_addr
+        .and_then(|a| a.address())
+        .map(|a| a.trim().to_lowercase())
+        .filter(|a| !a.is_empty());
+    let from_name = from_addr
+        .and_then(|a| a.name())
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty());
+    let return_path = msg
+        .header_raw("Return-Path")
+        .map(|v| v.trim().trim_start_matches('<').trim_end_matches('>').trim().to_lowercase());
+
+    let header_text = |name: &str| {
+        msg.header_raw(name)
+            .map(|v| v.trim().to_ascii_lowercase())
+            .filter(|v| !v.is_empty())
+    };
+    let auto = AutoSignals {
+        auto_submitted: header_text("Auto-Submitted"),
+        precedence: header_text("Precedence"),
+        list_id: msg.header_raw("List-Id").is_some(),
+        x_autoreply: msg.header_raw("X-Autoreply").is_some()
+            || msg.header_raw("X-Autorespond").is_some(),
+        report: msg
+            .content_type()
+            .is_some_and(|ct| ct.ctype().eq_ignore_ascii_case("multipart") && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report"))),
+    };
+
+    let text = body_text(&msg);
+    let attachments = msg
+        .attachments()
+        .filter_map(|part| {
+            let bytes: &[u8] = match &part.body {
+                PartType::Binary(b) | PartType::InlineBinary(b) => b,
+                PartType::Text(t) | PartType::Html(t) => t.as_bytes(),
+                // A forwarded message or a nested multipart is not a document.
+                PartType::Message(_) | PartType::Multipart(_) => return None,
+            };
+            let content_type = part
+                .content_type()
+                .map(|ct| match ct.subtype() {
+                    Some(sub) => format!("{}/{}", ct.ctype(), sub),
+                    None => ct.ctype().to_string(),
+                })
+                .unwrap_or_else(|| "application/octet-stream".to_string())
+                .to_ascii_lowercase();
+            Some(Attachment {
+                name: crate::attachment::display_name(part.attachment_name().unwrap_or("")),
+                content_type,
+                sha256: sha256_hex(bytes),
+                bytes: bytes.to_vec(),
+            })
+        })
+        .collect();
+
+    Inbound {
+        key,
+        message_id,
+        from,
+        from_name,
+        return_path,
+        subject: msg.subject().map(|s| s.trim().to_string()).unwrap_or_default(),
+        in_reply_to: first_id(msg.in_reply_to()),
+        references: id_list(msg.references()),
+        auto,
+        text,
+        attachments,
+        size: raw.len() as u64,
+        authentication_results: msg
+            .header_values("Authentication-Results")
+            .filter_map(|v| v.as_text().map(str::to_string))
+            .collect(),
+        malformed: false,
+    }
+}
+
+/// The first text body, or the first HTML body turned into text.
+fn body_text(msg: &mail_parser::Message<'_>) -> String {
+    if let Some(part) = msg.text_part(0)
+        && let PartType::Text(text) = &part.body
+    {
+        return text.to_string();
+    }
+    if let Some(part) = msg.html_part(0)
+        && let PartType::Html(html) = &part.body
+    {
+        return html_to_text(html);
+    }
+    String::new()
+}
+
+/// HTML-only mail (SPEC §2): turn it into plain text lines, wide enough that
+/// no `Label: value` line is wrapped.
+pub fn html_to_text(html: &str) -> String {
+    html2text::config::plain()
+        .string_from_read(html.as_bytes(), 10_000)
+        .unwrap_or_default()
+}
+
+fn first_id(value: &HeaderValue<'_>) -> Option<String> {
+    id_list(value).into_iter().next()
+}
+
+fn id_list(value: &HeaderValue<'_>) -> Vec<String> {
+    match value {
+        HeaderValue::Text(t) => vec![t.trim().to_string()],
+        HeaderValue::TextList(list) => list.iter().map(|t| t.trim().to_string()).collect(),
+        _ => Vec::new(),
+    }
+    .into_iter()
+    .filter(|id| !id.is_empty())
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PACK: &str = "From: Pemaju <Submit@SeriIndah.my>\r\n\
+To: kpkt.retail@ra.example.my\r\n\
+Subject: Permohonan Sijil Digital - Ali bin Abu\r\n\
+Message-ID: <abc@seriindah.my>\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"b1\"\r\n\
+\r\n\
+--b1\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+\r\n\
+Turutan / Signing Order: 2\r\n\
+--b1\r\n\
+Content-Type: application/pdf; name=\"../../etc/LOA.pdf\"\r\n\
+Content-Disposition: attachment; filename=\"../../etc/LOA.pdf\"\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+JVBERi0xLjQK\r\n\
+--b1--\r\n";
+
+    #[test]
+    fn reads_sender_subject_body_and_attachments() {
+        let m = parse(PACK.as_bytes());
+        assert_eq!(m.key, "mid:abc@seriindah.my");
+        assert_eq!(m.from.as_deref(), Some("submit@seriindah.my"));
+        assert_eq!(m.subject, "Permohonan Sijil Digital - Ali bin Abu");
+        assert!(m.text.contains("Signing Order: 2"));
+        assert_eq!(m.attachments.len(), 1);
+        let a = &m.attachments[0];
+        assert_eq!(a.bytes, b"%PDF-1.4\n");
+        assert_eq!(a.content_type, "application/pdf");
+        assert!(!a.name.contains('/'), "path stripped: {}", a.name);
+        assert_eq!(a.sha256, sha256_hex(b"%PDF-1.4\n"));
+    }
+
+    #[test]
+    fn lf_and_crlf_read_the_same() {
+        let lf = PACK.replace("\r\n", "\n");
+        let (a, b) = (parse(PACK.as_bytes()), parse(lf.as_bytes()));
+        assert_eq!(a.key, b.key);
+        assert_eq!(a.attachments[0].bytes, b.attachments[0].bytes);
+        assert_eq!(a.text.trim(), b.text.trim());
+    }
+
+    #[test]
+    fn html_only_body_becomes_text_lines() {
+        let raw = "From: a@b.my\nSubject: x\nContent-Type: text/html\n\n<p><b>Turutan / Signing Order:</b> 2</p><p>Emel / Email: ali@example.com</p>";
+        let m = parse(raw.as_bytes());
+        assert!(m.text.contains("Signing Order: 2"), "{:?}", m.text);
+        assert!(m.text.contains("Email: ali@example.com"), "{:?}", m.text);
+    }
+
+    #[test]
+    fn automated_signals_are_read() {
+        let raw = "From: a@b.my\nAuto-Submitted: Auto-Replied\nPrecedence: bulk\nList-Id: <x>\nX-Autoreply: yes\nSubject: away\n\nbye";
+        let m = parse(raw.as_bytes());
+        assert_eq!(m.auto.auto_submitted.as_deref(), Some("auto-replied"));
+        assert_eq!(m.auto.precedence.as_deref(), Some("bulk"));
+        assert!(m.auto.list_id && m.auto.x_autoreply);
+        let dsn = "From: MAILER-DAEMON@x.my\nContent-Type: multipart/report; report-type=delivery-status; boundary=z\n\n--z\nContent-Type: text/plain\n\nfailed\n--z--\n";
+        assert!(parse(dsn.as_bytes()).auto.report);
+    }
+
+    #[test]
+    fn garbage_still_has_a_key() {
+        for raw in [&b""[..], b"\0\0\0", b"no headers at all", b"\xff\xfe\r\n\r\n"] {
+            let m = parse(raw);
+            assert!(m.key.starts_with("sha256:") || m.key.starts_with("mid:"));
+            assert_eq!(m.size, raw.len() as u64);
+        }
+    }
+}

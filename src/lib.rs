@@ -1,0 +1,20 @@
+//! sijil: the mailbox daemon of a Registration Authority.
+//!
+//! A pure core decides (classify a message, check a pack, apply an event to a
+//! case → new state and emails to send); thin edges do the I/O (IMAP or
+//! Maildir in, the sled store, the outbox, the web links).
+
+pub mod attachment;
+pub mod blobs;
+pub mod classify;
+pub mod config;
+pub mod email;
+pub mod fields;
+pub mod inbound;
+pub mod mailbox;
+pub mod mykad;
+pub mod pack_check;
+pub mod phone;
+pub mod quote;
+pub mod render;
+pub mod transport;

@@ -1,0 +1,173 @@
+//! The embedded default's inbound edge: a Maildir on local disk.
+//!
+//! New mail is delivered into `new/` (a mail client may have moved it to
+//! `cur/`); a handled message is renamed into the Maildir++ subfolder of its
+//! destination (`.Processed/cur/` and so on). A rename is atomic, so a
+//! message is always in exactly one place.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::{Fetched, Folder, Mailbox, MailboxError, MessageId};
+use crate::config::MaildirConfig;
+
+/// How often an empty inbox is looked at again. Reading a directory is
+/// cheap, and the embedded default is for one machine's local mail.
+const POLL: Duration = Duration::from_millis(200);
+
+pub struct MaildirMailbox {
+    root: PathBuf,
+    processed: String,
+    rejected: String,
+    quarantine: String,
+}
+
+impl MaildirMailbox {
+    pub fn new(cfg: &MaildirConfig) -> MaildirMailbox {
+        MaildirMailbox {
+            root: cfg.path.clone(),
+            processed: cfg.folders.processed.clone(),
+            rejected: cfg.folders.rejected.clone(),
+            quarantine: cfg.folders.quarantine.clone(),
+        }
+    }
+
+    fn folder_dir(&self, folder: Folder) -> PathBuf {
+        let name = match folder {
+            Folder::Processed => &self.processed,
+            Folder::Rejected => &self.rejected,
+            Folder::Quarantine => &self.quarantine,
+        };
+        self.root.join(format!(".{name}"))
+    }
+
+    /// The oldest message file in `new/`, then in `cur/`.
+    fn oldest(&self) -> Result<Option<(String, PathBuf)>, MailboxError> {
+        for sub in ["new", "cur"] {
+            let dir = self.root.join(sub);
+            let mut names: Vec<String> = std::fs::read_dir(&dir)
+                .map_err(|e| io(&dir, e))?
+                .filter_map(|e| e.ok())
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| !n.starts_with('.'))
+                .collect();
+            names.sort();
+            if let Some(name) = names.into_iter().next() {
+                let path = dir.join(&name);
+                return Ok(Some((format!("{sub}/{name}"), path)));
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn io(path: &Path, e: std::io::Error) -> MailboxError {
+    MailboxError::Other(format!("{}: {e}", path.display()))
+}
+
+fn create_maildir(dir: &Path) -> Result<(), MailboxError> {
+    for sub in ["new", "cur", "tmp"] {
+        let d = dir.join(sub);
+        std::fs::create_dir_all(&d).map_err(|e| io(&d, e))?;
+    }
+    Ok(())
+}
+
+impl Mailbox for MaildirMailbox {
+    async fn open(&mut self) -> Result<(), MailboxError> {
+        create_maildir(&self.root)?;
+        for folder in [Folder::Processed, Folder::Rejected, Folder::Quarantine] {
+            create_maildir(&self.folder_dir(folder))?;
+        }
+        Ok(())
+    }
+
+    async fn next(&mut self, shutdown: &CancellationToken) -> Result<Option<Fetched>, MailboxError> {
+        loop {
+            if shutdown.is_cancelled() {
+                return Ok(None);
+            }
+            if let Some((file, path)) = self.oldest()? {
+                match tokio::fs::read(&path).await {
+                    Ok(raw) => {
+                        return Ok(Some(Fetched {
+                            id: MessageId::Maildir { file },
+                            raw,
+                        }));
+                    }
+                    // Another reader (a mail client) moved it meanwhile.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(io(&path, e)),
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(None),
+                _ = tokio::time::sleep(POLL) => {}
+            }
+        }
+    }
+
+    async fn file(&mut self, id: &MessageId, folder: Folder) -> Result<(), MailboxError> {
+        let MessageId::Maildir { file } = id else {
+            return Err(MailboxError::Other("not a Maildir message".into()));
+        };
+        let from = self.root.join(file);
+        let base = file.rsplit('/').next().unwrap_or(file);
+        // Maildir info ":2,S" marks it seen; keep any flags it already had.
+        let name = if base.contains(":2,") {
+            base.to_string()
+        } else {
+            format!("{base}:2,S")
+        };
+        let to = self.folder_dir(folder).join("cur").join(name);
+        match std::fs::rename(&from, &to) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io(&from, e)),
+        }
+    }
+
+    async fn close(&mut self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Folders;
+
+    fn mailbox(root: &Path) -> MaildirMailbox {
+        MaildirMailbox::new(&MaildirConfig {
+            path: root.to_path_buf(),
+            folders: Folders {
+                inbox: "INBOX".into(),
+                processed: "Processed".into(),
+                rejected: "Rejected".into(),
+                quarantine: "Quarantine".into(),
+            },
+        })
+    }
+
+    #[tokio::test]
+    async fn hands_out_oldest_first_and_files_by_rename() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut mb = mailbox(dir.path());
+        mb.open().await.unwrap();
+        std::fs::write(dir.path().join("new/200.b"), b"second").unwrap();
+        std::fs::write(dir.path().join("new/100.a"), b"first").unwrap();
+        let stop = CancellationToken::new();
+        let m = mb.next(&stop).await.unwrap().unwrap();
+        assert_eq!(m.raw, b"first");
+        mb.file(&m.id, Folder::Quarantine).await.unwrap();
+        mb.file(&m.id, Folder::Quarantine).await.unwrap();
+        assert!(dir.path().join(".Quarantine/cur/100.a:2,S").exists());
+        let m = mb.next(&stop).await.unwrap().unwrap();
+        assert_eq!(m.raw, b"second");
+        mb.file(&m.id, Folder::Processed).await.unwrap();
+        assert!(std::fs::read_dir(dir.path().join("new")).unwrap().next().is_none());
+        stop.cancel();
+        assert!(mb.next(&stop).await.unwrap().is_none());
+    }
+}

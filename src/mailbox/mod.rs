@@ -1,0 +1,73 @@
+//! The inbound mailbox edge: where raw messages come from and the folder each
+//! one is filed into once its effect is stored.
+//!
+//! Two implementations share one contract: [`imap::ImapMailbox`] (production)
+//! and [`maildir::MaildirMailbox`] (the embedded default). The daemon asks for
+//! the next message, decides, commits, and only then files it; a message that
+//! is never filed (crash) is simply offered again on the next run.
+
+pub mod imap;
+pub mod maildir;
+
+use tokio_util::sync::CancellationToken;
+
+/// Where a handled message ends up (SPEC §2). Nothing is ever deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Folder {
+    /// Its effect is stored and it was answered normally.
+    Processed,
+    /// Answered with an error.
+    Rejected,
+    /// Not answered: unknown sender, automated mail, unsupported for now.
+    Quarantine,
+}
+
+/// Identifies a message inside its mailbox, for filing it later.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum MessageId {
+    /// IMAP: the UID in the inbox, with the UIDVALIDITY it belongs to.
+    Imap { uidvalidity: u32, uid: u32 },
+    /// Maildir: the file name inside `new/` or `cur/`.
+    Maildir { file: String },
+}
+
+/// One message taken from the inbox, not yet filed.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub id: MessageId,
+    pub raw: Vec<u8>,
+}
+
+/// Errors of a mailbox edge. The daemon logs them and carries on: an
+/// implementation reconnects by itself, so an error here only means "this
+/// one attempt failed".
+#[derive(Debug, thiserror::Error)]
+pub enum MailboxError {
+    /// The server refused our login: the configuration is wrong. Fatal at
+    /// start-up, so the operator sees it at once.
+    #[error("login refused: {0}")]
+    LoginRefused(String),
+    /// Anything else: connection lost, I/O, protocol. Retried with back-off.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The contract both edges implement.
+#[allow(async_fn_in_trait)]
+pub trait Mailbox {
+    /// Connects (or checks the Maildir), creating the three folders when
+    /// absent. A refused login is [`MailboxError::LoginRefused`].
+    async fn open(&mut self) -> Result<(), MailboxError>;
+
+    /// The next message in the inbox that has not been filed yet, waiting
+    /// (IDLE or polling) while the inbox is empty. Returns `Ok(None)` once
+    /// `shutdown` is cancelled. Reconnects with capped back-off on its own.
+    async fn next(&mut self, shutdown: &CancellationToken) -> Result<Option<Fetched>, MailboxError>;
+
+    /// Moves a message out of the inbox into `folder`. Must be idempotent:
+    /// filing a message that is already gone is not an error.
+    async fn file(&mut self, id: &MessageId, folder: Folder) -> Result<(), MailboxError>;
+
+    /// Closes the connection politely (LOGOUT). Best effort.
+    async fn close(&mut self);
+}

@@ -1,0 +1,380 @@
+//! The durable store (sled): cases, their history, the outbox, and the
+//! record of which inbound messages have taken effect.
+//!
+//! Exactly-once hinges on [`Store::commit`]: a message's case change, its
+//! history and its outgoing emails are written in one transaction together
+//! with the message's key, and flushed, before the message is moved out of
+//! the inbox. Seeing the key again means "already done, just file it".
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use crate::case::{Actor, Case, Event, EventKind};
+use crate::email::Template;
+use crate::intake::{Cases, Decision};
+use crate::mailbox::Folder;
+use crate::render::RenderedEmail;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("store: corrupt record {key}: {error}")]
+    Corrupt { key: String, error: String },
+    #[error("store: encoding: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+/// What became of an inbound message, keyed by its identity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Seen {
+    pub folder: Folder,
+    pub reference: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// One email waiting in the outbox. The rendered bytes are stored apart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub id: u64,
+    pub case_ref: Option<String>,
+    pub template: Template,
+    pub message_id: String,
+    pub envelope_from: String,
+    pub envelope_to: Vec<String>,
+    pub subject: String,
+    /// Attempts started so far: counted before each try, so a message that
+    /// crashes the sender is not retried forever.
+    pub attempts: u32,
+    pub next_attempt: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+}
+
+/// Result of [`Store::commit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Committed {
+    /// Written now.
+    Now,
+    /// The message had already taken effect earlier; nothing was written.
+    Already(Folder),
+}
+
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    cases: sled::Tree,
+    history: sled::Tree,
+    index: sled::Tree,
+    seen: sled::Tree,
+    outbox: sled::Tree,
+    outbox_body: sled::Tree,
+    meta: sled::Tree,
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Self::from_db(sled::Config::new().path(path).open()?)
+    }
+
+    /// A throw-away store for tests.
+    pub fn temporary() -> Result<Store, StoreError> {
+        Self::from_db(sled::Config::new().temporary(true).open()?)
+    }
+
+    fn from_db(db: sled::Db) -> Result<Store, StoreError> {
+        Ok(Store {
+            cases: db.open_tree("cases")?,
+            history: db.open_tree("history")?,
+            index: db.open_tree("index")?,
+            seen: db.open_tree("seen")?,
+            outbox: db.open_tree("outbox")?,
+            outbox_body: db.open_tree("outbox_body")?,
+            meta: db.open_tree("meta")?,
+            db,
+        })
+    }
+
+    /// A tree of its own for an edge's private state (the IMAP checkpoint).
+    pub fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
+        Ok(self.db.open_tree(name)?)
+    }
+
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Whether the message with this key has already taken effect.
+    pub fn seen(&self, key: &str) -> Result<Option<Seen>, StoreError> {
+        self.seen.get(key)?.map(|v| decode(key, &v)).transpose()
+    }
+
+    /// Stores a decision and its rendered emails atomically, then flushes.
+    pub async fn commit(
+        &self,
+        key: &str,
+        decision: &Decision,
+        emails: &[Outgoing],
+        now: DateTime<Utc>,
+    ) -> Result<Committed, StoreError> {
+        let case_ref = decision.case.as_ref().map(|c| c.reference.clone());
+        let seen = serde_json::to_vec(&Seen {
+            folder: decision.folder,
+            reference: case_ref.clone().or_else(|| decision.events.first().map(|(r, _)| r.clone())),
+            at: now,
+        })?;
+        let case = match &decision.case {
+            Some(c) => Some((c.reference.clone(), serde_json::to_vec(c)?, index_keys(c))),
+            None => None,
+        };
+        let mut history = Vec::new();
+        for (reference, event) in &decision.events {
+            history.push((history_key(reference, self.db.generate_id()?), serde_json::to_vec(event)?));
+        }
+        let mut outgoing = Vec::new();
+        for email in emails {
+            let id = self.db.generate_id()?;
+            let entry = OutboxEntry {
+                id,
+                case_ref: email.case_ref.clone(),
+                template: email.template,
+                message_id: email.rendered.message_id.clone(),
+                envelope_from: email.rendered.envelope_from.clone(),
+                envelope_to: email.rendered.envelope_to.clone(),
+                subject: email.rendered.subject.clone(),
+                attempts: 0,
+                next_attempt: now,
+                created_at: now,
+                last_error: None,
+            };
+            if let Some(reference) = &email.case_ref {
+                let queued = Event {
+                    at: now,
+                    actor: Actor::System,
+                    what: EventKind::EmailQueued {
+                        template: email.template.name().to_string(),
+                        to: entry.envelope_to.clone(),
+                        message_id: entry.message_id.clone(),
+                    },
+                };
+                history.push((history_key(reference, self.db.generate_id()?), serde_json::to_vec(&queued)?));
+            }
+            outgoing.push((id.to_be_bytes(), serde_json::to_vec(&entry)?, email.rendered.bytes.clone()));
+        }
+        let sequence = decision
+            .new_sequence
+            .map(|(year, n)| (format!("seq/{year}"), n.to_be_bytes()));
+
+        let result = (
+            &self.seen,
+            &self.cases,
+            &self.index,
+            &self.history,
+            &self.outbox,
+            &self.outbox_body,
+            &self.meta,
+        )
+            .transaction(|(seen_t, cases_t, index_t, history_t, outbox_t, body_t, meta_t)| {
+                if let Some(old) = seen_t.get(key)? {
+                    let folder = serde_json::from_slice::<Seen>(&old)
+                        .map(|s| s.folder)
+                        .unwrap_or(decision.folder);
+                    return Ok(Committed::Already(folder));
+                }
+                if let Some((reference, bytes, keys)) = &case {
+                    cases_t.insert(reference.as_bytes(), bytes.as_slice())?;
+                    for k in keys {
+                        index_t.insert(k.as_bytes(), reference.as_bytes())?;
+                    }
+                }
+                for (k, v) in &history {
+                    history_t.insert(k.as_slice(), v.as_slice())?;
+                }
+                for (id, entry, body) in &outgoing {
+                    outbox_t.insert(&id[..], entry.as_slice())?;
+                    body_t.insert(&id[..], body.as_slice())?;
+                }
+                if let Some((k, n)) = &sequence {
+                    meta_t.insert(k.as_bytes(), &n[..])?;
+                }
+                seen_t.insert(key.as_bytes(), seen.as_slice())?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(Committed::Now)
+            });
+        let committed = unwrap_tx(result)?;
+        self.flush().await?;
+        Ok(committed)
+    }
+
+    pub fn case(&self, reference: &str) -> Result<Option<Case>, StoreError> {
+        self.cases.get(reference)?.map(|v| decode(reference, &v)).transpose()
+    }
+
+    /// Every case, in reference order.
+    pub fn cases(&self) -> impl Iterator<Item = Result<Case, StoreError>> + '_ {
+        self.cases.iter().map(|kv| {
+            let (k, v) = kv?;
+            decode(&String::from_utf8_lossy(&k), &v)
+        })
+    }
+
+    /// A case's history, oldest first.
+    pub fn history(&self, reference: &str) -> Result<Vec<Event>, StoreError> {
+        let mut prefix = reference.as_bytes().to_vec();
+        prefix.push(0);
+        self.history
+            .scan_prefix(prefix)
+            .map(|kv| {
+                let (k, v) = kv?;
+                decode(&String::from_utf8_lossy(&k), &v)
+            })
+            .collect()
+    }
+
+    /// Appends one event to a case's history (used by the outbox).
+    pub fn append(&self, reference: &str, event: &Event) -> Result<(), StoreError> {
+        let key = history_key(reference, self.db.generate_id()?);
+        self.history.insert(key, serde_json::to_vec(event)?)?;
+        Ok(())
+    }
+
+    /// Outbox entries, oldest first.
+    pub fn outbox(&self) -> impl Iterator<Item = Result<OutboxEntry, StoreError>> + '_ {
+        self.outbox.iter().map(|kv| {
+            let (k, v) = kv?;
+            decode(&hex::encode(&k), &v)
+        })
+    }
+
+    pub fn outbox_body(&self, id: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.outbox_body.get(id.to_be_bytes())?.map(|v| v.to_vec()))
+    }
+
+    /// Rewrites an entry (attempt counted, next attempt moved).
+    pub async fn update_outbox(&self, entry: &OutboxEntry) -> Result<(), StoreError> {
+        self.outbox.insert(entry.id.to_be_bytes(), serde_json::to_vec(entry)?)?;
+        self.flush().await
+    }
+
+    /// Removes an entry that was delivered or failed for good, recording
+    /// the outcome on its case.
+    pub async fn finish_outbox(&self, entry: &OutboxEntry, outcome: EventKind) -> Result<(), StoreError> {
+        let id = entry.id.to_be_bytes();
+        let event = match &entry.case_ref {
+            Some(reference) => {
+                let e = Event {
+                    at: Utc::now(),
+                    actor: Actor::System,
+                    what: outcome,
+                };
+                Some((history_key(reference, self.db.generate_id()?), serde_json::to_vec(&e)?))
+            }
+            None => None,
+        };
+        let result = (&self.outbox, &self.outbox_body, &self.history).transaction(|(o, b, h)| {
+            o.remove(&id[..])?;
+            b.remove(&id[..])?;
+            if let Some((k, v)) = &event {
+                h.insert(k.as_slice(), v.as_slice())?;
+            }
+            Ok::<_, ConflictableTransactionError<StoreError>>(())
+        });
+        unwrap_tx(result)?;
+        self.flush().await
+    }
+}
+
+/// A rendered email together with what the outbox records about it.
+pub struct Outgoing {
+    pub case_ref: Option<String>,
+    pub template: Template,
+    pub rendered: RenderedEmail,
+}
+
+impl Cases for Store {
+    fn get(&self, reference: &str) -> Option<Case> {
+        self.case(reference).ok().flatten()
+    }
+
+    fn open_for_order(&self, espa: &str, order: u32) -> Option<Case> {
+        self.indexed(&order_key(espa, order))
+            .filter(|c| c.espa_order() == Some((espa.to_string(), order)))
+    }
+
+    fn open_for_id(&self, espa: &str, id_number: &str) -> Option<Case> {
+        self.indexed(&id_key(espa, id_number)).filter(|c| {
+            c.application
+                .as_ref()
+                .is_some_and(|a| a.espa_ref == espa && a.id_number == id_number)
+        })
+    }
+
+    fn next_sequence(&self, year: i32) -> u64 {
+        let last = self
+            .meta
+            .get(format!("seq/{year}"))
+            .ok()
+            .flatten()
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0);
+        last + 1
+    }
+}
+
+impl Store {
+    /// The open case an index key points to. Index entries are never
+    /// removed; a stale one (the case closed or was corrected) is filtered
+    /// out by the caller's check against the case itself.
+    fn indexed(&self, key: &str) -> Option<Case> {
+        let reference = self.index.get(key).ok().flatten()?;
+        let case = self.case(&String::from_utf8_lossy(&reference)).ok().flatten()?;
+        (!case.state.is_closed()).then_some(case)
+    }
+}
+
+fn index_keys(case: &Case) -> Vec<String> {
+    let mut keys = Vec::new();
+    if let Some((espa, order)) = case.espa_order() {
+        keys.push(order_key(&espa, order));
+    }
+    if let Some(a) = &case.application {
+        keys.push(id_key(&a.espa_ref, &a.id_number));
+    }
+    keys
+}
+
+fn order_key(espa: &str, order: u32) -> String {
+    format!("order\0{espa}\0{order}")
+}
+
+/// ID numbers are personal data: the index holds only their digest.
+fn id_key(espa: &str, id_number: &str) -> String {
+    format!("id\0{espa}\0{}", crate::inbound::sha256_hex(id_number.as_bytes()))
+}
+
+fn history_key(reference: &str, id: u64) -> Vec<u8> {
+    let mut k = reference.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+fn decode<T: serde::de::DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        key: key.to_string(),
+        error: e.to_string(),
+    })
+}
+
+fn unwrap_tx<T>(r: Result<T, TransactionError<StoreError>>) -> Result<T, StoreError> {
+    match r {
+        Ok(v) => Ok(v),
+        Err(TransactionError::Abort(e)) => Err(e),
+        Err(TransactionError::Storage(e)) => Err(StoreError::Sled(e)),
+    }
+}

@@ -1,0 +1,108 @@
+//! The web edge: `/healthz` and `/metrics` now; the PIN and signing links
+//! (SPEC §7) are added here as routes of the same [`app`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+
+use crate::outbox::OutboxStats;
+use crate::store::Store;
+
+/// Counters of the inbound side, by the folder a message was filed in.
+#[derive(Debug, Default)]
+pub struct InboundStats {
+    pub processed: AtomicU64,
+    pub rejected: AtomicU64,
+    pub quarantined: AtomicU64,
+    pub duplicates: AtomicU64,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub inbound: Arc<InboundStats>,
+    pub outbox: Arc<OutboxStats>,
+}
+
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+    let queued = s.store.outbox().count();
+    let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    let body = format!(
+        "# HELP sijil_messages_total Inbound messages handled, by the folder they were filed in.\n\
+         # TYPE sijil_messages_total counter\n\
+         sijil_messages_total{{folder=\"processed\"}} {}\n\
+         sijil_messages_total{{folder=\"rejected\"}} {}\n\
+         sijil_messages_total{{folder=\"quarantine\"}} {}\n\
+         # HELP sijil_messages_repeated_total Messages seen again after they had taken effect.\n\
+         # TYPE sijil_messages_repeated_total counter\n\
+         sijil_messages_repeated_total {}\n\
+         # HELP sijil_emails_total Outgoing emails by outcome.\n\
+         # TYPE sijil_emails_total counter\n\
+         sijil_emails_total{{outcome=\"sent\"}} {}\n\
+         sijil_emails_total{{outcome=\"failed\"}} {}\n\
+         sijil_emails_total{{outcome=\"retried\"}} {}\n\
+         # HELP sijil_outbox_queued Emails waiting in the outbox.\n\
+         # TYPE sijil_outbox_queued gauge\n\
+         sijil_outbox_queued {queued}\n",
+        load(&s.inbound.processed),
+        load(&s.inbound.rejected),
+        load(&s.inbound.quarantined),
+        load(&s.inbound.duplicates),
+        load(&s.outbox.sent),
+        load(&s.outbox.failed),
+        load(&s.outbox.retried),
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    fn state() -> AppState {
+        AppState {
+            store: Store::temporary().unwrap(),
+            inbound: Arc::default(),
+            outbox: Arc::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn health_and_metrics_answer() {
+        let res = app(state())
+            .oneshot(Request::get("/healthz").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let s = state();
+        s.inbound.processed.fetch_add(3, Ordering::Relaxed);
+        let res = app(s)
+            .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(text.contains("sijil_messages_total{folder=\"processed\"} 3"), "{text}");
+        assert!(text.contains("sijil_outbox_queued 0"));
+    }
+}
