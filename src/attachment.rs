@@ -92,16 +92,16 @@ pub fn sniff(bytes: &[u8]) -> Content {
     let pdf_later = head.windows(PDF_MAGIC.len()).any(|w| w == PDF_MAGIC);
     match infer::get(bytes) {
         // `infer` finds `%PDF` anywhere in the first 1024 bytes; markup that
-        // happens to contain it is still markup.
+        // carries it is still markup, and `%PDF` without the dash is no header.
+        _ if infer::text::is_html(bytes) || infer::text::is_xml(bytes) => Content::Other,
         Some(t) if t.mime_type() == "application/pdf" => {
-            if pdf_later && !infer::text::is_html(bytes) && !infer::text::is_xml(bytes) {
+            if pdf_later {
                 Content::Pdf
             } else {
                 Content::Unknown
             }
         }
         Some(_) => Content::Other,
-        None if infer::text::is_html(bytes) || infer::text::is_xml(bytes) => Content::Other,
         None => Content::Unknown,
     }
 }
@@ -109,11 +109,7 @@ pub fn sniff(bytes: &[u8]) -> Content {
 /// The last extension of `name`, lower case, ignoring trailing dots and
 /// spaces (which Windows drops, so `x.exe.` is an `.exe`).
 fn extension(name: &str) -> Option<String> {
-    let name = name.trim_end_matches(['.', ' ']);
-    let (stem, ext) = name.rsplit_once('.')?;
-    if stem.trim().is_empty() && ext.is_empty() {
-        return None;
-    }
+    let (_, ext) = name.trim_end_matches(['.', ' ']).rsplit_once('.')?;
     Some(ext.trim().to_lowercase())
 }
 
@@ -202,7 +198,12 @@ pub fn kind_from_name(name: &str) -> Option<DocKind> {
         return Some(DocKind::Loa);
     }
     if n.word(&["form", "aatl"])
-        || n.has(&["borang", "permohonan", "applicationform", "signingcertificate"])
+        || n.has(&[
+            "borang",
+            "permohonan",
+            "applicationform",
+            "signingcertificate",
+        ])
     {
         return Some(DocKind::ApplicationForm);
     }
@@ -210,7 +211,12 @@ pub fn kind_from_name(name: &str) -> Option<DocKind> {
         return Some(DocKind::Passport);
     }
     if n.word(&["pr"])
-        || n.has(&["mypr", "permanentresident", "pemastautintetap", "penduduktetap"])
+        || n.has(&[
+            "mypr",
+            "permanentresident",
+            "pemastautintetap",
+            "penduduktetap",
+        ])
     {
         return Some(DocKind::MyPr);
     }
@@ -327,20 +333,53 @@ mod tests {
             ("pdf after junk", junk_pdf, Content::Pdf),
             ("pdf header too late", late_pdf, Content::Unknown),
             ("tiny pdf", b"%PDF-".to_vec(), Content::Pdf),
-            ("jpeg", vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, b'J', b'F'], Content::Jpeg),
+            (
+                "jpeg",
+                vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, b'J', b'F'],
+                Content::Jpeg,
+            ),
             ("tiny jpeg", vec![0xFF, 0xD8, 0xFF], Content::Jpeg),
             ("png", png, Content::Png),
-            ("png short signature", PNG_MAGIC[..4].to_vec(), Content::Other),
-            ("zip", b"PK\x03\x04\x14\x00\x00\x00".to_vec(), Content::Other),
+            (
+                "png short signature",
+                PNG_MAGIC[..4].to_vec(),
+                Content::Other,
+            ),
+            (
+                "zip",
+                b"PK\x03\x04\x14\x00\x00\x00".to_vec(),
+                Content::Other,
+            ),
             ("zip carrying %PDF-", zip_with_pdf_inside(), Content::Other),
-            ("exe", b"MZ\x90\x00\x03\x00\x00\x00\x04\x00".to_vec(), Content::Other),
-            ("elf", b"\x7FELF\x02\x01\x01\x00".to_vec(), Content::Other),
+            (
+                "exe",
+                b"MZ\x90\x00\x03\x00\x00\x00\x04\x00".to_vec(),
+                Content::Other,
+            ),
+            (
+                "elf",
+                [b"\x7FELF\x02\x01\x01\x00".as_slice(), &[0; 60]].concat(),
+                Content::Other,
+            ),
+            (
+                "tiny elf",
+                b"\x7FELF\x02\x01\x01\x00".to_vec(),
+                Content::Unknown,
+            ),
             ("gif", b"GIF89a\x01\x00\x01\x00".to_vec(), Content::Other),
             ("rar", b"Rar!\x1A\x07\x00".to_vec(), Content::Other),
             ("gzip", b"\x1F\x8B\x08\x00\x00\x00".to_vec(), Content::Other),
             ("html", b"<!DOCTYPE html><html>".to_vec(), Content::Other),
-            ("html with %PDF-", b"<html> %PDF-1.4".to_vec(), Content::Other),
-            ("%PDF without dash", b"hello %PDF world".to_vec(), Content::Unknown),
+            (
+                "html with %PDF-",
+                b"<html> %PDF-1.4".to_vec(),
+                Content::Other,
+            ),
+            (
+                "%PDF without dash",
+                b"hello %PDF world".to_vec(),
+                Content::Unknown,
+            ),
             ("text", b"just some text".to_vec(), Content::Unknown),
             ("empty", Vec::new(), Content::Unknown),
             ("two bytes", vec![0xFF, 0xD8], Content::Unknown),
@@ -417,7 +456,10 @@ mod tests {
     fn kinds_from_names() {
         use DocKind::*;
         let cases = [
-            ("Borang Permohonan PDF Signing Certificate (AATL).pdf", Some(ApplicationForm)),
+            (
+                "Borang Permohonan PDF Signing Certificate (AATL).pdf",
+                Some(ApplicationForm),
+            ),
             ("borang_permohonan.pdf", Some(ApplicationForm)),
             ("Application Form - Ali.pdf", Some(ApplicationForm)),
             ("AATL.pdf", Some(ApplicationForm)),
@@ -504,7 +546,10 @@ mod tests {
             ("bad\r\nname\u{0}.pdf", "badname.pdf".into()),
             ("\u{7}\u{1B}[31m.pdf", "[31m.pdf".into()),
             (".hidden.pdf", "hidden.pdf".into()),
-            ("Borang Permohonan (AATL).pdf", "Borang Permohonan (AATL).pdf".into()),
+            (
+                "Borang Permohonan (AATL).pdf",
+                "Borang Permohonan (AATL).pdf".into(),
+            ),
             ("文件.pdf", "文件.pdf".into()),
             (&long, format!("{}….pdf", "a".repeat(115))),
             (&long_noext, format!("{}…", "b".repeat(119))),

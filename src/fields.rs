@@ -18,9 +18,7 @@ static SLASHED_ABBREVIATION: std::sync::LazyLock<regex::Regex> = std::sync::Lazy
 });
 
 /// One field of an application pack.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Field {
     EspaRef,
     Order,
@@ -161,6 +159,8 @@ fn parse_line(raw: &str) -> Option<(Field, String)> {
     if line.starts_with('>') {
         return None;
     }
+    // A table row as html2text draws it: `│ Label: │ value │`.
+    let line = line.trim_matches(TABLE_BORDER).trim();
     let line = strip_bullet(line);
     let (label, value) = split_label(line)?;
     if label.chars().count() > MAX_LABEL_CHARS {
@@ -173,6 +173,9 @@ fn parse_line(raw: &str) -> Option<(Field, String)> {
     }
     Some((field, value))
 }
+
+/// Cell separators of a table turned into text.
+const TABLE_BORDER: [char; 2] = ['|', '│'];
 
 /// Spaces as mail clients write them (NBSP, narrow NBSP, tabs, ideographic
 /// space) become plain spaces; zero-width characters and a stray `\r` go.
@@ -210,8 +213,7 @@ fn split_label(line: &str) -> Option<(&str, &str)> {
         let colon_len = line[at..].chars().next().map_or(1, char::len_utf8);
         return Some((&line[..at], &line[at + colon_len..]));
     }
-    let inner = line.trim_matches(|c: char| c == '|' || c == '│' || c == ' ');
-    let mut cells = inner.split(['|', '│']).map(str::trim);
+    let mut cells = line.split(TABLE_BORDER).map(str::trim);
     let (label, value) = (cells.next()?, cells.next()?);
     if cells.next().is_some() || label.is_empty() {
         return None;
@@ -255,23 +257,65 @@ fn normalise_label(part: &str) -> String {
 /// The known labels, already normalised by [`normalise_label`].
 fn synonym(key: &str) -> Option<Field> {
     let field = match key {
-        "rujukan espa" | "espa reference" | "espa ref" | "espa ref no" | "espa reference no"
-        | "espa reference number" | "espa" | "espa no" | "espa number" | "ruj espa"
+        "rujukan espa"
+        | "espa reference"
+        | "espa ref"
+        | "espa ref no"
+        | "espa reference no"
+        | "espa reference number"
+        | "espa"
+        | "espa no"
+        | "espa number"
+        | "ruj espa"
         | "rujukan espa no" => Field::EspaRef,
-        "turutan" | "signing order" | "order" | "turutan tandatangan" | "susunan"
-        | "signing sequence" | "sequence" | "signee order" | "signer order" | "order no"
+        "turutan"
+        | "signing order"
+        | "order"
+        | "turutan tandatangan"
+        | "susunan"
+        | "signing sequence"
+        | "sequence"
+        | "signee order"
+        | "signer order"
+        | "order no"
         | "turutan penandatangan" => Field::Order,
         "nama penuh" | "full name" | "nama" | "name" | "nama pemohon" | "applicant name"
         | "applicants name" | "nama penandatangan" | "signee name" | "signer name" => {
             Field::FullName
         }
-        "jenis pengenalan" | "id type" | "jenis id" | "identification type" | "type of id"
-        | "jenis dokumen pengenalan" | "jenis kad pengenalan" => Field::IdType,
-        "pengenalan" | "id number" | "id no" | "id" | "ic" | "ic no" | "ic number" | "kp"
-        | "mykad" | "mykad no" | "mykad number" | "nric" | "nric no" | "passport no"
-        | "passport number" | "passport" | "pasport" | "mypr" | "mypr no" | "mypr number"
-        | "identification number" | "identification no" | "pengenalan diri"
-        | "kad pengenalan" | "ic passport no" | "ic passport" => Field::IdNumber,
+        "jenis pengenalan"
+        | "id type"
+        | "jenis id"
+        | "identification type"
+        | "type of id"
+        | "jenis dokumen pengenalan"
+        | "jenis kad pengenalan" => Field::IdType,
+        "pengenalan"
+        | "id number"
+        | "id no"
+        | "id"
+        | "ic"
+        | "ic no"
+        | "ic number"
+        | "kp"
+        | "mykad"
+        | "mykad no"
+        | "mykad number"
+        | "nric"
+        | "nric no"
+        | "passport no"
+        | "passport number"
+        | "passport"
+        | "pasport"
+        | "mypr"
+        | "mypr no"
+        | "mypr number"
+        | "identification number"
+        | "identification no"
+        | "pengenalan diri"
+        | "kad pengenalan"
+        | "ic passport no"
+        | "ic passport" => Field::IdNumber,
         "warganegara" | "nationality" | "kewarganegaraan" | "citizenship" => Field::Nationality,
         "emel" | "email" | "email address" | "alamat emel" | "alamat email" | "mail" => {
             Field::Email
@@ -290,13 +334,18 @@ fn synonym(key: &str) -> Option<Field> {
 }
 
 /// Trims a value and removes what mail clients add around it: bold markers,
-/// a Markdown link `[text](url)`, a trailing `<mailto:…>`, and the template's
-/// own hint `(MyKad | MyPR | Pasport/Passport)` when it was copied along.
+/// table borders, a Markdown link `[text](url)` or `[text][1]`, a trailing
+/// `<mailto:…>`, and the template's own hint `(MyKad | MyPR |
+/// Pasport/Passport)` when it was copied along.
 fn clean_value(value: &str) -> String {
-    let mut v = value.trim().trim_matches(['*', '_']).trim();
+    let mut v = value.trim_matches(|c: char| {
+        c.is_whitespace() || TABLE_BORDER.contains(&c) || c == '*' || c == '_'
+    });
+    // `[text](url)` inline, or `[text][1]` as html2text writes links.
     if let Some(rest) = v.strip_prefix('[')
-        && let Some(close) = rest.find("](")
-        && v.ends_with(')')
+        && let Some(close) = rest.find(['(', '[']).and_then(|at| at.checked_sub(1))
+        && rest[close..].starts_with(']')
+        && (v.ends_with(')') || v.ends_with(']'))
     {
         v = rest[..close].trim();
     }
@@ -364,7 +413,10 @@ Sebab / Reason: LUAR_NEGARA                  (IDSAYA | LUAR_NEGARA | WARGA_ASING
     fn crlf_nbsp_tabs_and_zero_width_are_tolerated() {
         let text = SPEC_PACK
             .replace('\n', "\r\n")
-            .replace("Nama Penuh / Full Name: ", "Nama\u{00A0}Penuh\u{00A0}/ Full Name:\t\u{00A0}")
+            .replace(
+                "Nama Penuh / Full Name: ",
+                "Nama\u{00A0}Penuh\u{00A0}/ Full Name:\t\u{00A0}",
+            )
             .replace("Emel / Email", "\u{FEFF}Emel / Email");
         let f = Fields::parse(&text);
         for (field, value) in spec_values() {
@@ -375,9 +427,21 @@ Sebab / Reason: LUAR_NEGARA                  (IDSAYA | LUAR_NEGARA | WARGA_ASING
     #[test]
     fn each_label_alone_is_recognised() {
         for field in Field::ALL {
-            assert_eq!(Field::from_label(field.label_ms()), Some(field), "{field:?} ms");
-            assert_eq!(Field::from_label(field.label_en()), Some(field), "{field:?} en");
-            assert_eq!(Field::from_label(&field.label()), Some(field), "{field:?} both");
+            assert_eq!(
+                Field::from_label(field.label_ms()),
+                Some(field),
+                "{field:?} ms"
+            );
+            assert_eq!(
+                Field::from_label(field.label_en()),
+                Some(field),
+                "{field:?} en"
+            );
+            assert_eq!(
+                Field::from_label(&field.label()),
+                Some(field),
+                "{field:?} both"
+            );
         }
     }
 
@@ -448,13 +512,25 @@ Sebab / Reason: LUAR_NEGARA                  (IDSAYA | LUAR_NEGARA | WARGA_ASING
             ("3. Nama: Ali", Some((Field::FullName, "Ali"))),
             ("3) Nama: Ali", Some((Field::FullName, "Ali"))),
             ("*Nama*: Ali", Some((Field::FullName, "Ali"))),
-            ("**Nama Penuh / Full Name:** Ali", Some((Field::FullName, "Ali"))),
-            ("Nama: **Ali bin Abu**", Some((Field::FullName, "Ali bin Abu"))),
+            (
+                "**Nama Penuh / Full Name:** Ali",
+                Some((Field::FullName, "Ali")),
+            ),
+            (
+                "Nama: **Ali bin Abu**",
+                Some((Field::FullName, "Ali bin Abu")),
+            ),
             ("Nama：Ali", Some((Field::FullName, "Ali"))),
             ("Nama :   Ali   ", Some((Field::FullName, "Ali"))),
             ("   Nama: Ali", Some((Field::FullName, "Ali"))),
-            ("Nama Penuh | Ali bin Abu", Some((Field::FullName, "Ali bin Abu"))),
-            ("│ Nama Penuh │ Ali bin Abu │", Some((Field::FullName, "Ali bin Abu"))),
+            (
+                "Nama Penuh | Ali bin Abu",
+                Some((Field::FullName, "Ali bin Abu")),
+            ),
+            (
+                "│ Nama Penuh │ Ali bin Abu │",
+                Some((Field::FullName, "Ali bin Abu")),
+            ),
             (
                 "Emel / Email: ali@example.com<mailto:ali@example.com>",
                 Some((Field::Email, "ali@example.com")),
@@ -463,8 +539,19 @@ Sebab / Reason: LUAR_NEGARA                  (IDSAYA | LUAR_NEGARA | WARGA_ASING
                 "Emel / Email: [ali@example.com](mailto:ali@example.com)",
                 Some((Field::Email, "ali@example.com")),
             ),
-            ("Email: <ali@example.com>", Some((Field::Email, "ali@example.com"))),
-            ("Email: mailto:ali@example.com", Some((Field::Email, "ali@example.com"))),
+            (
+                "Email: <ali@example.com>",
+                Some((Field::Email, "ali@example.com")),
+            ),
+            (
+                "Email: mailto:ali@example.com",
+                Some((Field::Email, "ali@example.com")),
+            ),
+            (
+                "Emel / Email: [ali@example.com][1]",
+                Some((Field::Email, "ali@example.com")),
+            ),
+            ("Nama: [Ali]", Some((Field::FullName, "[Ali]"))),
             (
                 "Telefon: [+971501234567](tel:+971501234567)",
                 Some((Field::Phone, "+971501234567")),
@@ -478,6 +565,11 @@ Sebab / Reason: LUAR_NEGARA                  (IDSAYA | LUAR_NEGARA | WARGA_ASING
             ("https://example.com/x", None),
             ("1. Pemaju | Lim Holdings | lim@developer.my | idsaya", None),
             ("Nama Penuh | Ali | extra", None),
+            (
+                "│ Nama Penuh: │ Ali bin Abu │",
+                Some((Field::FullName, "Ali bin Abu")),
+            ),
+            ("| Masa | 10:00 |", None),
             ("Just some prose without a colon", None),
         ];
         for (line, want) in cases {
@@ -541,12 +633,16 @@ Tel: 03-1234 5678
         let html = "<p><b>Nama Penuh / Full Name:</b>&nbsp;Ali bin Abu</p>\
                     <p><strong>Emel / Email</strong>: <a href=\"mailto:ali@example.com\">ali@example.com</a></p>\
                     <ul><li>Turutan / Signing Order: 2</li></ul>\
+                    <table><tr><td>Peranan / Role</td><td>Pembeli</td></tr>\
+                    <tr><td><b>Sebab / Reason:</b></td><td>OKU</td></tr></table>\
                     <blockquote><p>Telefon / Phone: +60123456789</p></blockquote>";
         let text = html2text::from_read(html.as_bytes(), 100).unwrap();
         let f = Fields::parse(&text);
         assert_eq!(f.get(Field::FullName), Some("Ali bin Abu"), "{text}");
         assert_eq!(f.get(Field::Email), Some("ali@example.com"), "{text}");
         assert_eq!(f.get(Field::Order), Some("2"), "{text}");
+        assert_eq!(f.get(Field::Role), Some("Pembeli"), "{text}");
+        assert_eq!(f.get(Field::Reason), Some("OKU"), "{text}");
         // html2text renders a blockquote with `> `: quoted, so ignored.
         assert_eq!(f.get(Field::Phone), None, "{text}");
     }

@@ -177,7 +177,7 @@ fn body_text(msg: &mail_parser::Message<'_>) -> String {
 /// HTML-only mail (SPEC §2): turn it into plain text lines, wide enough that
 /// no `Label: value` line is wrapped.
 pub fn html_to_text(html: &str) -> String {
-    html2text::config::plain()
+    html2text::config::plain_no_decorate()
         .string_from_read(html.as_bytes(), 10_000)
         .unwrap_or_default()
 }

@@ -518,3 +518,6 @@ fn checked_event(case: &Case, actor: &Actor, now: DateTime<Utc>) -> Event {
         problems: case.problems.iter().map(|p| p.code.id().to_string()).collect(),
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -6,15 +6,21 @@
 
 pub mod attachment;
 pub mod blobs;
+pub mod case;
 pub mod classify;
 pub mod config;
+pub mod daemon;
 pub mod email;
 pub mod fields;
 pub mod inbound;
+pub mod intake;
 pub mod mailbox;
 pub mod mykad;
+pub mod outbox;
 pub mod pack_check;
 pub mod phone;
 pub mod quote;
 pub mod render;
+pub mod store;
 pub mod transport;
+pub mod web;

@@ -1,1 +1,187 @@
-fn main() {}
+//! The `sijil` command line (SPEC §10): parse, load the configuration,
+//! dispatch, and turn every error into a clear message and an exit code.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use sijil::config::Config;
+use sijil::daemon::{self, RunError};
+use sijil::store::Store;
+
+/// Exit codes an operator (or systemd) can tell apart.
+mod exit {
+    pub const FAILURE: u8 = 1;
+    pub const CONFIG: u8 = 2;
+    pub const LOGIN: u8 = 3;
+}
+
+#[derive(Parser)]
+#[command(name = "sijil", version, about = "The mailbox daemon of a Registration Authority")]
+struct Cli {
+    /// The configuration file; without one, the embedded default.
+    #[arg(long, global = true, env = "SIJIL_CONFIG", value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon.
+    Run,
+    /// Check the configuration and explain every mistake.
+    CheckConfig {
+        /// The file to check (same as --config).
+        path: Option<PathBuf>,
+    },
+    /// List the cases (the daemon must be stopped: the store is its own).
+    Cases,
+    /// Show one case with its history.
+    Case {
+        /// The case reference, e.g. SJL-2026-000123.
+        reference: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SIJIL_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let path = match &cli.command {
+        Command::CheckConfig { path: Some(p) } => Some(p.clone()),
+        _ => cli.config.clone(),
+    };
+    let cfg = match Config::load(path.as_deref()) {
+        Ok(cfg) => cfg,
+        Err(errors) => {
+            let name = path.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+            eprintln!("sijil: the configuration {name} has {} mistake(s):", errors.0.len());
+            eprintln!("{errors}");
+            return ExitCode::from(exit::CONFIG);
+        }
+    };
+    match cli.command {
+        Command::CheckConfig { .. } => {
+            for w in cfg.warnings() {
+                println!("warning: {w}");
+            }
+            let source = cfg
+                .source
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "the embedded default".into());
+            println!("sijil: {source} is a valid configuration");
+            ExitCode::SUCCESS
+        }
+        Command::Run => {
+            for w in cfg.warnings() {
+                tracing::warn!(key = %w.key, "{}", w.message);
+            }
+            run(cfg)
+        }
+        Command::Cases => with_store(&cfg, list_cases),
+        Command::Case { reference } => with_store(&cfg, |store| show_case(store, &reference)),
+    }
+}
+
+fn run(cfg: Config) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("sijil: cannot start the runtime: {e}");
+            return ExitCode::from(exit::FAILURE);
+        }
+    };
+    match runtime.block_on(daemon::run(cfg)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "sijil cannot run");
+            eprintln!("sijil: {e}");
+            ExitCode::from(match e {
+                RunError::LoginRefused(_) => exit::LOGIN,
+                RunError::Listen { .. } => exit::CONFIG,
+                _ => exit::FAILURE,
+            })
+        }
+    }
+}
+
+fn with_store(cfg: &Config, f: impl FnOnce(&Store) -> Result<(), String>) -> ExitCode {
+    let store = match Store::open(&cfg.store.path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "sijil: cannot open the store at {} ({e}); is the daemon running?",
+                cfg.store.path.display()
+            );
+            return ExitCode::from(exit::FAILURE);
+        }
+    };
+    match f(&store) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sijil: {e}");
+            ExitCode::from(exit::FAILURE)
+        }
+    }
+}
+
+fn list_cases(store: &Store) -> Result<(), String> {
+    println!("{:<18} {:<12} {:<20} {:<5} {}", "CASE", "STATE", "ESPA", "ORDER", "UPDATED");
+    for case in store.cases() {
+        let case = case.map_err(|e| e.to_string())?;
+        let (espa, order) = case
+            .espa_order()
+            .map(|(e, o)| (e, o.to_string()))
+            .unwrap_or_else(|| ("-".into(), "-".into()));
+        println!(
+            "{:<18} {:<12} {:<20} {:<5} {}",
+            case.reference,
+            case.state.as_str(),
+            espa,
+            order,
+            case.updated_at.format("%Y-%m-%d %H:%M")
+        );
+    }
+    Ok(())
+}
+
+fn show_case(store: &Store, reference: &str) -> Result<(), String> {
+    let reference = reference.trim().to_uppercase();
+    let case = store
+        .case(&reference)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no case {reference}"))?;
+    println!("{}  {}  ({})", case.reference, case.state, case.company);
+    if let Some(a) = &case.application {
+        println!(
+            "signee: {} <{}>, {} {}, order {} of {}",
+            a.full_name,
+            a.email,
+            a.role.as_str(),
+            sijil::intake::mask_id(a.id_type, &a.id_number),
+            a.order,
+            a.espa_ref
+        );
+    }
+    for p in &case.problems {
+        println!("problem: {} {}", p.code.id(), p.en());
+    }
+    for d in &case.documents {
+        println!("document: {} ({} bytes, sha256 {})", d.name, d.size, &d.sha256);
+    }
+    println!("history:");
+    for e in store.history(&reference).map_err(|e| e.to_string())? {
+        let what = serde_json::to_string(&e.what).unwrap_or_default();
+        println!("  {}  {:<28} {what}", e.at.format("%Y-%m-%d %H:%M:%S"), e.actor.to_string());
+    }
+    Ok(())
+}

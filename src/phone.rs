@@ -34,7 +34,9 @@ impl Phone {
 pub enum PhoneError {
     #[error("no phone number given")]
     Empty,
-    #[error("the phone number has characters other than digits, +, spaces, dashes, dots or brackets")]
+    #[error(
+        "the phone number has characters other than digits, +, spaces, dashes, dots or brackets"
+    )]
     BadCharacters,
     #[error("the phone number has no country code (write it as +<country code> <number>)")]
     NotInternational,
@@ -61,10 +63,9 @@ pub fn normalise(raw: &str) -> Result<Phone, PhoneError> {
     }
     // The input reaching the parser is only `+` and ASCII digits; the guard
     // still keeps a parser bug from taking the daemon down.
-    let parsed =
-        std::panic::catch_unwind(|| phonenumber::parse(Some(country::Id::MY), &candidate))
-            .map_err(|_| PhoneError::Invalid)?
-            .map_err(|_| PhoneError::Invalid)?;
+    let parsed = std::panic::catch_unwind(|| phonenumber::parse(Some(country::Id::MY), &candidate))
+        .map_err(|_| PhoneError::Invalid)?
+        .map_err(|_| PhoneError::Invalid)?;
     if !phonenumber::is_valid(&parsed) {
         return Err(PhoneError::Invalid);
     }
@@ -89,6 +90,13 @@ fn dialled(raw: &str) -> Result<Dialled, PhoneError> {
     if raw.is_empty() {
         return Err(PhoneError::Empty);
     }
+    // A trailing note, `+971 50 123 4567 (WhatsApp)`, is not part of the number.
+    let raw = match raw.rfind('(') {
+        Some(at) if raw.ends_with(')') && raw[at..].chars().any(char::is_alphabetic) => {
+            raw[..at].trim_end()
+        }
+        _ => raw,
+    };
     // `+60 (0)12-345 6789`: the bracketed trunk prefix is not dialled from abroad.
     let raw = raw.replace("(0)", "");
     let mut plus = false;
@@ -129,7 +137,7 @@ mod tests {
             ("+971 (50) 123 4567", "+971501234567", 971),
             ("012-345 6789", "+60123456789", 60),
             ("0123456789", "+60123456789", 60),
-            ("03-1234 5678", "+60312345678", 60),
+            ("03-2161 2345", "+60321612345", 60),
             ("011-2345 6789", "+601123456789", 60),
             ("+60 12-345 6789", "+60123456789", 60),
             ("+60 (0)12-345 6789", "+60123456789", 60),
@@ -143,6 +151,8 @@ mod tests {
             ("+81 90-1234-5678", "+819012345678", 81),
             ("+1 (415) 555-2671", "+14155552671", 1),
             ("+62 812-3456-7890", "+6281234567890", 62),
+            ("+971 50 123 4567 (WhatsApp)", "+971501234567", 971),
+            ("012-345 6789 (bimbit)", "+60123456789", 60),
         ];
         for (raw, e164, cc) in cases {
             let p = normalise(raw).unwrap_or_else(|e| panic!("{raw:?}: {e}"));
@@ -160,6 +170,7 @@ mod tests {
             ("---", PhoneError::Empty),
             ("012-345 6789 ext 12", PhoneError::BadCharacters),
             ("call me", PhoneError::BadCharacters),
+            ("(WhatsApp)", PhoneError::Empty),
             ("012-3456789 / 019-8765432", PhoneError::BadCharacters),
             ("60+123456789", PhoneError::BadCharacters),
             ("  2 22#:", PhoneError::BadCharacters),

@@ -24,10 +24,14 @@ pub type ImapSession = Session<TcpStream>;
 impl MailServers {
     /// Submits the raw RFC 5322 message `raw` to Postfix by SMTP with envelope sender `from`
     /// (`""` = the null sender `<>`) and recipients `to`. Returns once Postfix accepted it
-    /// (delivery to Dovecot follows within milliseconds; use [`Self::wait_for`]).
+    /// (delivery to Dovecot follows within milliseconds; use [`Self::wait_for`]). Dovecot adds
+    /// `Return-Path` and `Received` headers; the rest arrives byte for byte.
     pub async fn send(&self, raw: &[u8], from: &str, to: &[&str]) {
         if let Err(e) = self.try_send(raw, from, to).await {
-            panic!("SMTP submission from {from:?} to {to:?} failed: {e}\n{}", self.logs());
+            panic!(
+                "SMTP submission from {from:?} to {to:?} failed: {e}\n{}",
+                self.logs()
+            );
         }
     }
 
@@ -47,6 +51,9 @@ impl MailServers {
             .port(self.smtp_port)
             .timeout(Some(Duration::from_secs(30)))
             .build();
+        // lettre always ends DATA with "\r\n.\r\n": drop the message's own final CRLF so the
+        // delivered message is byte-for-byte the one given (plus trace headers).
+        let raw = raw.strip_suffix(b"\r\n").unwrap_or(raw);
         transport.send_raw(&envelope, raw).await?;
         Ok(())
     }
@@ -81,7 +88,10 @@ impl MailServers {
         // CREATE fails with NO when the folder exists (INBOX always does): that is fine.
         let _ = s.create(folder).await;
         if let Err(e) = s.append(folder, None, None, raw).await {
-            panic!("IMAP APPEND to {user}/{folder} failed: {e}\n{}", self.logs());
+            panic!(
+                "IMAP APPEND to {user}/{folder} failed: {e}\n{}",
+                self.logs()
+            );
         }
         let _ = s.logout().await;
     }
@@ -120,30 +130,27 @@ impl MailServers {
                 }
             }
             if let Some(s) = session.as_mut() {
-                match message_count(s, folder).await {
-                    Ok(n) if n >= count => match fetch_all(s, folder).await {
-                        Ok(m) if m.len() >= count => {
-                            let _ = s.logout().await;
-                            return m;
-                        }
-                        Ok(m) => seen = m,
-                        Err(e) => {
-                            last_error = e.to_string();
-                            session = None;
-                        }
-                    },
-                    Ok(n) if n == seen.len() => {}
-                    Ok(_) => match fetch_all(s, folder).await {
-                        Ok(m) => seen = m,
-                        Err(e) => {
-                            last_error = e.to_string();
-                            session = None;
-                        }
-                    },
-                    Err(e) => {
-                        last_error = e.to_string();
-                        session = None;
+                // EXAMINE again on every round: it re-syncs the mailbox (STATUS on the selected
+                // mailbox may answer from the session's stale view in Dovecot).
+                // The bodies are fetched afresh when enough are there, and otherwise only when the
+                // count changed (to report what is there on timeout).
+                let round = async {
+                    let exists = examine(s, folder).await?;
+                    if exists == 0 {
+                        seen.clear();
+                    } else if exists >= count || exists != seen.len() {
+                        seen = fetch_selected(s).await?;
                     }
+                    Ok::<_, async_imap::error::Error>(())
+                };
+                if let Err(e) = round.await {
+                    last_error = e.to_string();
+                    session = None;
+                } else if seen.len() >= count {
+                    if let Some(mut s) = session.take() {
+                        let _ = s.logout().await;
+                    }
+                    return seen;
                 }
             }
             if Instant::now() >= deadline {
@@ -182,25 +189,18 @@ impl MailServers {
     }
 }
 
-/// Number of messages in `folder` (STATUS MESSAGES); 0 when it does not exist.
-async fn message_count(s: &mut ImapSession, folder: &str) -> async_imap::error::Result<usize> {
-    match s.status(folder, "(MESSAGES)").await {
+/// EXAMINEs `folder` (read-only select) and returns its message count; 0 when it does not
+/// exist.
+async fn examine(s: &mut ImapSession, folder: &str) -> async_imap::error::Result<usize> {
+    match s.examine(folder).await {
         Ok(m) => Ok(m.exists as usize),
         Err(async_imap::error::Error::No(_)) => Ok(0),
         Err(e) => Err(e),
     }
 }
 
-/// All message bodies of `folder` in sequence order; empty when the folder does not exist.
-async fn fetch_all(s: &mut ImapSession, folder: &str) -> async_imap::error::Result<Vec<Vec<u8>>> {
-    let mailbox = match s.examine(folder).await {
-        Ok(m) => m,
-        Err(async_imap::error::Error::No(_)) => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    if mailbox.exists == 0 {
-        return Ok(Vec::new());
-    }
+/// All message bodies of the selected folder in sequence order (BODY.PEEK: no \Seen).
+async fn fetch_selected(s: &mut ImapSession) -> async_imap::error::Result<Vec<Vec<u8>>> {
     let fetches: Vec<_> = s.fetch("1:*", "BODY.PEEK[]").await?.try_collect().await?;
     let mut messages: Vec<(u32, Vec<u8>)> = fetches
         .iter()
@@ -208,6 +208,14 @@ async fn fetch_all(s: &mut ImapSession, folder: &str) -> async_imap::error::Resu
         .collect();
     messages.sort_by_key(|(seq, _)| *seq);
     Ok(messages.into_iter().map(|(_, b)| b).collect())
+}
+
+/// All message bodies of `folder` in sequence order; empty when the folder does not exist.
+async fn fetch_all(s: &mut ImapSession, folder: &str) -> async_imap::error::Result<Vec<Vec<u8>>> {
+    if examine(s, folder).await? == 0 {
+        return Ok(Vec::new());
+    }
+    fetch_selected(s).await
 }
 
 /// The Subject of each raw message (for failure messages).

@@ -65,7 +65,11 @@ pub fn group_members(pgid: u32) -> Vec<u32> {
     };
     let mut out = Vec::new();
     for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
             continue;
         };
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
@@ -160,7 +164,11 @@ pub fn run_ok(cmd: &mut Command, what: &str) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success(), "{what} failed ({}): {text}", out.status);
+    assert!(
+        out.status.success(),
+        "{what} failed ({}): {text}",
+        out.status
+    );
     text
 }
 

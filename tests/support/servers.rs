@@ -21,8 +21,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::process::{
-    find_program, free_port, is_root, probe_greeting, run_ok, signal_group, tail,
-    user_ids, wait_group_gone,
+    find_program, free_port, is_root, probe_greeting, run_ok, signal_group, tail, user_ids,
+    wait_group_gone,
 };
 
 /// The password every IMAP user has (Dovecot's static passdb accepts it for any address).
@@ -71,10 +71,10 @@ struct Programs {
 }
 
 fn programs() -> Programs {
-    let dovecot = find_program("dovecot")
-        .unwrap_or_else(|| panic!("dovecot not installed: {MISSING}"));
-    let postfix = find_program("postfix")
-        .unwrap_or_else(|| panic!("postfix not installed: {MISSING}"));
+    let dovecot =
+        find_program("dovecot").unwrap_or_else(|| panic!("dovecot not installed: {MISSING}"));
+    let postfix =
+        find_program("postfix").unwrap_or_else(|| panic!("postfix not installed: {MISSING}"));
     let openssl = find_program("openssl")
         .unwrap_or_else(|| panic!("openssl not installed: run .ci/run or apt-get install openssl"));
     // The protocol binaries come in separate Debian packages from the `dovecot` command.
@@ -434,21 +434,26 @@ postlog    unix-dgram n - n - 1 postlogd\n",
             .spawn()
             .map_err(|e| format!("cannot run {}: {e}", dovecot.display()))?;
         let deadline = Instant::now() + READY_TIMEOUT;
-        let mut last = String::new();
         loop {
             if let Ok(Some(status)) = child.try_wait() {
-                return Err(format!("dovecot exited ({status}) before it was ready\n{}", self.logs()));
+                return Err(format!(
+                    "dovecot exited ({status}) before it was ready\n{}",
+                    self.logs()
+                ));
             }
             let imap = probe_greeting(self.imap_port, "* OK", "x LOGOUT\r\n");
             let lmtp = probe_greeting(self.lmtp_port, "220", "QUIT\r\n");
-            match (imap, lmtp) {
+            let last = match (imap, lmtp) {
                 (Ok(_), Ok(_)) => return Ok(child),
-                (Err(e), _) | (_, Err(e)) => last = e,
-            }
+                (Err(e), _) | (_, Err(e)) => e,
+            };
             if Instant::now() > deadline {
                 signal_group(child.id(), "KILL");
                 let _ = child.wait();
-                return Err(format!("dovecot not ready after {READY_TIMEOUT:?}: {last}\n{}", self.logs()));
+                return Err(format!(
+                    "dovecot not ready after {READY_TIMEOUT:?}: {last}\n{}",
+                    self.logs()
+                ));
             }
             std::thread::sleep(Duration::from_millis(25));
         }
@@ -479,7 +484,10 @@ postlog    unix-dgram n - n - 1 postlogd\n",
                 Ok(_) => return Ok(()),
                 Err(e) if Instant::now() > deadline => {
                     self.postfix_stop();
-                    return Err(format!("postfix not ready after {READY_TIMEOUT:?}: {e}\n{}", self.logs()));
+                    return Err(format!(
+                        "postfix not ready after {READY_TIMEOUT:?}: {e}\n{}",
+                        self.logs()
+                    ));
                 }
                 Err(_) => std::thread::sleep(Duration::from_millis(25)),
             }
@@ -596,7 +604,13 @@ fn make_certificates(openssl: &Path, dir: &Path) {
          subjectAltName = IP:127.0.0.1, DNS:localhost\n",
     )
     .expect("write server.ext");
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
     run_ok(
         Command::new(openssl)
             .current_dir(dir)
@@ -619,8 +633,24 @@ fn make_certificates(openssl: &Path, dir: &Path) {
     run_ok(
         Command::new(openssl)
             .current_dir(dir)
-            .args(["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key"])
-            .args(["-set_serial", &serial, "-days", "3650", "-out", "server.pem"])
+            .args([
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+            ])
+            .args([
+                "-set_serial",
+                &serial,
+                "-days",
+                "3650",
+                "-out",
+                "server.pem",
+            ])
             .arg("-extfile")
             .arg(&ext),
         "openssl x509 (sign server)",

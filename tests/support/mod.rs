@@ -1,0 +1,48 @@
+//! The integration-test harness: real mail servers, the real `sijil` binary, and realistic
+//! inbound mail. Each integration test file says `mod support;` and uses what it needs:
+//!
+//! ```ignore
+//! mod support;
+//! use std::time::Duration;
+//! use support::{Daemon, MailServers, Pack, DEVELOPER, RA_ADDRESS};
+//!
+//! #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+//! async fn pack_is_acknowledged() {
+//!     let servers = MailServers::start();           // Dovecot + Postfix on free ports
+//!     let _sijil = Daemon::start(&servers);          // sijil run, reading RA_ADDRESS by IMAP
+//!     servers.send(&Pack::mykad_valid().build(), DEVELOPER, &[RA_ADDRESS]).await;
+//!     let acks = servers.wait_for(DEVELOPER, "INBOX", 1, Duration::from_secs(20)).await;
+//!     assert!(String::from_utf8_lossy(&acks[0]).contains("[SJL-"));
+//! }
+//! ```
+//!
+//! Every address is a mailbox on the test Dovecot (user name = full address, password
+//! [`PASSWORD`]), and Postfix relays mail for any domain into it — so whatever sijil sends to
+//! the developer, the staff or a signee can be read back with [`MailServers::messages`] /
+//! [`MailServers::wait_for`].
+//!
+//! Needs root and the Debian packages dovecot-imapd, dovecot-lmtpd, postfix, openssl
+//! (`scripts/test` installs them when missing).
+
+// Each test file compiles this module and uses only part of it (re-exports included).
+#![allow(dead_code, unused_imports)]
+
+pub mod clients;
+pub mod daemon;
+pub mod packs;
+pub mod process;
+pub mod servers;
+
+pub use clients::{ImapSession, subjects};
+pub use daemon::{
+    DEVELOPER, DEVELOPER_COMPANY, Daemon, HIMS_ADDRESS, OFFICER, QC, RA_ADDRESS, SIGNEE, VERIFIER,
+};
+pub use packs::{ESPA_REF, FOREIGN_SIGNEE, Pack, STRANGER};
+pub use servers::{MailServers, PASSWORD, REJECTING_DOMAIN, TEMPFAIL_DOMAIN};
+
+/// Parses a raw message (for assertions on headers, text and attachments).
+pub fn parse(raw: &[u8]) -> mail_parser::Message<'_> {
+    mail_parser::MessageParser::default()
+        .parse(raw)
+        .expect("a parseable message")
+}

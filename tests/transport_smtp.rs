@@ -1,0 +1,171 @@
+//! The SMTP transport against a real Postfix (tests/support): a rendered
+//! message is delivered intact over STARTTLS and plain SMTP; a 5xx refusal is
+//! permanent; a 4xx refusal, a server that is away, and TLS trouble are
+//! transient; the connection pool recovers once the server is back.
+
+mod support;
+
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use serde_json::json;
+
+use sijil::config::{Address, OutboundConfig, SmtpConfig, TlsMode};
+use sijil::email::{Email, Recipient, Sender, Template, Thread};
+use sijil::render::{RenderedEmail, Renderer, message_id_for};
+use sijil::transport::{SendError, Transport};
+use support::{
+    DEVELOPER, MailServers, RA_ADDRESS, REJECTING_DOMAIN, SIGNEE, TEMPFAIL_DOMAIN, parse,
+};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// EMEL 1 to `to`, rendered as the daemon would.
+fn rendered(to: &str, seed: &str) -> RenderedEmail {
+    let email = Email {
+        template: Template::Emel1,
+        sender: Sender::Ra,
+        to: vec![Recipient {
+            name: Some("Ali bin Abu".into()),
+            email: to.into(),
+        }],
+        case_ref: Some("SJL-2026-000042".into()),
+        thread: Thread {
+            in_reply_to: Some("pack-42@seriindah.my".into()),
+            references: Vec::new(),
+        },
+        context: json!({
+            "ref": "SJL-2026-000042",
+            "company": "Seri Indah Development Sdn Bhd",
+            "signee": { "name": "Ali bin Abu", "phone": "+971501234567", "role": "Pembeli",
+                        "role_en": "Buyer", "espa_ref": "HDA-2026-000123" },
+            "documents": [ { "kind_ms": "Borang Permohonan", "kind_en": "Application form",
+                             "name": "Borang.pdf" } ]
+        }),
+    };
+    let from = Address {
+        name: Some("POS Digicert RA".into()),
+        email: RA_ADDRESS.into(),
+    };
+    let id = message_id_for("ra.example.my", seed.as_bytes());
+    let date = Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).unwrap();
+    Renderer::new()
+        .unwrap()
+        .render(&email, &from, &id, date)
+        .unwrap()
+}
+
+fn transport(servers: &MailServers, tls: TlsMode, with_ca: bool) -> Transport {
+    Transport::from_config(&OutboundConfig::Smtp(SmtpConfig {
+        host: "127.0.0.1".into(),
+        port: servers.smtp_port,
+        tls,
+        username: None,
+        password: None,
+        tls_ca_file: with_ca.then(|| servers.ca_cert_path.clone()),
+    }))
+    .unwrap()
+}
+
+async fn send(t: &Transport, m: &RenderedEmail) -> Result<(), SendError> {
+    t.send(&m.envelope_from, &m.envelope_to, &m.bytes).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_delivers_and_refusals_are_classified() {
+    let servers = MailServers::start();
+    let t = transport(&servers, TlsMode::StartTls, true);
+
+    let first = rendered(SIGNEE, "m1");
+    send(&t, &first).await.unwrap();
+    // The second goes over the pooled connection.
+    send(&t, &rendered(DEVELOPER, "m2")).await.unwrap();
+
+    let refused = format!("nobody@{REJECTING_DOMAIN}");
+    match t.send(RA_ADDRESS, &[refused], &first.bytes).await {
+        Err(SendError::Permanent(why)) => assert!(why.contains("550"), "{why}"),
+        other => panic!("550 at RCPT must be permanent, got {other:?}"),
+    }
+    let deferred = format!("nobody@{TEMPFAIL_DOMAIN}");
+    match t.send(RA_ADDRESS, &[deferred], &first.bytes).await {
+        Err(SendError::Transient(why)) => assert!(why.contains("451"), "{why}"),
+        other => panic!("451 at RCPT must be transient, got {other:?}"),
+    }
+    // A refusal does not poison the pool.
+    send(&t, &rendered(SIGNEE, "m3")).await.unwrap();
+
+    let inbox = servers.wait_for(SIGNEE, "INBOX", 2, WAIT).await;
+    assert_eq!(inbox.len(), 2);
+    // Postfix only prepends its trace headers: the message arrives byte for byte.
+    assert!(
+        inbox[0].ends_with(&first.bytes),
+        "message altered in transit"
+    );
+    let m = parse(&inbox[0]);
+    assert_eq!(m.message_id(), Some(first.message_id.as_str()));
+    assert_eq!(m.subject(), Some(first.subject.as_str()));
+    assert!(first.subject.starts_with("[SJL-2026-000042] "));
+    assert_eq!(
+        m.header("Auto-Submitted").and_then(|v| v.as_text()),
+        Some("auto-generated")
+    );
+    assert!(m.body_text(0).unwrap().contains("+971501234567"));
+    assert_eq!(servers.wait_for(DEVELOPER, "INBOX", 1, WAIT).await.len(), 1);
+    t.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_smtp_delivers_and_tls_trouble_is_transient() {
+    let servers = MailServers::start();
+
+    let plain = transport(&servers, TlsMode::None, false);
+    send(&plain, &rendered(SIGNEE, "plain")).await.unwrap();
+    assert_eq!(servers.wait_for(SIGNEE, "INBOX", 1, WAIT).await.len(), 1);
+
+    // The server's certificate is signed by the test CA, which is not trusted
+    // without tls_ca_file: the handshake fails, and that is worth retrying
+    // (the operator fixes the configuration), never a permanent refusal.
+    let untrusted = transport(&servers, TlsMode::StartTls, false);
+    match send(&untrusted, &rendered(SIGNEE, "untrusted")).await {
+        Err(SendError::Transient(_)) => {}
+        other => panic!("untrusted certificate must be transient, got {other:?}"),
+    }
+    // Implicit TLS against a port that speaks plain SMTP first.
+    let wrong_mode = transport(&servers, TlsMode::Tls, true);
+    match send(&wrong_mode, &rendered(SIGNEE, "wrong-mode")).await {
+        Err(SendError::Transient(_)) => {}
+        other => panic!("a TLS handshake failure must be transient, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_away_is_transient_and_the_pool_recovers() {
+    let servers = MailServers::start();
+    let t = transport(&servers, TlsMode::StartTls, true);
+    send(&t, &rendered(SIGNEE, "before")).await.unwrap();
+    // Delivered before Postfix stops (a message still in its queue at the
+    // stop may be delivered twice, which is Postfix's business).
+    servers.wait_for(SIGNEE, "INBOX", 1, WAIT).await;
+
+    servers.stop_smtp();
+    // The pooled connection is dead and a new one is refused.
+    match send(&t, &rendered(SIGNEE, "during")).await {
+        Err(SendError::Transient(_)) => {}
+        other => panic!("a stopped server must be transient, got {other:?}"),
+    }
+
+    servers.start_smtp();
+    send(&t, &rendered(SIGNEE, "after")).await.unwrap();
+    let inbox = servers.wait_for(SIGNEE, "INBOX", 2, WAIT).await;
+    let ids: Vec<_> = inbox
+        .iter()
+        .map(|raw| parse(raw).message_id().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            message_id_for("ra.example.my", b"before"),
+            message_id_for("ra.example.my", b"after")
+        ]
+    );
+}
