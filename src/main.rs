@@ -1,6 +1,7 @@
 //! The `sijil` command line (SPEC §10): parse, load the configuration,
 //! dispatch, and turn every error into a clear message and an exit code.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -53,6 +54,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 
     let path = match &cli.command {

@@ -301,9 +301,10 @@ fn template_context(email: &Email) -> Value {
         _ => json!({}),
     };
     if let (Some(case_ref), Value::Object(map)) = (&email.case_ref, &mut context)
-        && !map
+        && map
             .get("ref")
-            .is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()))
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
     {
         map.insert("ref".into(), Value::String(case_ref.clone()));
     }
@@ -973,34 +974,5 @@ mod tests {
             tidy_text("\n\na  \n\n\n\n\nb\n-- \nc\n\n\n"),
             "a\n\n\nb\n-- \nc\n"
         );
-    }
-}
-#[cfg(test)]
-mod preview_tmp {
-    #[test]
-    fn preview_tmp() {
-        let r = super::Renderer::new().unwrap();
-        let dir = std::path::Path::new("/tmp/sijil-preview");
-        std::fs::create_dir_all(dir).unwrap();
-        for t in crate::email::Template::ALL {
-            for (suffix, ctx) in [
-                ("full", super::sample_context()),
-                ("min", serde_json::json!({})),
-            ] {
-                let (s, txt, html) = r.render_parts(t, &ctx).unwrap();
-                std::fs::write(
-                    dir.join(format!("{}.{suffix}.txt", t.name())),
-                    format!("Subject: {s}\n\n{txt}"),
-                )
-                .unwrap();
-                std::fs::write(dir.join(format!("{}.{suffix}.html", t.name())), html).unwrap();
-                let mut ctx2 = ctx.clone();
-                if suffix == "full" { ctx2["signee"]["name"] = serde_json::json!("Pembeli — Ali bin Abu, Tuan Tanah 陈大文"); }
-                let e = crate::email::Email { template: t, sender: crate::email::Sender::Ra, to: vec![crate::email::Recipient{name: Some("陈大文 Tan, Sdn Bhd".into()), email: "x@example.com".into()}], case_ref: Some("SJL-2026-000001".into()), thread: crate::email::Thread{in_reply_to: Some("a@b".into()), references: vec![]}, context: ctx2 };
-                let from = crate::config::Address { name: Some("POS Digicert RA".into()), email: "kpkt.retail@ra.example.my".into() };
-                let out = r.render(&e, &from, "sijil.x@ra.example.my", chrono::Utc::now()).unwrap();
-                std::fs::write(dir.join(format!("{}.{suffix}.eml", t.name())), out.bytes).unwrap();
-            }
-        }
     }
 }

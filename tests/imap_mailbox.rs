@@ -281,6 +281,7 @@ async fn reconnects_after_the_server_restarts_and_delivers_what_came_meanwhile()
 #[tokio::test]
 async fn uidvalidity_change_drops_the_checkpoint_and_offers_the_new_inbox() {
     let servers = MailServers::start();
+    let (_guard, _) = watch_idle();
     let mut cfg = config(&servers);
     cfg.folders.inbox = "Inbox2".into();
     servers.append(USER, "Inbox2", &message("a")).await;
