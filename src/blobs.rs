@@ -46,7 +46,10 @@ impl Blobs {
             return Ok(());
         }
         let dir = path.parent().unwrap_or(&self.root);
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
         let tmp = dir.join(format!(".{sha256}.{}.tmp", std::process::id()));
         {
             let mut f = std::fs::OpenOptions::new()
@@ -89,7 +92,13 @@ mod tests {
         assert_eq!(blobs.get(&digest).unwrap(), bytes);
         let path = blobs.path(&digest).unwrap();
         assert_eq!(path.metadata().unwrap().permissions().mode() & 0o777, 0o600);
-        let root_mode = dir.path().join("docs").metadata().unwrap().permissions().mode();
+        let root_mode = dir
+            .path()
+            .join("docs")
+            .metadata()
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(root_mode & 0o777, 0o700);
         assert!(blobs.path("../../etc/passwd").is_none());
         assert!(blobs.put("../x", b"x").is_err());

@@ -140,7 +140,10 @@ pub enum EventKind {
     /// Documents were added to the case.
     DocumentsAdded { names: Vec<String> },
     /// The case moved between states.
-    StateChanged { from: Option<CaseState>, to: CaseState },
+    StateChanged {
+        from: Option<CaseState>,
+        to: CaseState,
+    },
     /// A pack for the same signee arrived again and was refused.
     DuplicateRefused { message_id: Option<String> },
     /// An email was queued in the outbox.
@@ -212,7 +215,12 @@ impl Case {
             return Some((app.espa_ref.clone(), app.order));
         }
         let espa = self.fields.get(crate::fields::Field::EspaRef)?;
-        let order = self.fields.get(crate::fields::Field::Order)?.trim().parse().ok()?;
+        let order = self
+            .fields
+            .get(crate::fields::Field::Order)?
+            .trim()
+            .parse()
+            .ok()?;
         Some((espa.trim().to_uppercase(), order))
     }
 }

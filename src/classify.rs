@@ -43,8 +43,10 @@ impl Classifier {
         Classifier {
             // Bracketed as we send it; a bare reference also counts, since
             // some clients and people drop the brackets when replying.
-            case_ref: Regex::new(&format!(r"(?i)(?:^|[^A-Z0-9-])({prefix}-\d{{4}}-\d{{6}})(?:$|[^0-9])"))
-                .expect("constant pattern with an escaped prefix"),
+            case_ref: Regex::new(&format!(
+                r"(?i)(?:^|[^A-Z0-9-])({prefix}-\d{{4}}-\d{{6}})(?:$|[^0-9])"
+            ))
+            .expect("constant pattern with an escaped prefix"),
             espa_tag: Regex::new(r"(?i)\[\s*eSPA\s+([A-Z]{2,10}-[0-9A-Z-]{2,30})\s*\]")
                 .expect("constant pattern with an escaped prefix"),
             registration: Regex::new(r"(?i)^\s*(?:daftar\s+espa|espa\s+registration)\b")
@@ -96,7 +98,10 @@ impl Classifier {
         if a.report {
             return Some("delivery report");
         }
-        if a.auto_submitted.as_deref().is_some_and(|v| !v.starts_with("no")) {
+        if a.auto_submitted
+            .as_deref()
+            .is_some_and(|v| !v.starts_with("no"))
+        {
             return Some("Auto-Submitted");
         }
         if a.precedence
@@ -152,23 +157,106 @@ mod tests {
     #[test]
     fn classifies_in_spec_order() {
         let table: &[(&str, Class)] = &[
-            ("From: submit@seriindah.my\r\nSubject: Permohonan Sijil Digital - Ali", Class::Pack),
-            ("From: Submit@SeriIndah.my\r\nSubject: Daftar eSPA HDA-2026-000123", Class::Registration),
-            ("From: submit@seriindah.my\r\nSubject: eSPA Registration HDA-1", Class::Registration),
-            ("From: submit@seriindah.my\r\nSubject: Re: [SJL-2026-000123] Tidak lengkap", Class::CaseReply { reference: "SJL-2026-000123".into() }),
-            ("From: aina@ra.example.my\r\nSubject: RE: sjl-2026-000007 status", Class::CaseReply { reference: "SJL-2026-000007".into() }),
-            ("From: submit@seriindah.my\r\nSubject: Re: [eSPA HDA-2026-000123] EKYC", Class::EspaReply { espa: "HDA-2026-000123".into() }),
-            ("From: stranger@gmail.com\r\nSubject: Permohonan Sijil Digital", Class::Unknown),
-            ("From: stranger@gmail.com\r\nSubject: Re: [SJL-2026-000123]", Class::CaseReply { reference: "SJL-2026-000123".into() }),
-            ("From: submit@seriindah.my\r\nAuto-Submitted: auto-replied\r\nSubject: Out of office", Class::Automated { why: "Auto-Submitted", report: false }),
-            ("From: submit@seriindah.my\r\nAuto-Submitted: no\r\nSubject: Permohonan", Class::Pack),
-            ("From: submit@seriindah.my\r\nPrecedence: bulk\r\nSubject: x", Class::Automated { why: "Precedence", report: false }),
-            ("From: submit@seriindah.my\r\nList-Id: <l.x>\r\nSubject: x", Class::Automated { why: "List-Id", report: false }),
-            ("From: submit@seriindah.my\r\nX-Autorespond: 1\r\nSubject: x", Class::Automated { why: "X-Autoreply", report: false }),
-            ("From: MAILER-DAEMON@mx.my\r\nSubject: Undelivered", Class::Automated { why: "MAILER-DAEMON", report: false }),
-            ("From: postmaster@mx.my\r\nSubject: Undelivered", Class::Automated { why: "MAILER-DAEMON", report: false }),
-            ("Return-Path: <>\r\nFrom: submit@seriindah.my\r\nSubject: x", Class::Automated { why: "null sender", report: false }),
-            ("Subject: no from at all", Class::Automated { why: "no sender", report: false }),
+            (
+                "From: submit@seriindah.my\r\nSubject: Permohonan Sijil Digital - Ali",
+                Class::Pack,
+            ),
+            (
+                "From: Submit@SeriIndah.my\r\nSubject: Daftar eSPA HDA-2026-000123",
+                Class::Registration,
+            ),
+            (
+                "From: submit@seriindah.my\r\nSubject: eSPA Registration HDA-1",
+                Class::Registration,
+            ),
+            (
+                "From: submit@seriindah.my\r\nSubject: Re: [SJL-2026-000123] Tidak lengkap",
+                Class::CaseReply {
+                    reference: "SJL-2026-000123".into(),
+                },
+            ),
+            (
+                "From: aina@ra.example.my\r\nSubject: RE: sjl-2026-000007 status",
+                Class::CaseReply {
+                    reference: "SJL-2026-000007".into(),
+                },
+            ),
+            (
+                "From: submit@seriindah.my\r\nSubject: Re: [eSPA HDA-2026-000123] EKYC",
+                Class::EspaReply {
+                    espa: "HDA-2026-000123".into(),
+                },
+            ),
+            (
+                "From: stranger@gmail.com\r\nSubject: Permohonan Sijil Digital",
+                Class::Unknown,
+            ),
+            (
+                "From: stranger@gmail.com\r\nSubject: Re: [SJL-2026-000123]",
+                Class::CaseReply {
+                    reference: "SJL-2026-000123".into(),
+                },
+            ),
+            (
+                "From: submit@seriindah.my\r\nAuto-Submitted: auto-replied\r\nSubject: Out of office",
+                Class::Automated {
+                    why: "Auto-Submitted",
+                    report: false,
+                },
+            ),
+            (
+                "From: submit@seriindah.my\r\nAuto-Submitted: no\r\nSubject: Permohonan",
+                Class::Pack,
+            ),
+            (
+                "From: submit@seriindah.my\r\nPrecedence: bulk\r\nSubject: x",
+                Class::Automated {
+                    why: "Precedence",
+                    report: false,
+                },
+            ),
+            (
+                "From: submit@seriindah.my\r\nList-Id: <l.x>\r\nSubject: x",
+                Class::Automated {
+                    why: "List-Id",
+                    report: false,
+                },
+            ),
+            (
+                "From: submit@seriindah.my\r\nX-Autorespond: 1\r\nSubject: x",
+                Class::Automated {
+                    why: "X-Autoreply",
+                    report: false,
+                },
+            ),
+            (
+                "From: MAILER-DAEMON@mx.my\r\nSubject: Undelivered",
+                Class::Automated {
+                    why: "MAILER-DAEMON",
+                    report: false,
+                },
+            ),
+            (
+                "From: postmaster@mx.my\r\nSubject: Undelivered",
+                Class::Automated {
+                    why: "MAILER-DAEMON",
+                    report: false,
+                },
+            ),
+            (
+                "Return-Path: <>\r\nFrom: submit@seriindah.my\r\nSubject: x",
+                Class::Automated {
+                    why: "null sender",
+                    report: false,
+                },
+            ),
+            (
+                "Subject: no from at all",
+                Class::Automated {
+                    why: "no sender",
+                    report: false,
+                },
+            ),
         ];
         for (headers, want) in table {
             assert_eq!(&class(headers), want, "{headers}");
@@ -178,9 +266,18 @@ mod tests {
     #[test]
     fn our_own_mail_coming_back_is_a_loop() {
         let cfg = cfg();
-        let raw = format!("From: {}\r\nSubject: [SJL-2026-000001] x\r\n\r\nb", cfg.outbound.from_ra.email);
+        let raw = format!(
+            "From: {}\r\nSubject: [SJL-2026-000001] x\r\n\r\nb",
+            cfg.outbound.from_ra.email
+        );
         let got = Classifier::new(&cfg).classify(&parse(raw.as_bytes()), &cfg);
-        assert_eq!(got, Class::Automated { why: "our own address", report: false });
+        assert_eq!(
+            got,
+            Class::Automated {
+                why: "our own address",
+                report: false
+            }
+        );
     }
 
     #[test]
@@ -188,6 +285,12 @@ mod tests {
         let cfg = cfg();
         let raw = "From: MAILER-DAEMON@mx.my\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=z\r\n\r\n--z\r\nContent-Type: text/plain\r\n\r\nx\r\n--z--\r\n";
         let got = Classifier::new(&cfg).classify(&parse(raw.as_bytes()), &cfg);
-        assert_eq!(got, Class::Automated { why: "delivery report", report: true });
+        assert_eq!(
+            got,
+            Class::Automated {
+                why: "delivery report",
+                report: true
+            }
+        );
     }
 }

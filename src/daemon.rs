@@ -49,7 +49,9 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
     match &cfg.mailbox {
         MailboxConfig::Imap(imap) => {
             let store = open_store(&cfg)?;
-            let state = store.tree("imap").map_err(|e| RunError::Start(e.to_string()))?;
+            let state = store
+                .tree("imap")
+                .map_err(|e| RunError::Start(e.to_string()))?;
             let mailbox = ImapMailbox::new(imap.clone(), state);
             serve(cfg, store, mailbox, shutdown).await
         }
@@ -260,7 +262,9 @@ impl Worker {
 
         for &i in &decision.keep_attachments {
             if let Some(a) = msg.attachments.get(i) {
-                self.blobs.put(&a.sha256, &a.bytes).map_err(|e| format!("documents: {e}"))?;
+                self.blobs
+                    .put(&a.sha256, &a.bytes)
+                    .map_err(|e| format!("documents: {e}"))?;
             }
         }
         let outgoing = self.render(&msg, &decision, now)?;
@@ -299,7 +303,12 @@ impl Worker {
     /// Renders the decided emails. Message-IDs derive from the inbound
     /// message's key, so deciding the same message again after a crash
     /// yields the very same emails.
-    fn render(&self, msg: &Inbound, decision: &Decision, now: chrono::DateTime<Utc>) -> Result<Vec<Outgoing>, String> {
+    fn render(
+        &self,
+        msg: &Inbound,
+        decision: &Decision,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<Vec<Outgoing>, String> {
         decision
             .emails
             .iter()

@@ -91,9 +91,13 @@ pub fn parse(raw: &[u8]) -> Inbound {
         .and_then(|a| a.name())
         .map(|n| n.trim().to_string())
         .filter(|n| !n.is_empty());
-    let return_path = msg
-        .header_raw("Return-Path")
-        .map(|v| v.trim().trim_start_matches('<').trim_end_matches('>').trim().to_lowercase());
+    let return_path = msg.header_raw("Return-Path").map(|v| {
+        v.trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .trim()
+            .to_lowercase()
+    });
 
     let header_text = |name: &str| {
         msg.header_raw(name)
@@ -106,9 +110,12 @@ pub fn parse(raw: &[u8]) -> Inbound {
         list_id: msg.header_raw("List-Id").is_some(),
         x_autoreply: msg.header_raw("X-Autoreply").is_some()
             || msg.header_raw("X-Autorespond").is_some(),
-        report: msg
-            .content_type()
-            .is_some_and(|ct| ct.ctype().eq_ignore_ascii_case("multipart") && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report"))),
+        report: msg.content_type().is_some_and(|ct| {
+            ct.ctype().eq_ignore_ascii_case("multipart")
+                && ct
+                    .subtype()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+        }),
     };
 
     let text = body_text(&msg);
@@ -144,7 +151,10 @@ pub fn parse(raw: &[u8]) -> Inbound {
         from,
         from_name,
         return_path,
-        subject: msg.subject().map(|s| s.trim().to_string()).unwrap_or_default(),
+        subject: msg
+            .subject()
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default(),
         in_reply_to: first_id(msg.in_reply_to()),
         references: id_list(msg.references()),
         auto,
@@ -265,7 +275,12 @@ JVBERi0xLjQK\r\n\
 
     #[test]
     fn garbage_still_has_a_key() {
-        for raw in [&b""[..], b"\0\0\0", b"no headers at all", b"\xff\xfe\r\n\r\n"] {
+        for raw in [
+            &b""[..],
+            b"\0\0\0",
+            b"no headers at all",
+            b"\xff\xfe\r\n\r\n",
+        ] {
             let m = parse(raw);
             assert!(m.key.starts_with("sha256:") || m.key.starts_with("mid:"));
             assert_eq!(m.size, raw.len() as u64);

@@ -101,9 +101,13 @@ fn new_pack(msg: &Inbound, cases: &impl Cases, cfg: &Config, now: DateTime<Utc>)
         let mut d = Decision::file(Folder::Rejected, "duplicate pack");
         d.events.push((
             existing.reference.clone(),
-            event(now, Actor::Developer(from.clone()), EventKind::DuplicateRefused {
-                message_id: msg.message_id.clone(),
-            }),
+            event(
+                now,
+                Actor::Developer(from.clone()),
+                EventKind::DuplicateRefused {
+                    message_id: msg.message_id.clone(),
+                },
+            ),
         ));
         let thread = thread_of(msg);
         d.emails.push(Email {
@@ -149,13 +153,34 @@ fn new_pack(msg: &Inbound, cases: &impl Cases, cfg: &Config, now: DateTime<Utc>)
     d.keep_attachments = documents.iter().map(|(i, _)| *i).collect();
     d.events = vec![
         (reference.clone(), message_in(msg, &actor, now)),
-        (reference.clone(), event(now, actor.clone(), EventKind::DocumentsAdded {
-            names: case.documents.iter().map(|doc| doc.name.clone()).collect(),
-        })),
+        (
+            reference.clone(),
+            event(
+                now,
+                actor.clone(),
+                EventKind::DocumentsAdded {
+                    names: case.documents.iter().map(|doc| doc.name.clone()).collect(),
+                },
+            ),
+        ),
         (reference.clone(), checked_event(&case, &actor, now)),
-        (reference.clone(), event(now, actor, EventKind::StateChanged { from: None, to: state })),
+        (
+            reference.clone(),
+            event(
+                now,
+                actor,
+                EventKind::StateChanged {
+                    from: None,
+                    to: state,
+                },
+            ),
+        ),
     ];
-    d.reason = if state == CaseState::Received { "pack accepted" } else { "pack incomplete" };
+    d.reason = if state == CaseState::Received {
+        "pack accepted"
+    } else {
+        "pack incomplete"
+    };
     d.emails = emails_for(&case, cfg);
     d.case = Some(case);
     d
@@ -192,15 +217,17 @@ fn case_reply(
         // Staff commands, developer commands and signee messages come in
         // later slices; the message is kept on the case meanwhile.
         let mut d = Decision::file(Folder::Quarantine, "case replies not yet supported");
-        d.events.push((case.reference.clone(), message_in(msg, &actor, now)));
+        d.events
+            .push((case.reference.clone(), message_in(msg, &actor, now)));
         return d;
     }
 
     // A developer completing an incomplete pack.
     let own = crate::quote::own_text(&msg.text);
     case.fields.merge(&Fields::parse(&own));
-    let (added, refused): (Vec<_>, Vec<_>) =
-        documents_of(msg, now).into_iter().partition(|(_, d)| keepable(d, cfg));
+    let (added, refused): (Vec<_>, Vec<_>) = documents_of(msg, now)
+        .into_iter()
+        .partition(|(_, d)| keepable(d, cfg));
     let mut names = Vec::new();
     for (_, doc) in &added {
         // A new file of a kind already held replaces it: that is how a
@@ -219,16 +246,22 @@ fn case_reply(
 
     let mut d = Decision::file(Folder::Processed, "supplement merged");
     d.keep_attachments = added.iter().map(|(i, _)| *i).collect();
-    d.events.push((case.reference.clone(), message_in(msg, &actor, now)));
+    d.events
+        .push((case.reference.clone(), message_in(msg, &actor, now)));
     if !names.is_empty() {
-        d.events.push((case.reference.clone(), event(now, actor.clone(), EventKind::DocumentsAdded { names })));
+        d.events.push((
+            case.reference.clone(),
+            event(now, actor.clone(), EventKind::DocumentsAdded { names }),
+        ));
     }
     match checked.application {
         Some(app) => {
             case.application = Some(app);
             case.problems.clear();
             match case.transition(CaseState::Received, now) {
-                Ok(change) => d.events.push((case.reference.clone(), event(now, actor.clone(), change))),
+                Ok(change) => d
+                    .events
+                    .push((case.reference.clone(), event(now, actor.clone(), change))),
                 Err(_) => return Decision::file(Folder::Quarantine, "case moved on meanwhile"),
             }
             d.reason = "pack completed";
@@ -239,7 +272,8 @@ fn case_reply(
             d.reason = "pack still incomplete";
         }
     }
-    d.events.push((case.reference.clone(), checked_event(&case, &actor, now)));
+    d.events
+        .push((case.reference.clone(), checked_event(&case, &actor, now)));
     d.emails = emails_for(&case, cfg);
     d.case = Some(case);
     d
@@ -283,7 +317,10 @@ fn documents_of(msg: &Inbound, now: DateTime<Utc>) -> Vec<(usize, Document)> {
 /// Only documents of an allowed type are kept (see
 /// [`Decision::keep_attachments`]).
 fn kept(documents: Vec<(usize, Document)>, cfg: &Config) -> Vec<(usize, Document)> {
-    documents.into_iter().filter(|(_, d)| keepable(d, cfg)).collect()
+    documents
+        .into_iter()
+        .filter(|(_, d)| keepable(d, cfg))
+        .collect()
 }
 
 /// A document is kept when its content is an allowed type matching its
@@ -314,7 +351,9 @@ fn head_of(d: &Document) -> Vec<u8> {
 
 fn duplicate_of(fields: &Fields, app: Option<&Application>, cases: &impl Cases) -> Option<Case> {
     let espa = fields.get(Field::EspaRef).map(|e| e.trim().to_uppercase());
-    let order = fields.get(Field::Order).and_then(|o| o.trim().parse::<u32>().ok());
+    let order = fields
+        .get(Field::Order)
+        .and_then(|o| o.trim().parse::<u32>().ok());
     if let (Some(espa), Some(order)) = (&espa, order)
         && let Some(c) = cases.open_for_order(espa, order)
     {
@@ -342,21 +381,25 @@ fn emails_for(case: &Case, cfg: &Config) -> Vec<Email> {
         (CaseState::Received, Some(app)) => {
             let mut out = vec![
                 email(Template::Ack, vec![developer]),
-                email(Template::Emel1, vec![Recipient {
-                    name: Some(app.full_name.clone()),
-                    email: app.email.clone(),
-                }]),
+                email(
+                    Template::Emel1,
+                    vec![Recipient {
+                        name: Some(app.full_name.clone()),
+                        email: app.email.clone(),
+                    }],
+                ),
             ];
-            let verifiers: Vec<Recipient> = cfg
-                .staff_with(StaffRole::Verifier)
-                .map(|s| Recipient {
-                    name: Some(s.name.clone()),
-                    email: s.address.clone(),
-                })
-                .collect();
-            if !verifiers.is_empty() {
-                out.push(email(Template::StaffVerify, verifiers));
-            }
+            // One email per verifier: one refused address must not stop
+            // the others' copy, and staff need not see each other's.
+            out.extend(cfg.staff_with(StaffRole::Verifier).map(|s| {
+                email(
+                    Template::StaffVerify,
+                    vec![Recipient {
+                        name: Some(s.name.clone()),
+                        email: s.address.clone(),
+                    }],
+                )
+            }));
             out
         }
         _ => vec![email(Template::Incomplete, vec![developer])],
@@ -411,7 +454,10 @@ fn signee_context(case: &Case) -> Value {
 }
 
 fn document_context(d: &Document) -> Value {
-    let (kind_ms, kind_en) = d.kind.map(doc_kind_labels).unwrap_or(("Dokumen lain", "Other document"));
+    let (kind_ms, kind_en) = d
+        .kind
+        .map(doc_kind_labels)
+        .unwrap_or(("Dokumen lain", "Other document"));
     json!({
         "kind_ms": kind_ms,
         "kind_en": kind_en,
@@ -507,16 +553,28 @@ fn event(at: DateTime<Utc>, actor: Actor, what: EventKind) -> Event {
 }
 
 fn message_in(msg: &Inbound, actor: &Actor, now: DateTime<Utc>) -> Event {
-    event(now, actor.clone(), EventKind::MessageIn {
-        message_id: msg.message_id.clone(),
-        subject: msg.subject.clone(),
-    })
+    event(
+        now,
+        actor.clone(),
+        EventKind::MessageIn {
+            message_id: msg.message_id.clone(),
+            subject: msg.subject.clone(),
+        },
+    )
 }
 
 fn checked_event(case: &Case, actor: &Actor, now: DateTime<Utc>) -> Event {
-    event(now, actor.clone(), EventKind::PackChecked {
-        problems: case.problems.iter().map(|p| p.code.id().to_string()).collect(),
-    })
+    event(
+        now,
+        actor.clone(),
+        EventKind::PackChecked {
+            problems: case
+                .problems
+                .iter()
+                .map(|p| p.code.id().to_string())
+                .collect(),
+        },
+    )
 }
 
 #[cfg(test)]

@@ -19,7 +19,11 @@ mod exit {
 }
 
 #[derive(Parser)]
-#[command(name = "sijil", version, about = "The mailbox daemon of a Registration Authority")]
+#[command(
+    name = "sijil",
+    version,
+    about = "The mailbox daemon of a Registration Authority"
+)]
 struct Cli {
     /// The configuration file; without one, the embedded default.
     #[arg(long, global = true, env = "SIJIL_CONFIG", value_name = "PATH")]
@@ -64,8 +68,14 @@ fn main() -> ExitCode {
     let cfg = match Config::load(path.as_deref()) {
         Ok(cfg) => cfg,
         Err(errors) => {
-            let name = path.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
-            eprintln!("sijil: the configuration {name} has {} mistake(s):", errors.0.len());
+            let name = path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            eprintln!(
+                "sijil: the configuration {name} has {} mistake(s):",
+                errors.0.len()
+            );
             eprintln!("{errors}");
             return ExitCode::from(exit::CONFIG);
         }
@@ -95,7 +105,10 @@ fn main() -> ExitCode {
 }
 
 fn run(cfg: Config) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("sijil: cannot start the runtime: {e}");
@@ -137,7 +150,10 @@ fn with_store(cfg: &Config, f: impl FnOnce(&Store) -> Result<(), String>) -> Exi
 }
 
 fn list_cases(store: &Store) -> Result<(), String> {
-    println!("{:<18} {:<12} {:<20} {:<5} {}", "CASE", "STATE", "ESPA", "ORDER", "UPDATED");
+    println!(
+        "{:<18} {:<12} {:<20} {:<5} UPDATED",
+        "CASE", "STATE", "ESPA", "ORDER"
+    );
     for case in store.cases() {
         let case = case.map_err(|e| e.to_string())?;
         let (espa, order) = case
@@ -178,12 +194,19 @@ fn show_case(store: &Store, reference: &str) -> Result<(), String> {
         println!("problem: {} {}", p.code.id(), p.en());
     }
     for d in &case.documents {
-        println!("document: {} ({} bytes, sha256 {})", d.name, d.size, &d.sha256);
+        println!(
+            "document: {} ({} bytes, sha256 {})",
+            d.name, d.size, &d.sha256
+        );
     }
     println!("history:");
     for e in store.history(&reference).map_err(|e| e.to_string())? {
         let what = serde_json::to_string(&e.what).unwrap_or_default();
-        println!("  {}  {:<28} {what}", e.at.format("%Y-%m-%d %H:%M:%S"), e.actor.to_string());
+        println!(
+            "  {}  {:<28} {what}",
+            e.at.format("%Y-%m-%d %H:%M:%S"),
+            e.actor.to_string()
+        );
     }
     Ok(())
 }

@@ -47,7 +47,12 @@ pub struct Sender {
 }
 
 impl Sender {
-    pub fn new(store: Store, transport: Transport, wake: Arc<Notify>, stats: Arc<OutboxStats>) -> Sender {
+    pub fn new(
+        store: Store,
+        transport: Transport,
+        wake: Arc<Notify>,
+        stats: Arc<OutboxStats>,
+    ) -> Sender {
         Sender {
             store,
             transport,
@@ -82,7 +87,10 @@ impl Sender {
     }
 
     /// Sends every due entry; returns how long until the next one is due.
-    async fn send_due(&mut self, shutdown: &CancellationToken) -> Result<Option<Duration>, StoreError> {
+    async fn send_due(
+        &mut self,
+        shutdown: &CancellationToken,
+    ) -> Result<Option<Duration>, StoreError> {
         let now = Utc::now();
         let entries: Vec<OutboxEntry> = self.store.outbox().collect::<Result<_, _>>()?;
         let mut next: Option<DateTime<Utc>> = None;
@@ -110,7 +118,13 @@ impl Sender {
             let error = "outbox body missing".to_string();
             tracing::error!(message_id = %entry.message_id, "outbox body missing");
             self.store
-                .finish_outbox(&entry, EventKind::EmailFailed { message_id: entry.message_id.clone(), error })
+                .finish_outbox(
+                    &entry,
+                    EventKind::EmailFailed {
+                        message_id: entry.message_id.clone(),
+                        error,
+                    },
+                )
                 .await?;
             return Ok(true);
         };
@@ -122,7 +136,9 @@ impl Sender {
         match result {
             Ok(()) => {
                 self.failures = 0;
-                self.stats.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.stats
+                    .sent
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::info!(
                     message_id = %entry.message_id,
                     case = entry.case_ref.as_deref().unwrap_or("-"),
@@ -130,24 +146,36 @@ impl Sender {
                     attempts = entry.attempts,
                     "email sent"
                 );
-                let sent = EventKind::EmailSent { message_id: entry.message_id.clone() };
+                let sent = EventKind::EmailSent {
+                    message_id: entry.message_id.clone(),
+                };
                 self.store.finish_outbox(&entry, sent).await?;
                 Ok(true)
             }
             Err(SendError::Permanent(error)) => {
                 self.failures = 0;
-                self.stats.failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.stats
+                    .failed
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::warn!(message_id = %entry.message_id, %error, "email refused permanently");
-                let failed = EventKind::EmailFailed { message_id: entry.message_id.clone(), error };
+                let failed = EventKind::EmailFailed {
+                    message_id: entry.message_id.clone(),
+                    error,
+                };
                 self.store.finish_outbox(&entry, failed).await?;
                 Ok(true)
             }
             Err(SendError::Transient(error)) => {
                 self.failures += 1;
-                self.stats.retried.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.stats
+                    .retried
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if now - entry.created_at > GIVE_UP_AFTER {
                     tracing::warn!(message_id = %entry.message_id, %error, "email given up");
-                    let failed = EventKind::EmailFailed { message_id: entry.message_id.clone(), error };
+                    let failed = EventKind::EmailFailed {
+                        message_id: entry.message_id.clone(),
+                        error,
+                    };
                     self.store.finish_outbox(&entry, failed).await?;
                     return Ok(false);
                 }

@@ -125,7 +125,9 @@ impl Store {
         let case_ref = decision.case.as_ref().map(|c| c.reference.clone());
         let seen = serde_json::to_vec(&Seen {
             folder: decision.folder,
-            reference: case_ref.clone().or_else(|| decision.events.first().map(|(r, _)| r.clone())),
+            reference: case_ref
+                .clone()
+                .or_else(|| decision.events.first().map(|(r, _)| r.clone())),
             at: now,
         })?;
         let case = match &decision.case {
@@ -134,7 +136,10 @@ impl Store {
         };
         let mut history = Vec::new();
         for (reference, event) in &decision.events {
-            history.push((history_key(reference, self.db.generate_id()?), serde_json::to_vec(event)?));
+            history.push((
+                history_key(reference, self.db.generate_id()?),
+                serde_json::to_vec(event)?,
+            ));
         }
         let mut outgoing = Vec::new();
         for email in emails {
@@ -162,9 +167,16 @@ impl Store {
                         message_id: entry.message_id.clone(),
                     },
                 };
-                history.push((history_key(reference, self.db.generate_id()?), serde_json::to_vec(&queued)?));
+                history.push((
+                    history_key(reference, self.db.generate_id()?),
+                    serde_json::to_vec(&queued)?,
+                ));
             }
-            outgoing.push((id.to_be_bytes(), serde_json::to_vec(&entry)?, email.rendered.bytes.clone()));
+            outgoing.push((
+                id.to_be_bytes(),
+                serde_json::to_vec(&entry)?,
+                email.rendered.bytes.clone(),
+            ));
         }
         let sequence = decision
             .new_sequence
@@ -179,39 +191,44 @@ impl Store {
             &self.outbox_body,
             &self.meta,
         )
-            .transaction(|(seen_t, cases_t, index_t, history_t, outbox_t, body_t, meta_t)| {
-                if let Some(old) = seen_t.get(key)? {
-                    let folder = serde_json::from_slice::<Seen>(&old)
-                        .map(|s| s.folder)
-                        .unwrap_or(decision.folder);
-                    return Ok(Committed::Already(folder));
-                }
-                if let Some((reference, bytes, keys)) = &case {
-                    cases_t.insert(reference.as_bytes(), bytes.as_slice())?;
-                    for k in keys {
-                        index_t.insert(k.as_bytes(), reference.as_bytes())?;
+            .transaction(
+                |(seen_t, cases_t, index_t, history_t, outbox_t, body_t, meta_t)| {
+                    if let Some(old) = seen_t.get(key)? {
+                        let folder = serde_json::from_slice::<Seen>(&old)
+                            .map(|s| s.folder)
+                            .unwrap_or(decision.folder);
+                        return Ok(Committed::Already(folder));
                     }
-                }
-                for (k, v) in &history {
-                    history_t.insert(k.as_slice(), v.as_slice())?;
-                }
-                for (id, entry, body) in &outgoing {
-                    outbox_t.insert(&id[..], entry.as_slice())?;
-                    body_t.insert(&id[..], body.as_slice())?;
-                }
-                if let Some((k, n)) = &sequence {
-                    meta_t.insert(k.as_bytes(), &n[..])?;
-                }
-                seen_t.insert(key.as_bytes(), seen.as_slice())?;
-                Ok::<_, ConflictableTransactionError<StoreError>>(Committed::Now)
-            });
+                    if let Some((reference, bytes, keys)) = &case {
+                        cases_t.insert(reference.as_bytes(), bytes.as_slice())?;
+                        for k in keys {
+                            index_t.insert(k.as_bytes(), reference.as_bytes())?;
+                        }
+                    }
+                    for (k, v) in &history {
+                        history_t.insert(k.as_slice(), v.as_slice())?;
+                    }
+                    for (id, entry, body) in &outgoing {
+                        outbox_t.insert(&id[..], entry.as_slice())?;
+                        body_t.insert(&id[..], body.as_slice())?;
+                    }
+                    if let Some((k, n)) = &sequence {
+                        meta_t.insert(k.as_bytes(), &n[..])?;
+                    }
+                    seen_t.insert(key.as_bytes(), seen.as_slice())?;
+                    Ok::<_, ConflictableTransactionError<StoreError>>(Committed::Now)
+                },
+            );
         let committed = unwrap_tx(result)?;
         self.flush().await?;
         Ok(committed)
     }
 
     pub fn case(&self, reference: &str) -> Result<Option<Case>, StoreError> {
-        self.cases.get(reference)?.map(|v| decode(reference, &v)).transpose()
+        self.cases
+            .get(reference)?
+            .map(|v| decode(reference, &v))
+            .transpose()
     }
 
     /// Every case, in reference order.
@@ -256,13 +273,18 @@ impl Store {
 
     /// Rewrites an entry (attempt counted, next attempt moved).
     pub async fn update_outbox(&self, entry: &OutboxEntry) -> Result<(), StoreError> {
-        self.outbox.insert(entry.id.to_be_bytes(), serde_json::to_vec(entry)?)?;
+        self.outbox
+            .insert(entry.id.to_be_bytes(), serde_json::to_vec(entry)?)?;
         self.flush().await
     }
 
     /// Removes an entry that was delivered or failed for good, recording
     /// the outcome on its case.
-    pub async fn finish_outbox(&self, entry: &OutboxEntry, outcome: EventKind) -> Result<(), StoreError> {
+    pub async fn finish_outbox(
+        &self,
+        entry: &OutboxEntry,
+        outcome: EventKind,
+    ) -> Result<(), StoreError> {
         let id = entry.id.to_be_bytes();
         let event = match &entry.case_ref {
             Some(reference) => {
@@ -271,7 +293,10 @@ impl Store {
                     actor: Actor::System,
                     what: outcome,
                 };
-                Some((history_key(reference, self.db.generate_id()?), serde_json::to_vec(&e)?))
+                Some((
+                    history_key(reference, self.db.generate_id()?),
+                    serde_json::to_vec(&e)?,
+                ))
             }
             None => None,
         };
@@ -332,7 +357,10 @@ impl Store {
     /// out by the caller's check against the case itself.
     fn indexed(&self, key: &str) -> Option<Case> {
         let reference = self.index.get(key).ok().flatten()?;
-        let case = self.case(&String::from_utf8_lossy(&reference)).ok().flatten()?;
+        let case = self
+            .case(&String::from_utf8_lossy(&reference))
+            .ok()
+            .flatten()?;
         (!case.state.is_closed()).then_some(case)
     }
 }
@@ -354,7 +382,10 @@ fn order_key(espa: &str, order: u32) -> String {
 
 /// ID numbers are personal data: the index holds only their digest.
 fn id_key(espa: &str, id_number: &str) -> String {
-    format!("id\0{espa}\0{}", crate::inbound::sha256_hex(id_number.as_bytes()))
+    format!(
+        "id\0{espa}\0{}",
+        crate::inbound::sha256_hex(id_number.as_bytes())
+    )
 }
 
 fn history_key(reference: &str, id: u64) -> Vec<u8> {

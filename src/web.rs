@@ -100,9 +100,14 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::OK);
-        let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+        let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
         let text = String::from_utf8(body.to_vec()).unwrap();
-        assert!(text.contains("sijil_messages_total{folder=\"processed\"} 3"), "{text}");
+        assert!(
+            text.contains("sijil_messages_total{folder=\"processed\"} 3"),
+            "{text}"
+        );
         assert!(text.contains("sijil_outbox_queued 0"));
     }
 }

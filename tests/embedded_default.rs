@@ -18,7 +18,9 @@ static PORT_8080: std::sync::Mutex<()> = std::sync::Mutex::new(());
 impl Sijil {
     /// `sijil run` with no configuration, in a fresh working directory.
     fn start() -> Sijil {
-        let port = PORT_8080.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let port = PORT_8080
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let dir = tempfile::tempdir().unwrap();
         let log = std::fs::File::create(dir.path().join("sijil.log")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_sijil"))
@@ -57,7 +59,11 @@ impl Sijil {
     fn until(&self, what: &str, mut done: impl FnMut() -> bool) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while !done() {
-            assert!(Instant::now() < deadline, "timed out waiting for {what}; log:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; log:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -93,14 +99,23 @@ fn recipients(dir: &Path) -> Vec<String> {
         .map(|f| {
             let raw = std::fs::read(f).unwrap();
             let msg = mail_parser::MessageParser::default().parse(&raw).unwrap();
-            let to = msg.to().and_then(|a| a.first()).and_then(|a| a.address()).unwrap_or("");
+            let to = msg
+                .to()
+                .and_then(|a| a.first())
+                .and_then(|a| a.address())
+                .unwrap_or("");
             to.to_string()
         })
         .collect()
 }
 
 fn example(name: &str) -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name)).unwrap()
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples")
+            .join(name),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -111,13 +126,27 @@ fn the_readme_sample_pack_yields_ack_emel1_and_staff_verify() {
     sijil.until("three emails in the outbox", || files(&outbox).len() >= 3);
     let mut to = recipients(&outbox);
     to.sort();
-    assert_eq!(to, ["aina@ra.example.my", "ali@buyer.example.com", "pemaju@example.my"]);
-    sijil.until("the pack filed in Processed", || files(&sijil.path("var/mail/.Processed")).len() == 1);
-    assert!(files(&sijil.path("var/mail")).is_empty(), "the inbox is empty");
+    assert_eq!(
+        to,
+        [
+            "aina@ra.example.my",
+            "ali@buyer.example.com",
+            "pemaju@example.my"
+        ]
+    );
+    sijil.until("the pack filed in Processed", || {
+        files(&sijil.path("var/mail/.Processed")).len() == 1
+    });
+    assert!(
+        files(&sijil.path("var/mail")).is_empty(),
+        "the inbox is empty"
+    );
 
     // The same message delivered again takes effect once only.
     sijil.deliver("1764000001.sample.again", &example("pack-mykad.eml"));
-    sijil.until("the copy filed", || files(&sijil.path("var/mail/.Processed")).len() == 2);
+    sijil.until("the copy filed", || {
+        files(&sijil.path("var/mail/.Processed")).len() == 2
+    });
     assert_eq!(files(&outbox).len(), 3, "nothing sent twice");
     assert!(sijil.stop().success());
 }
@@ -145,7 +174,10 @@ fn malformed_mail_is_quarantined_and_the_daemon_goes_on() {
     let nested = format!(
         "From: pemaju@example.my\r\nSubject: deep\r\nContent-Type: multipart/mixed; boundary=b0\r\n\r\n{}",
         (0..400)
-            .map(|i| format!("--b{i}\r\nContent-Type: multipart/mixed; boundary=b{}\r\n\r\n", i + 1))
+            .map(|i| format!(
+                "--b{i}\r\nContent-Type: multipart/mixed; boundary=b{}\r\n\r\n",
+                i + 1
+            ))
             .collect::<String>()
     );
     let silent: Vec<Vec<u8>> = vec![
@@ -167,12 +199,24 @@ fn malformed_mail_is_quarantined_and_the_daemon_goes_on() {
     let outbox = sijil.path("var/outbox");
     let expected = from_developer.len() + 3;
     sijil.until("every answer", || files(&outbox).len() >= expected);
-    sijil.until("everything filed", || files(&sijil.path("var/mail")).is_empty());
+    sijil.until("everything filed", || {
+        files(&sijil.path("var/mail")).is_empty()
+    });
     let to = recipients(&outbox);
     assert_eq!(to.len(), expected, "{to:?}");
     let to_developer = to.iter().filter(|a| *a == "pemaju@example.my").count();
-    assert_eq!(to_developer, from_developer.len() + 1, "one coded answer each, plus the ACK");
-    assert_eq!(files(&sijil.path("var/mail/.Quarantine")).len(), silent.len());
-    assert_eq!(files(&sijil.path("var/mail/.Processed")).len(), from_developer.len() + 1);
+    assert_eq!(
+        to_developer,
+        from_developer.len() + 1,
+        "one coded answer each, plus the ACK"
+    );
+    assert_eq!(
+        files(&sijil.path("var/mail/.Quarantine")).len(),
+        silent.len()
+    );
+    assert_eq!(
+        files(&sijil.path("var/mail/.Processed")).len(),
+        from_developer.len() + 1
+    );
     assert!(sijil.stop().success(), "the daemon survived");
 }

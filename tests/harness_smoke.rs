@@ -47,7 +47,10 @@ async fn append_then_messages_round_trips_and_folders_are_listed() {
     let raw = Pack::mykad_valid().build();
     servers.append(RA_ADDRESS, "INBOX", &raw).await;
     servers.append(RA_ADDRESS, "Backlog", &raw).await;
-    assert_eq!(servers.messages(RA_ADDRESS, "INBOX").await, vec![raw.clone()]);
+    assert_eq!(
+        servers.messages(RA_ADDRESS, "INBOX").await,
+        vec![raw.clone()]
+    );
     assert_eq!(servers.messages(RA_ADDRESS, "Backlog").await, vec![raw]);
     assert!(servers.messages(RA_ADDRESS, "Nonexistent").await.is_empty());
     assert_eq!(
@@ -68,13 +71,7 @@ async fn imap_advertises_idle_and_any_user_logs_in() {
     let mut s = servers.imap("Mixed.Case@Example.ORG").await;
     let caps = s.capabilities().await.unwrap();
     assert!(caps.has_str("IDLE"), "IDLE not advertised");
-    assert!(
-        servers
-            .try_imap(RA_ADDRESS)
-            .await
-            .map(|_| ())
-            .is_ok()
-    );
+    assert!(servers.try_imap(RA_ADDRESS).await.map(|_| ()).is_ok());
 }
 
 #[tokio::test]
@@ -91,7 +88,9 @@ async fn wrong_password_is_refused() {
 #[tokio::test]
 async fn smtp_outage_then_restart_still_delivers() {
     let servers = MailServers::start();
-    servers.send(&simple("before"), DEVELOPER, &[RA_ADDRESS]).await;
+    servers
+        .send(&simple("before"), DEVELOPER, &[RA_ADDRESS])
+        .await;
     servers.wait_for(RA_ADDRESS, "INBOX", 1, WAIT).await;
 
     servers.stop_smtp();
@@ -103,7 +102,9 @@ async fn smtp_outage_then_restart_still_delivers() {
         "SMTP still accepted mail while stopped"
     );
     servers.start_smtp();
-    servers.send(&simple("after"), DEVELOPER, &[RA_ADDRESS]).await;
+    servers
+        .send(&simple("after"), DEVELOPER, &[RA_ADDRESS])
+        .await;
     let got = servers.wait_for(RA_ADDRESS, "INBOX", 2, WAIT).await;
     assert_eq!(support::subjects(&got), ["before", "after"]);
 }
@@ -128,12 +129,20 @@ async fn imap_outage_queues_mail_and_delivers_after_restart() {
 async fn test_domains_refuse_at_rcpt() {
     let servers = MailServers::start();
     let permanent = servers
-        .try_send(&simple("x"), DEVELOPER, &[&format!("nobody@{REJECTING_DOMAIN}")])
+        .try_send(
+            &simple("x"),
+            DEVELOPER,
+            &[&format!("nobody@{REJECTING_DOMAIN}")],
+        )
         .await
         .unwrap_err();
     assert!(permanent.to_string().contains("550"), "{permanent}");
     let temporary = servers
-        .try_send(&simple("x"), DEVELOPER, &[&format!("nobody@{TEMPFAIL_DOMAIN}")])
+        .try_send(
+            &simple("x"),
+            DEVELOPER,
+            &[&format!("nobody@{TEMPFAIL_DOMAIN}")],
+        )
         .await
         .unwrap_err();
     assert!(temporary.to_string().contains("451"), "{temporary}");
@@ -212,8 +221,14 @@ async fn two_instances_run_at_once_and_drop_cleans_up() {
     assert!(!group_members(postfix_master).is_empty());
     drop(a);
     assert!(!dir.exists(), "temp dir left behind");
-    assert!(group_members(postfix_master).is_empty(), "postfix left running");
-    assert!(group_members(dovecot_master).is_empty(), "dovecot left running");
+    assert!(
+        group_members(postfix_master).is_empty(),
+        "postfix left running"
+    );
+    assert!(
+        group_members(dovecot_master).is_empty(),
+        "dovecot left running"
+    );
     // The other instance is untouched.
     b.send(&simple("b again"), DEVELOPER, &[RA_ADDRESS]).await;
     b.wait_for(RA_ADDRESS, "INBOX", 2, WAIT).await;
@@ -230,14 +245,23 @@ fn packs_are_well_formed_mime() {
     assert_eq!(pack.field_value("Telefon / Phone"), Some("+8613800138000"));
     let raw = pack.build();
     let msg = parse(&raw);
-    assert_eq!(msg.subject(), Some("Permohonan Sijil Digital - Ali bin Abu"));
+    assert_eq!(
+        msg.subject(),
+        Some("Permohonan Sijil Digital - Ali bin Abu")
+    );
     assert_eq!(msg.in_reply_to().as_text(), Some("parent@seriindah.my"));
     let text = msg.body_text(0).unwrap();
     assert!(text.contains("Telefon / Phone: +8613800138000"), "{text}");
     assert!(text.contains("No. Pengenalan / ID Number: 900101-14-5673"));
     let note = text.find("Catatan / Note: baru").unwrap();
-    assert!(note < text.find("Terima kasih").unwrap(), "new field after the greeting");
-    let names: Vec<_> = msg.attachments().filter_map(|a| a.attachment_name()).collect();
+    assert!(
+        note < text.find("Terima kasih").unwrap(),
+        "new field after the greeting"
+    );
+    let names: Vec<_> = msg
+        .attachments()
+        .filter_map(|a| a.attachment_name())
+        .collect();
     assert_eq!(
         names,
         [
@@ -259,7 +283,13 @@ fn packs_are_well_formed_mime() {
         parse(&auto).header_raw("Auto-Submitted").map(str::trim),
         Some("auto-replied")
     );
-    assert_eq!(parse(&auto).from().and_then(|f| f.first()).and_then(|a| a.address()), Some(DEVELOPER));
+    assert_eq!(
+        parse(&auto)
+            .from()
+            .and_then(|f| f.first())
+            .and_then(|a| a.address()),
+        Some(DEVELOPER)
+    );
     let odd = Pack::unknown_sender()
         .subject("Permohonan — Siti")
         .attachment("kad pengenalan ñ.jpg", support::packs::jpeg(), "image/jpeg")
@@ -267,7 +297,10 @@ fn packs_are_well_formed_mime() {
         .build();
     let odd = parse(&odd);
     assert_eq!(odd.subject(), Some("Permohonan — Siti"));
-    assert_eq!(odd.attachments().next().and_then(|a| a.attachment_name()), Some("kad pengenalan ñ.jpg"));
+    assert_eq!(
+        odd.attachments().next().and_then(|a| a.attachment_name()),
+        Some("kad pengenalan ñ.jpg")
+    );
     assert!(odd.body_html(0).is_some());
     let registration = parse_owned(Pack::espa_registration().build());
     assert!(registration.contains("2. Pembeli | Ali bin Abu | ali@buyer.example.com | manual"));
@@ -285,15 +318,29 @@ async fn daemon_config_is_written_for_the_servers() {
     });
     let text = std::fs::read_to_string(daemon.config_path()).unwrap();
     let cfg: toml::Table = text.parse().unwrap();
-    assert_eq!(cfg["mailbox"]["port"].as_integer(), Some(i64::from(servers.imap_port)));
-    assert_eq!(cfg["outbound"]["port"].as_integer(), Some(i64::from(servers.smtp_port)));
+    assert_eq!(
+        cfg["mailbox"]["port"].as_integer(),
+        Some(i64::from(servers.imap_port))
+    );
+    assert_eq!(
+        cfg["outbound"]["port"].as_integer(),
+        Some(i64::from(servers.smtp_port))
+    );
     assert_eq!(cfg["mailbox"]["username"].as_str(), Some(RA_ADDRESS));
-    assert_eq!(cfg["security"]["require_authenticated_sender"].as_bool(), Some(true));
+    assert_eq!(
+        cfg["security"]["require_authenticated_sender"].as_bool(),
+        Some(true)
+    );
     let pass = cfg["mailbox"]["password_file"].as_str().unwrap();
-    assert_eq!(std::fs::read_to_string(pass).unwrap().trim(), servers.password);
+    assert_eq!(
+        std::fs::read_to_string(pass).unwrap().trim(),
+        servers.password
+    );
     assert!(daemon.dir.starts_with(&servers.dir));
     assert_eq!(cfg["staff"].as_array().map(Vec::len), Some(3));
     // The mailbox account the daemon will use really logs in.
-    let mut s = servers.imap(cfg["mailbox"]["username"].as_str().unwrap()).await;
+    let mut s = servers
+        .imap(cfg["mailbox"]["username"].as_str().unwrap())
+        .await;
     s.noop().await.unwrap();
 }

@@ -54,7 +54,10 @@ fn message(subject: &str) -> Vec<u8> {
 }
 
 fn subject(raw: &[u8]) -> String {
-    support::parse(raw).subject().unwrap_or_default().to_string()
+    support::parse(raw)
+        .subject()
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn subjects(messages: &[Vec<u8>]) -> Vec<String> {
@@ -131,7 +134,10 @@ async fn open_creates_folders_then_messages_come_in_order_and_are_filed() {
     within(30, mb.open()).await.unwrap();
     let names = servers.folder_names(USER).await;
     for folder in ["INBOX", "Processed", "Quarantine", "Rejected"] {
-        assert!(names.iter().any(|n| n == folder), "{folder} missing: {names:?}");
+        assert!(
+            names.iter().any(|n| n == folder),
+            "{folder} missing: {names:?}"
+        );
     }
     // Opening twice (a restart) finds them and creates nothing new.
     within(30, mb.open()).await.unwrap();
@@ -152,11 +158,10 @@ async fn open_creates_folders_then_messages_come_in_order_and_are_filed() {
     // Fetching did not mark anything \Seen.
     let mut s = servers.imap(USER).await;
     s.examine("INBOX").await.unwrap();
-    let flags: Vec<_> = futures::TryStreamExt::try_collect::<Vec<_>>(
-        s.fetch("1:*", "FLAGS").await.unwrap(),
-    )
-    .await
-    .unwrap();
+    let flags: Vec<_> =
+        futures::TryStreamExt::try_collect::<Vec<_>>(s.fetch("1:*", "FLAGS").await.unwrap())
+            .await
+            .unwrap();
     assert_eq!(flags.len(), 3);
     for f in &flags {
         assert!(
@@ -166,16 +171,30 @@ async fn open_creates_folders_then_messages_come_in_order_and_are_filed() {
     }
     s.logout().await.unwrap();
 
-    within(30, mb.file(&got[0].id, Folder::Processed)).await.unwrap();
-    within(30, mb.file(&got[1].id, Folder::Rejected)).await.unwrap();
-    within(30, mb.file(&got[2].id, Folder::Quarantine)).await.unwrap();
+    within(30, mb.file(&got[0].id, Folder::Processed))
+        .await
+        .unwrap();
+    within(30, mb.file(&got[1].id, Folder::Rejected))
+        .await
+        .unwrap();
+    within(30, mb.file(&got[2].id, Folder::Quarantine))
+        .await
+        .unwrap();
     // Filing again is harmless.
-    within(30, mb.file(&got[0].id, Folder::Processed)).await.unwrap();
+    within(30, mb.file(&got[0].id, Folder::Processed))
+        .await
+        .unwrap();
 
     assert!(servers.messages(USER, "INBOX").await.is_empty());
-    assert_eq!(subjects(&servers.messages(USER, "Processed").await), ["one"]);
+    assert_eq!(
+        subjects(&servers.messages(USER, "Processed").await),
+        ["one"]
+    );
     assert_eq!(subjects(&servers.messages(USER, "Rejected").await), ["two"]);
-    assert_eq!(subjects(&servers.messages(USER, "Quarantine").await), ["three"]);
+    assert_eq!(
+        subjects(&servers.messages(USER, "Quarantine").await),
+        ["three"]
+    );
     mb.close().await;
 }
 
@@ -205,7 +224,10 @@ async fn idle_wakes_next_promptly_when_mail_arrives() {
     // Dovecot itself holds IDLE notifications back 0.5 s to batch changes
     // (its NOTIFY_DELAY_MSECS); the edge adds a few milliseconds. Polling
     // (poll_interval is an hour here) could not come near this.
-    assert!(latency < Duration::from_millis(900), "IDLE woke after {latency:?}");
+    assert!(
+        latency < Duration::from_millis(900),
+        "IDLE woke after {latency:?}"
+    );
     mb.close().await;
 }
 
@@ -273,8 +295,13 @@ async fn reconnects_after_the_server_restarts_and_delivers_what_came_meanwhile()
     });
     let fetched = fetched.unwrap().expect("a message");
     assert_eq!(subject(&fetched.raw), "meanwhile");
-    within(30, mb.file(&fetched.id, Folder::Processed)).await.unwrap();
-    assert_eq!(subjects(&servers.messages(USER, "Processed").await), ["meanwhile"]);
+    within(30, mb.file(&fetched.id, Folder::Processed))
+        .await
+        .unwrap();
+    assert_eq!(
+        subjects(&servers.messages(USER, "Processed").await),
+        ["meanwhile"]
+    );
     mb.close().await;
 }
 
@@ -373,7 +400,9 @@ async fn implicit_tls_and_starttls_with_a_private_ca() {
         cfg.port = port;
         cfg.tls_ca_file = Some(servers.ca_cert_path.clone());
         let mut mb = ImapMailbox::new(cfg.clone(), state());
-        within(30, mb.open()).await.unwrap_or_else(|e| panic!("{tls}: {e}"));
+        within(30, mb.open())
+            .await
+            .unwrap_or_else(|e| panic!("{tls}: {e}"));
         assert_eq!(subject(&next_message(&mut mb, &token).await.raw), "secret");
         mb.close().await;
 
@@ -456,7 +485,9 @@ async fn serve(sock: TcpStream, fault: Fault, seen: Arc<Mutex<Vec<String>>>) {
             }
             "UID" if rest.starts_with("MOVE") => format!("{tag} OK moved\r\n"),
             "LOGOUT" => {
-                let _ = w.write_all(format!("* BYE\r\n{tag} OK bye\r\n").as_bytes()).await;
+                let _ = w
+                    .write_all(format!("* BYE\r\n{tag} OK bye\r\n").as_bytes())
+                    .await;
                 return;
             }
             _ => format!("{tag} BAD unknown command\r\n"),
@@ -496,7 +527,9 @@ async fn a_message_the_server_will_not_fetch_is_skipped_not_retried_forever() {
         .filter(|l| l.contains("UID FETCH 1 "))
         .count();
     assert_eq!(fetches_of_1, 3);
-    within(10, mb.file(&two.id, Folder::Processed)).await.unwrap();
+    within(10, mb.file(&two.id, Folder::Processed))
+        .await
+        .unwrap();
 
     // Nothing new: it polls, and cancellation ends the wait.
     let (result, ()) = tokio::join!(within(10, mb.next(&token)), async {

@@ -16,7 +16,10 @@ struct Mem {
 
 impl Cases for Mem {
     fn get(&self, reference: &str) -> Option<Case> {
-        self.cases.iter().find(|c| c.reference == reference).cloned()
+        self.cases
+            .iter()
+            .find(|c| c.reference == reference)
+            .cloned()
     }
     fn open_for_order(&self, espa: &str, order: u32) -> Option<Case> {
         self.cases
@@ -61,14 +64,19 @@ fn cfg() -> Config {
 }
 
 fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).single().unwrap()
+    Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0)
+        .single()
+        .unwrap()
 }
 
 fn pdf(text: &str) -> Vec<u8> {
     format!("%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n% {text}\ntrailer << /Root 1 0 R >>\n%%EOF\n").into_bytes()
 }
 
-const JPEG: &[u8] = &[0xff, 0xd8, 0xff, 0xe0, 0, 0x10, b'J', b'F', b'I', b'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0, 0xff, 0xd9];
+const JPEG: &[u8] = &[
+    0xff, 0xd8, 0xff, 0xe0, 0, 0x10, b'J', b'F', b'I', b'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0, 0xff,
+    0xd9,
+];
 const ZIP: &[u8] = b"PK\x03\x04\x14\x00\x00\x00\x08\x00secret-stuff-here";
 
 fn fields() -> Vec<(&'static str, String)> {
@@ -91,7 +99,10 @@ fn fields() -> Vec<(&'static str, String)> {
 
 fn documents() -> Vec<(&'static str, Vec<u8>)> {
     vec![
-        ("Borang Permohonan PDF Signing Certificate (AATL).pdf", pdf("form")),
+        (
+            "Borang Permohonan PDF Signing Certificate (AATL).pdf",
+            pdf("form"),
+        ),
         ("MyKad depan.jpg", JPEG.to_vec()),
         ("MyKad belakang.jpg", JPEG.to_vec()),
         ("Letter of Authorisation.pdf", pdf("loa")),
@@ -105,7 +116,11 @@ fn message(from: &str, subject: &str, id: &str, body: &str, files: &[(&str, Vec<
         "From: {from}\r\nTo: kpkt.retail@ra.example.my\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"XX\"\r\n\r\n--XX\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
     );
     for (name, bytes) in files {
-        let mime = if name.ends_with(".pdf") { "application/pdf" } else { "image/jpeg" };
+        let mime = if name.ends_with(".pdf") {
+            "application/pdf"
+        } else {
+            "image/jpeg"
+        };
         m.push_str(&format!(
             "--XX\r\nContent-Type: {mime}\r\nContent-Disposition: attachment; filename=\"{name}\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n",
             b64(bytes)
@@ -116,7 +131,10 @@ fn message(from: &str, subject: &str, id: &str, body: &str, files: &[(&str, Vec<
 }
 
 fn body(fields: &[(&str, String)]) -> String {
-    fields.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect()
+    fields
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect()
 }
 
 fn decide_raw(raw: &[u8], mem: &Mem) -> Decision {
@@ -136,7 +154,12 @@ fn templates(d: &Decision) -> Vec<(Template, Vec<String>)> {
 fn codes(d: &Decision) -> Vec<String> {
     d.emails
         .iter()
-        .flat_map(|e| e.context["problems"].as_array().cloned().unwrap_or_default())
+        .flat_map(|e| {
+            e.context["problems"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
         .filter_map(|p| p["code"].as_str().map(str::to_string))
         .collect()
 }
@@ -144,7 +167,13 @@ fn codes(d: &Decision) -> Vec<String> {
 #[test]
 fn a_valid_pack_opens_a_received_case_with_ack_emel1_and_staff_verify() {
     let mem = Mem::default();
-    let raw = message(DEV, "Permohonan Sijil Digital - Ali bin Abu", "p1@dev", &body(&fields()), &documents());
+    let raw = message(
+        DEV,
+        "Permohonan Sijil Digital - Ali bin Abu",
+        "p1@dev",
+        &body(&fields()),
+        &documents(),
+    );
     let d = decide_raw(&raw, &mem);
     assert_eq!(d.folder, Folder::Processed);
     let case = d.case.as_ref().expect("a case");
@@ -157,11 +186,24 @@ fn a_valid_pack_opens_a_received_case_with_ack_emel1_and_staff_verify() {
     let sent = templates(&d);
     assert_eq!(sent[0], (Template::Ack, vec![DEV.to_string()]));
     assert_eq!(sent[1], (Template::Emel1, vec![SIGNEE.to_string()]));
-    assert_eq!(sent[2], (Template::StaffVerify, vec!["aina@ra.example.my".to_string()]));
+    assert_eq!(
+        sent[2],
+        (
+            Template::StaffVerify,
+            vec!["aina@ra.example.my".to_string()]
+        )
+    );
     let ctx = &d.emails[0].context;
     assert_eq!(ctx["signee"]["id_masked"], "900101-14-****");
-    assert!(!ctx.to_string().contains("5673"), "the full ID number never reaches a template");
-    assert!(d.emails.iter().all(|e| e.thread.in_reply_to.as_deref() == Some("p1@dev")));
+    assert!(
+        !ctx.to_string().contains("5673"),
+        "the full ID number never reaches a template"
+    );
+    assert!(
+        d.emails
+            .iter()
+            .all(|e| e.thread.in_reply_to.as_deref() == Some("p1@dev"))
+    );
 }
 
 #[test]
@@ -169,11 +211,20 @@ fn a_pack_without_loa_is_incomplete_then_the_reply_completes_it() {
     let mut mem = Mem::default();
     let mut docs = documents();
     docs.pop();
-    let raw = message(DEV, "Permohonan Sijil Digital - Ali bin Abu", "p2@dev", &body(&fields()), &docs);
+    let raw = message(
+        DEV,
+        "Permohonan Sijil Digital - Ali bin Abu",
+        "p2@dev",
+        &body(&fields()),
+        &docs,
+    );
     let d = decide_raw(&raw, &mem);
     let case = d.case.clone().expect("a case");
     assert_eq!(case.state, CaseState::Incomplete);
-    assert_eq!(templates(&d), vec![(Template::Incomplete, vec![DEV.to_string()])]);
+    assert_eq!(
+        templates(&d),
+        vec![(Template::Incomplete, vec![DEV.to_string()])]
+    );
     assert_eq!(codes(&d), vec!["LOA_MISSING".to_string()]);
     mem.apply(&d);
 
@@ -188,9 +239,15 @@ fn a_pack_without_loa_is_incomplete_then_the_reply_completes_it() {
     let case = d.case.as_ref().expect("the case");
     assert_eq!(case.state, CaseState::Received, "{:?}", case.problems);
     assert_eq!(case.documents.len(), 4);
-    assert_eq!(case.application.as_ref().map(|a| a.phone.as_str()), Some("+971501234567"));
+    assert_eq!(
+        case.application.as_ref().map(|a| a.phone.as_str()),
+        Some("+971501234567")
+    );
     let sent: Vec<Template> = templates(&d).into_iter().map(|(t, _)| t).collect();
-    assert_eq!(sent, vec![Template::Ack, Template::Emel1, Template::StaffVerify]);
+    assert_eq!(
+        sent,
+        vec![Template::Ack, Template::Emel1, Template::StaffVerify]
+    );
 }
 
 #[test]
@@ -207,12 +264,28 @@ fn a_corrected_field_line_in_the_reply_is_merged() {
         ("Passport.jpg", JPEG.to_vec()),
         documents().remove(3),
     ];
-    let d = decide_raw(&message(DEV, "Permohonan", "p3@dev", &body(&f), &docs), &mem);
-    assert_eq!(d.case.as_ref().map(|c| c.state), Some(CaseState::Incomplete));
+    let d = decide_raw(
+        &message(DEV, "Permohonan", "p3@dev", &body(&f), &docs),
+        &mem,
+    );
+    assert_eq!(
+        d.case.as_ref().map(|c| c.state),
+        Some(CaseState::Incomplete)
+    );
     assert_eq!(codes(&d), vec!["PHONE_IDSAYA_COUNTRY".to_string()]);
     mem.apply(&d);
-    let reference = d.case.as_ref().map(|c| c.reference.clone()).unwrap_or_default();
-    let reply = message(DEV, &format!("RE: [{reference}]"), "p3-r@dev", "Telefon / Phone: +971501234567\r\n", &[]);
+    let reference = d
+        .case
+        .as_ref()
+        .map(|c| c.reference.clone())
+        .unwrap_or_default();
+    let reply = message(
+        DEV,
+        &format!("RE: [{reference}]"),
+        "p3-r@dev",
+        "Telefon / Phone: +971501234567\r\n",
+        &[],
+    );
     let d = decide_raw(&reply, &mem);
     assert_eq!(d.case.as_ref().map(|c| c.state), Some(CaseState::Received));
 }
@@ -222,29 +295,61 @@ fn a_zip_named_pdf_is_named_in_the_problems_and_not_kept() {
     let mem = Mem::default();
     let mut docs = documents();
     docs[3].1 = ZIP.to_vec();
-    let d = decide_raw(&message(DEV, "Permohonan", "p4@dev", &body(&fields()), &docs), &mem);
-    assert_eq!(d.case.as_ref().map(|c| c.state), Some(CaseState::Incomplete));
-    assert!(codes(&d).contains(&"ATTACHMENT_TYPE_MISMATCH".to_string()), "{:?}", codes(&d));
+    let d = decide_raw(
+        &message(DEV, "Permohonan", "p4@dev", &body(&fields()), &docs),
+        &mem,
+    );
+    assert_eq!(
+        d.case.as_ref().map(|c| c.state),
+        Some(CaseState::Incomplete)
+    );
+    assert!(
+        codes(&d).contains(&"ATTACHMENT_TYPE_MISMATCH".to_string()),
+        "{:?}",
+        codes(&d)
+    );
     assert_eq!(d.keep_attachments, vec![0, 1, 2]);
 }
 
 #[test]
 fn a_second_pack_for_the_same_signee_names_the_existing_case() {
     let mut mem = Mem::default();
-    let first = decide_raw(&message(DEV, "Permohonan", "p5@dev", &body(&fields()), &documents()), &mem);
+    let first = decide_raw(
+        &message(DEV, "Permohonan", "p5@dev", &body(&fields()), &documents()),
+        &mem,
+    );
     mem.apply(&first);
-    let d = decide_raw(&message(DEV, "Permohonan", "p5-again@dev", &body(&fields()), &documents()), &mem);
+    let d = decide_raw(
+        &message(
+            DEV,
+            "Permohonan",
+            "p5-again@dev",
+            &body(&fields()),
+            &documents(),
+        ),
+        &mem,
+    );
     assert_eq!(d.folder, Folder::Rejected);
     assert!(d.case.is_none() && d.new_sequence.is_none());
-    assert_eq!(templates(&d), vec![(Template::Duplicate, vec![DEV.to_string()])]);
+    assert_eq!(
+        templates(&d),
+        vec![(Template::Duplicate, vec![DEV.to_string()])]
+    );
     assert_eq!(d.emails[0].context["existing"]["ref"], "SJL-2026-000001");
-    assert_eq!(d.events.len(), 1, "the refusal is kept on the existing case");
+    assert_eq!(
+        d.events.len(),
+        1,
+        "the refusal is kept on the existing case"
+    );
 }
 
 #[test]
 fn strangers_robots_and_unsupported_mail_are_quarantined_silently() {
     let mut mem = Mem::default();
-    let first = decide_raw(&message(DEV, "Permohonan", "p6@dev", &body(&fields()), &documents()), &mem);
+    let first = decide_raw(
+        &message(DEV, "Permohonan", "p6@dev", &body(&fields()), &documents()),
+        &mem,
+    );
     mem.apply(&first);
     let cases = [
         message("stranger@gmail.com", "Permohonan Sijil Digital", "s1@x", &body(&fields()), &documents()),
@@ -255,7 +360,12 @@ fn strangers_robots_and_unsupported_mail_are_quarantined_silently() {
     ];
     for raw in cases {
         let d = decide_raw(&raw, &mem);
-        assert_eq!(d.folder, Folder::Quarantine, "{}", String::from_utf8_lossy(&raw[..60]));
+        assert_eq!(
+            d.folder,
+            Folder::Quarantine,
+            "{}",
+            String::from_utf8_lossy(&raw[..60])
+        );
         assert!(d.emails.is_empty() && d.case.is_none());
     }
 }

@@ -371,7 +371,9 @@ impl ImapMailbox {
                     }
                     return Ok(true);
                 }
-                Err(Trouble::Store(m)) => return Err(MailboxError::Other(format!("checkpoint store: {m}"))),
+                Err(Trouble::Store(m)) => {
+                    return Err(MailboxError::Other(format!("checkpoint store: {m}")));
+                }
                 Err(e) => {
                     self.conn = None;
                     self.failed_connects = self.failed_connects.saturating_add(1);
@@ -410,7 +412,8 @@ impl ImapMailbox {
         found.retain(|&uid| uid >= first);
         found.sort_unstable();
         found.dedup();
-        self.fetch_failures.retain(|uid, _| found.binary_search(uid).is_ok());
+        self.fetch_failures
+            .retain(|uid, _| found.binary_search(uid).is_ok());
         let mut awaiting = Vec::new();
         self.queue.clear();
         for uid in found {
@@ -501,7 +504,10 @@ impl Mailbox for ImapMailbox {
         }
     }
 
-    async fn next(&mut self, shutdown: &CancellationToken) -> Result<Option<Fetched>, MailboxError> {
+    async fn next(
+        &mut self,
+        shutdown: &CancellationToken,
+    ) -> Result<Option<Fetched>, MailboxError> {
         loop {
             if shutdown.is_cancelled() {
                 return Ok(None);
@@ -512,7 +518,9 @@ impl Mailbox for ImapMailbox {
             if self.queue.is_empty() {
                 match self.refresh_queue().await {
                     Ok(()) => {}
-                    Err(Trouble::Store(m)) => return Err(MailboxError::Other(format!("checkpoint store: {m}"))),
+                    Err(Trouble::Store(m)) => {
+                        return Err(MailboxError::Other(format!("checkpoint store: {m}")));
+                    }
                     Err(e) => {
                         self.drop_conn(&e);
                         continue;
@@ -595,7 +603,9 @@ impl Mailbox for ImapMailbox {
                     warn!(uid, uidvalidity, folder = ?folder, error = %m, "filing refused; retried later");
                     return Err(MailboxError::Other(format!("filing refused: {m}")));
                 }
-                Err(Trouble::Store(m)) => return Err(MailboxError::Other(format!("checkpoint store: {m}"))),
+                Err(Trouble::Store(m)) => {
+                    return Err(MailboxError::Other(format!("checkpoint store: {m}")));
+                }
                 Err(e) => self.drop_conn(&e),
             }
         }
@@ -705,7 +715,9 @@ async fn greeting(client: &mut async_imap::Client<Transport>) -> Result<(), Trou
         .await
         .map_err(|e| Trouble::Broken(format!("reading the greeting: {e}")))?
     else {
-        return Err(Trouble::Broken("connection closed before the greeting".into()));
+        return Err(Trouble::Broken(
+            "connection closed before the greeting".into(),
+        ));
     };
     match resp.parsed() {
         Response::Data {
@@ -730,8 +742,8 @@ fn build_tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, Trou
             .map_err(|e| Trouble::Broken(format!("reading CA file {}: {e}", path.display())))?;
         let mut added = 0usize;
         for cert in CertificateDer::pem_slice_iter(&pem) {
-            let cert = cert
-                .map_err(|e| Trouble::Broken(format!("CA file {}: {e}", path.display())))?;
+            let cert =
+                cert.map_err(|e| Trouble::Broken(format!("CA file {}: {e}", path.display())))?;
             roots
                 .add(cert)
                 .map_err(|e| Trouble::Broken(format!("CA file {}: {e}", path.display())))?;
@@ -768,7 +780,9 @@ async fn ensure_folder(session: &mut Session, name: &str) -> Result<(), Trouble>
     info!(folder = %name, "created folder");
     if let Err(e) = command(session, &format!("SUBSCRIBE {quoted}"), COMMAND_TIMEOUT).await {
         match e {
-            Trouble::Refused(m) => warn!(folder = %name, error = %m, "could not subscribe to folder"),
+            Trouble::Refused(m) => {
+                warn!(folder = %name, error = %m, "could not subscribe to folder")
+            }
             other => return Err(other),
         }
     }
@@ -777,12 +791,17 @@ async fn ensure_folder(session: &mut Session, name: &str) -> Result<(), Trouble>
 
 async fn folder_exists(session: &mut Session, name: &str, quoted: &str) -> Result<bool, Trouble> {
     let mut exists = false;
-    command_with(session, &format!("LIST \"\" {quoted}"), COMMAND_TIMEOUT, |resp| {
-        if let Response::MailboxData(MailboxDatum::List(list)) = resp {
-            // The name is a pattern: `%` or `*` in it could match others.
-            exists |= list.name == name;
-        }
-    })
+    command_with(
+        session,
+        &format!("LIST \"\" {quoted}"),
+        COMMAND_TIMEOUT,
+        |resp| {
+            if let Response::MailboxData(MailboxDatum::List(list)) = resp {
+                // The name is a pattern: `%` or `*` in it could match others.
+                exists |= list.name == name;
+            }
+        },
+    )
     .await?;
     Ok(exists)
 }
@@ -863,10 +882,7 @@ async fn idle(
                 } if *done == tag => {
                     return match status {
                         Status::Ok => Err(Trouble::Broken("IDLE ended before it began".into())),
-                        _ => Err(Trouble::Refused(format!(
-                            "IDLE: {}",
-                            outcome_text(outcome)
-                        ))),
+                        _ => Err(Trouble::Refused(format!("IDLE: {}", outcome_text(outcome)))),
                     };
                 }
                 other => changed |= is_change(other)?,
@@ -915,10 +931,7 @@ async fn idle(
             {
                 return match status {
                     Status::Ok => Ok(()),
-                    _ => Err(Trouble::Refused(format!(
-                        "DONE: {}",
-                        outcome_text(outcome)
-                    ))),
+                    _ => Err(Trouble::Refused(format!("DONE: {}", outcome_text(outcome)))),
                 };
             }
         }
@@ -938,14 +951,18 @@ async fn idle(
 }
 
 /// Whether an untagged response during IDLE says the mailbox changed. A
-/// `BYE` means the server is closing the connection.
+/// `BYE` means the server is closing the connection. An untagged `NO` or
+/// `BAD` is how Dovecot reports that the selected mailbox went bad under the
+/// session (deleted and recreated: a new UIDVALIDITY); the session would go
+/// on answering from stale state, so it is treated as broken and a fresh
+/// connection (back-off included) looks again.
 fn is_change(resp: &Response<'_>) -> Result<bool, Trouble> {
     match resp {
         Response::Data {
-            status: Status::Bye,
+            status: status @ (Status::Bye | Status::No | Status::Bad),
             outcome,
         } => Err(Trouble::Broken(format!(
-            "server said BYE: {}",
+            "server said {status:?} during IDLE: {}",
             outcome_text(outcome)
         ))),
         Response::MailboxData(MailboxDatum::Exists(_) | MailboxDatum::Recent(_))
@@ -1062,7 +1079,12 @@ impl Checkpoint {
         Ok(())
     }
 
-    async fn record_filing(&self, uidvalidity: u32, uid: u32, folder: Folder) -> Result<(), Trouble> {
+    async fn record_filing(
+        &self,
+        uidvalidity: u32,
+        uid: u32,
+        folder: Folder,
+    ) -> Result<(), Trouble> {
         self.tree
             .insert(filing_key(uidvalidity, uid), folder_tag(folder))
             .map_err(store)?;
@@ -1262,6 +1284,36 @@ mod tests {
         assert!(is_change(&parse(b"* 2 EXPUNGE\r\n")).unwrap());
         assert!(!is_change(&parse(b"* OK Still here\r\n")).unwrap());
         assert!(is_change(&parse(b"* BYE shutting down\r\n")).is_err());
+        assert!(is_change(&parse(b"* NO Internal error\r\n")).is_err());
+    }
+
+    /// The daemon may run the edge inside `tokio::spawn`.
+    #[test]
+    fn futures_are_send() {
+        fn send<T: Send>(_: &T) {}
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let cfg = ImapConfig {
+            host: "127.0.0.1".into(),
+            port: 1,
+            tls: TlsMode::None,
+            username: "u".into(),
+            password: crate::config::Secret::new("p"),
+            folders: crate::config::Folders::default(),
+            poll_interval: Duration::from_secs(1),
+            tls_ca_file: None,
+        };
+        let mut mb = ImapMailbox::new(cfg, db.open_tree("imap").unwrap());
+        let token = CancellationToken::new();
+        send(&mb.next(&token));
+        send(&mb.open());
+        send(&mb.file(
+            &MessageId::Imap {
+                uidvalidity: 1,
+                uid: 1,
+            },
+            Folder::Processed,
+        ));
+        send(&mb.close());
     }
 
     #[tokio::test]
@@ -1288,7 +1340,9 @@ mod tests {
         assert!(cp.filings(10).unwrap().is_empty());
         // Garbage written by someone else does not panic us.
         cp.tree.insert(KEY_UIDVALIDITY, &b"xy"[..]).unwrap();
-        cp.tree.insert(filing_key(11, 1), &b"elsewhere"[..]).unwrap();
+        cp.tree
+            .insert(filing_key(11, 1), &b"elsewhere"[..])
+            .unwrap();
         assert_eq!(cp.uidvalidity().unwrap(), None);
         assert!(cp.filings(11).unwrap().is_empty());
     }

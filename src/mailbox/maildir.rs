@@ -85,7 +85,10 @@ impl Mailbox for MaildirMailbox {
         Ok(())
     }
 
-    async fn next(&mut self, shutdown: &CancellationToken) -> Result<Option<Fetched>, MailboxError> {
+    async fn next(
+        &mut self,
+        shutdown: &CancellationToken,
+    ) -> Result<Option<Fetched>, MailboxError> {
         loop {
             if shutdown.is_cancelled() {
                 return Ok(None);
@@ -166,7 +169,12 @@ mod tests {
         let m = mb.next(&stop).await.unwrap().unwrap();
         assert_eq!(m.raw, b"second");
         mb.file(&m.id, Folder::Processed).await.unwrap();
-        assert!(std::fs::read_dir(dir.path().join("new")).unwrap().next().is_none());
+        assert!(
+            std::fs::read_dir(dir.path().join("new"))
+                .unwrap()
+                .next()
+                .is_none()
+        );
         stop.cancel();
         assert!(mb.next(&stop).await.unwrap().is_none());
     }

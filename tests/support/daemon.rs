@@ -199,7 +199,11 @@ roles = ["qc"]
             .open(&self.log_path)
             .expect("open sijil.log");
         let err = log.try_clone().expect("clone log handle");
-        let child = Command::new(env!("CARGO_BIN_EXE_sijil"))
+        // SIJIL_TEST_BIN runs the tests against another build (e.g. target/release/sijil).
+        let binary = std::env::var_os("SIJIL_TEST_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_sijil")));
+        let child = Command::new(&binary)
             .arg("run")
             .arg("--config")
             .arg(&self.config_path)
@@ -215,7 +219,7 @@ roles = ["qc"]
             .stdout(log)
             .stderr(err)
             .spawn()
-            .expect("spawn sijil");
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", binary.display()));
         // Lets the servers' watchdog kill the daemon if the test process dies abruptly.
         let _ = fs::write(self.dir.join("daemon.pid"), child.id().to_string());
         self.child = Some(child);
@@ -331,7 +335,7 @@ roles = ["qc"]
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        if std::thread::panicking() && self.child.is_some() {
+        if std::thread::panicking() {
             eprintln!(
                 "sijil log tail ({}):\n{}",
                 self.log_path.display(),

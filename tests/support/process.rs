@@ -194,3 +194,10 @@ pub fn user_ids(name: &str) -> Option<(u32, u32)> {
     let fields: Vec<&str> = line.trim().split(':').collect();
     Some((fields.get(2)?.parse().ok()?, fields.get(3)?.parse().ok()?))
 }
+
+/// gid of a system group, from `getent group`.
+pub fn group_id(name: &str) -> Option<u32> {
+    let out = Command::new("getent").args(["group", name]).output().ok()?;
+    let line = String::from_utf8_lossy(&out.stdout).to_string();
+    line.trim().split(':').nth(2)?.parse().ok()
+}

@@ -21,8 +21,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::process::{
-    find_program, free_port, is_root, probe_greeting, run_ok, signal_group, tail, user_ids,
-    wait_group_gone,
+    find_program, free_port, group_id, is_root, probe_greeting, run_ok, signal_group, tail,
+    user_ids, wait_group_gone,
 };
 
 /// The password every IMAP user has (Dovecot's static passdb accepts it for any address).
@@ -97,6 +97,7 @@ impl MailServers {
     /// Starts Dovecot and Postfix on free loopback ports and returns once both really answer
     /// (greetings read on IMAP, LMTP and SMTP). Panics with the servers' logs if they do not.
     pub fn start() -> MailServers {
+        let t0 = Instant::now();
         let progs = programs();
         assert!(
             is_root(),
@@ -147,8 +148,12 @@ impl MailServers {
                 }
                 Err(e) => panic!("Dovecot did not start: {e}"),
             }
+            eprintln!("TIMING dovecot up {:?}", t0.elapsed());
             match servers.run_postfix_start(&progs.postfix) {
-                Ok(()) => return servers,
+                Ok(()) => {
+                    eprintln!("TIMING start {:?}", t0.elapsed());
+                    return servers;
+                }
                 Err(e) if e.contains("in use") => {
                     last_error = e;
                     servers.stop_imap_now();
@@ -239,21 +244,40 @@ impl MailServers {
     }
 
     fn prepare_dirs(&self) {
-        for d in [
-            self.dovecot_dir(),
-            self.postfix_dir().join("conf"),
-            self.postfix_dir().join("queue"),
-            self.postfix_dir().join("data"),
-        ] {
+        for d in [self.dovecot_dir(), self.postfix_dir().join("conf")] {
             fs::create_dir_all(&d).expect("create server dir");
         }
         let (uid, gid) = mail_user().1;
         let mail = self.dir.join("mail");
         fs::create_dir_all(&mail).expect("create mail dir");
         std::os::unix::fs::chown(&mail, Some(uid), Some(gid)).expect("chown mail dir");
-        let (puid, pgid) = user_ids("postfix").expect("the postfix system user is missing");
-        std::os::unix::fs::chown(self.postfix_dir().join("data"), Some(puid), Some(pgid))
-            .expect("chown postfix data dir");
+
+        // Postfix's queue, made here the way `post-install create-missing` would (see
+        // /etc/postfix/postfix-files), so every `postfix start` can skip its slow integrity
+        // checks (`quick-start`): they spawn dozens of processes and took seconds on a busy
+        // machine.
+        let (puid, _) = user_ids("postfix").unwrap_or_else(|| panic!("no postfix user: {MISSING}"));
+        let postdrop =
+            group_id("postdrop").unwrap_or_else(|| panic!("no postdrop group: {MISSING}"));
+        let queue = self.postfix_dir().join("queue");
+        let mut dirs: Vec<(PathBuf, u32, u32, u32)> = vec![
+            (queue.clone(), 0, 0, 0o755),
+            (queue.join("pid"), 0, 0, 0o755),
+            (queue.join("maildrop"), puid, postdrop, 0o730),
+            (queue.join("public"), puid, postdrop, 0o710),
+            (self.postfix_dir().join("data"), puid, 0, 0o700),
+        ];
+        for sub in [
+            "active", "bounce", "corrupt", "defer", "deferred", "flush", "hold", "incoming",
+            "private", "saved", "trace",
+        ] {
+            dirs.push((queue.join(sub), puid, 0, 0o700));
+        }
+        for (d, owner, group, mode) in dirs {
+            fs::create_dir_all(&d).expect("create postfix dir");
+            std::os::unix::fs::chown(&d, Some(owner), Some(group)).expect("chown postfix dir");
+            fs::set_permissions(&d, fs::Permissions::from_mode(mode)).expect("chmod postfix dir");
+        }
     }
 
     fn write_dovecot_config(&self) {
@@ -280,6 +304,7 @@ disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_username_format = %Lu
 auth_verbose = yes
+auth_failure_delay = 0
 first_valid_uid = 1
 last_valid_uid = 0
 first_valid_gid = 1
@@ -410,8 +435,18 @@ scache     unix  - - n -     1 scache\n\
 postlog    unix-dgram n - n - 1 postlogd\n",
             smtp = self.smtp_port
         );
-        fs::write(p.join("conf/main.cf"), main).expect("write main.cf");
-        fs::write(p.join("conf/master.cf"), master).expect("write master.cf");
+        for (name, text) in [("main.cf", main), ("master.cf", master)] {
+            let path = p.join("conf").join(name);
+            fs::write(&path, text).expect("write postfix config");
+            // Postfix re-reads a config file until its mtime is over a second old (it guards
+            // against half-written files): backdate it, or every start costs ~1.2 s.
+            let past = std::time::SystemTime::now() - Duration::from_secs(60);
+            fs::File::options()
+                .write(true)
+                .open(&path)
+                .and_then(|f| f.set_modified(past))
+                .expect("backdate postfix config");
+        }
     }
 
     /// Spawns `dovecot -F` in its own process group and waits until IMAP and LMTP greet.
@@ -462,19 +497,26 @@ postlog    unix-dgram n - n - 1 postlogd\n",
     /// `postfix start` (which waits for the master to initialise), then waits for the SMTP
     /// greeting.
     fn run_postfix_start(&self, postfix: &Path) -> Result<(), String> {
-        let out = Command::new(postfix)
+        fs::write(self.postfix_dir().join("queue/quick-start"), "")
+            .map_err(|e| format!("touch quick-start: {e}"))?;
+        // Output to a file, not a pipe: the daemonised master inherits the pipe and `output()`
+        // would wait for it to close (seconds).
+        let log_path = self.postfix_dir().join("start.log");
+        let log = fs::File::create(&log_path).map_err(|e| format!("create start.log: {e}"))?;
+        let err = log.try_clone().map_err(|e| e.to_string())?;
+        let status = Command::new(postfix)
             .arg("-c")
             .arg(self.postfix_dir().join("conf"))
             .arg("start")
             .stdin(Stdio::null())
-            .output()
+            .stdout(log)
+            .stderr(err)
+            .status()
             .map_err(|e| format!("cannot run {}: {e}", postfix.display()))?;
-        if !out.status.success() {
+        if !status.success() {
             return Err(format!(
-                "postfix start: {}{}{}\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr),
+                "postfix start: {status}: {}\n{}",
+                tail(&log_path, 20),
                 self.logs()
             ));
         }
@@ -561,6 +603,7 @@ case "$dir" in */sijil-test-*) rm -rf "$dir" ;; esac
 
 impl Drop for MailServers {
     fn drop(&mut self) {
+        let t0 = Instant::now();
         if let Some(mut w) = self.watchdog.take() {
             signal_group(w.id(), "KILL");
             let _ = w.wait();
@@ -569,7 +612,9 @@ impl Drop for MailServers {
             eprintln!("mail servers at the time of the failure:\n{}", self.logs());
         }
         self.postfix_stop();
+        eprintln!("TIMING postfix stopped {:?}", t0.elapsed());
         self.stop_imap_now();
+        eprintln!("TIMING dovecot stopped {:?}", t0.elapsed());
         if let Some(tmp) = self.tmp.take() {
             if std::env::var_os("SIJIL_KEEP_TEST_DIR").is_some() {
                 eprintln!("keeping {}", tmp.keep().display());
