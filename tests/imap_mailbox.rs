@@ -2,9 +2,9 @@
 //! test harness, plus a small scripted server for what Dovecot will not do
 //! (refuse one FETCH, greet with garbage, hide UIDVALIDITY).
 //!
-//! Tests that must act while `next` waits in IDLE learn that moment from the
-//! edge's own `IDLE started` debug event (a tracing layer counts them), so
-//! no test sleeps to synchronise.
+//! Tests that must act while `next` waits (in IDLE, or in the reconnect
+//! back-off) learn that moment from the edge's own log events (a tracing
+//! layer records them), so no test sleeps to synchronise.
 
 mod support;
 
@@ -85,31 +85,34 @@ async fn next_message(mb: &mut ImapMailbox, token: &CancellationToken) -> Fetche
         .expect("next returned None")
 }
 
-/// Counts the edge's `IDLE started` events (and prints logs when RUST_LOG is
-/// set). The guard keeps it installed on this (current-thread) test.
-struct IdleWatch(watch::Sender<u32>);
+/// Records the message of every event the edge logs (and prints logs when
+/// RUST_LOG is set), so a test can act exactly when the edge reached a
+/// given point. The guard keeps it installed on this (current-thread) test.
+struct EventWatch(watch::Sender<Vec<String>>);
 
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for IdleWatch {
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for EventWatch {
     fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        struct Message(bool);
+        struct Message(Option<String>);
         impl tracing::field::Visit for Message {
             fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
-                if field.name() == "message" && format!("{value:?}") == "IDLE started" {
-                    self.0 = true;
+                if field.name() == "message" {
+                    self.0 = Some(format!("{value:?}"));
                 }
             }
         }
-        let mut m = Message(false);
+        let mut m = Message(None);
         event.record(&mut m);
-        if m.0 {
-            self.0.send_modify(|n| *n += 1);
+        if let Some(text) = m.0 {
+            self.0.send_modify(|seen| seen.push(text));
         }
     }
 }
 
-fn watch_idle() -> (tracing::subscriber::DefaultGuard, watch::Receiver<u32>) {
-    let (tx, rx) = watch::channel(0);
-    let subscriber = tracing_subscriber::registry().with(IdleWatch(tx)).with(
+type Events = watch::Receiver<Vec<String>>;
+
+fn watch_events() -> (tracing::subscriber::DefaultGuard, Events) {
+    let (tx, rx) = watch::channel(Vec::new());
+    let subscriber = tracing_subscriber::registry().with(EventWatch(tx)).with(
         tracing_subscriber::fmt::layer()
             .with_test_writer()
             .with_filter(tracing_subscriber::EnvFilter::from_default_env()),
@@ -117,9 +120,13 @@ fn watch_idle() -> (tracing::subscriber::DefaultGuard, watch::Receiver<u32>) {
     (tracing::subscriber::set_default(subscriber), rx)
 }
 
-/// Waits until the edge has entered IDLE `count` times in all.
-async fn idle_entered(rx: &mut watch::Receiver<u32>, count: u32) {
-    within(30, rx.wait_for(|n| *n >= count))
+fn count(events: &[String], message: &str) -> usize {
+    events.iter().filter(|m| *m == message).count()
+}
+
+/// Waits until the edge has logged `message` `n` times in all.
+async fn logged(rx: &mut Events, message: &str, n: usize) {
+    within(30, rx.wait_for(|seen| count(seen, message) >= n))
         .await
         .expect("watch closed");
 }
@@ -201,7 +208,7 @@ async fn open_creates_folders_then_messages_come_in_order_and_are_filed() {
 #[tokio::test]
 async fn idle_wakes_next_promptly_when_mail_arrives() {
     let servers = MailServers::start();
-    let (_guard, mut idle) = watch_idle();
+    let (_guard, mut events) = watch_events();
     let mut mb = ImapMailbox::new(config(&servers), state());
     within(30, mb.open()).await.unwrap();
     let token = CancellationToken::new();
@@ -212,7 +219,7 @@ async fn idle_wakes_next_promptly_when_mail_arrives() {
             (r, Instant::now())
         },
         async {
-            idle_entered(&mut idle, 1).await;
+            logged(&mut events, "IDLE started", 1).await;
             servers.append(USER, "INBOX", &message("late")).await;
             Instant::now()
         }
@@ -234,7 +241,7 @@ async fn idle_wakes_next_promptly_when_mail_arrives() {
 #[tokio::test]
 async fn cancelling_during_idle_returns_none_quickly() {
     let servers = MailServers::start();
-    let (_guard, mut idle) = watch_idle();
+    let (_guard, mut events) = watch_events();
     let mut mb = ImapMailbox::new(config(&servers), state());
     within(30, mb.open()).await.unwrap();
     let token = CancellationToken::new();
@@ -245,7 +252,7 @@ async fn cancelling_during_idle_returns_none_quickly() {
             (r, Instant::now())
         },
         async {
-            idle_entered(&mut idle, 1).await;
+            logged(&mut events, "IDLE started", 1).await;
             token.cancel();
             Instant::now()
         }
@@ -278,21 +285,31 @@ async fn wrong_password_is_login_refused() {
 #[tokio::test]
 async fn reconnects_after_the_server_restarts_and_delivers_what_came_meanwhile() {
     let servers = MailServers::start();
-    let (_guard, mut idle) = watch_idle();
+    let (_guard, mut events) = watch_events();
     let mut mb = ImapMailbox::new(config(&servers), state());
     within(30, mb.open()).await.unwrap();
     let token = CancellationToken::new();
 
-    let (fetched, ()) = tokio::join!(within(90, mb.next(&token)), async {
-        idle_entered(&mut idle, 1).await;
-        // Blocking calls: the edge is not polled meanwhile, which is fine.
-        servers.stop_imap();
-        // Postfix queues it while Dovecot is down and delivers it after.
-        servers
-            .send(&message("meanwhile"), "submit@seriindah.my", &[USER])
-            .await;
-        servers.start_imap();
-    });
+    let (fetched, ()) = tokio::join!(
+        tokio::time::timeout(Duration::from_secs(90), mb.next(&token)),
+        async {
+            logged(&mut events, "IDLE started", 1).await;
+            // Blocking calls: the edge is not polled meanwhile, which is fine.
+            servers.stop_imap();
+            // Postfix queues it while Dovecot is down and delivers it after.
+            servers
+                .send(&message("meanwhile"), "submit@seriindah.my", &[USER])
+                .await;
+            servers.start_imap();
+        }
+    );
+    let Ok(fetched) = fetched else {
+        panic!(
+            "nothing within 90s; the edge logged {:#?}\n{}",
+            events.borrow(),
+            servers.logs()
+        );
+    };
     let fetched = fetched.unwrap().expect("a message");
     assert_eq!(subject(&fetched.raw), "meanwhile");
     within(30, mb.file(&fetched.id, Folder::Processed))
@@ -308,7 +325,7 @@ async fn reconnects_after_the_server_restarts_and_delivers_what_came_meanwhile()
 #[tokio::test]
 async fn uidvalidity_change_drops_the_checkpoint_and_offers_the_new_inbox() {
     let servers = MailServers::start();
-    let (_guard, _) = watch_idle();
+    let (_guard, _) = watch_events();
     let mut cfg = config(&servers);
     cfg.folders.inbox = "Inbox2".into();
     servers.append(USER, "Inbox2", &message("a")).await;
@@ -425,6 +442,10 @@ enum Fault {
     GarbageGreeting,
     /// SELECT carries no UIDVALIDITY.
     NoUidValidity,
+    /// No MOVE: filing is COPY + STORE + UID EXPUNGE.
+    NoMove,
+    /// Neither MOVE nor UIDPLUS: filing ends with a plain EXPUNGE.
+    NoMoveNoUidplus,
 }
 
 /// A tiny scripted IMAP server on a free loopback port; records every
@@ -460,10 +481,18 @@ async fn serve(sock: TcpStream, fault: Fault, seen: Arc<Mutex<Vec<String>>>) {
         let cmd = parts.next().unwrap_or("").to_ascii_uppercase();
         let rest = parts.next().unwrap_or("");
         let reply = match cmd.as_str() {
-            "LOGIN" | "NOOP" | "SUBSCRIBE" | "CREATE" => format!("{tag} OK done\r\n"),
-            "CAPABILITY" => format!("* CAPABILITY IMAP4rev1 MOVE UIDPLUS\r\n{tag} OK done\r\n"),
+            "LOGIN" | "NOOP" | "SUBSCRIBE" | "CREATE" | "EXPUNGE" => format!("{tag} OK done\r\n"),
+            "CAPABILITY" => {
+                let caps = match fault {
+                    Fault::NoMove => "IMAP4rev1 UIDPLUS",
+                    Fault::NoMoveNoUidplus => "IMAP4rev1",
+                    _ => "IMAP4rev1 MOVE UIDPLUS",
+                };
+                format!("* CAPABILITY {caps}\r\n{tag} OK done\r\n")
+            }
             "LIST" => {
-                let name = rest.rsplit(' ').next().unwrap_or("\"x\"");
+                // `LIST "" <quoted name>`: echo the name back, as it exists.
+                let name = rest.strip_prefix("\"\" ").unwrap_or("\"x\"");
                 format!("* LIST () \".\" {name}\r\n{tag} OK done\r\n")
             }
             "SELECT" if fault == Fault::NoUidValidity => {
@@ -483,7 +512,13 @@ async fn serve(sock: TcpStream, fault: Fault, seen: Arc<Mutex<Vec<String>>>) {
                     body.len()
                 )
             }
-            "UID" if rest.starts_with("MOVE") => format!("{tag} OK moved\r\n"),
+            "UID"
+                if ["MOVE ", "COPY ", "STORE ", "EXPUNGE "]
+                    .iter()
+                    .any(|c| rest.starts_with(c)) =>
+            {
+                format!("{tag} OK done\r\n")
+            }
             "LOGOUT" => {
                 let _ = w
                     .write_all(format!("* BYE\r\n{tag} OK bye\r\n").as_bytes())
@@ -561,4 +596,70 @@ async fn hostile_greetings_and_missing_uidvalidity_are_errors_not_panics() {
         within(10, mb.open()).await,
         Err(MailboxError::Other(_))
     ));
+}
+
+#[tokio::test]
+async fn cancelling_during_the_reconnect_back_off_returns_none_quickly() {
+    let (_guard, mut events) = watch_events();
+    // Nothing listens there: every attempt fails at once.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut mb = ImapMailbox::new(scripted_config(port), state());
+    let token = CancellationToken::new();
+    let (result, cancelled_at) = tokio::join!(
+        async {
+            let r = within(10, mb.next(&token)).await;
+            (r, Instant::now())
+        },
+        async {
+            logged(&mut events, "IMAP connection failed", 1).await;
+            token.cancel();
+            Instant::now()
+        }
+    );
+    let (result, returned_at) = result;
+    assert!(matches!(result, Ok(None)), "{result:?}");
+    let latency = returned_at.saturating_duration_since(cancelled_at);
+    assert!(latency < Duration::from_millis(200), "took {latency:?}");
+    // It waited after the failure instead of hammering the port.
+    assert_eq!(count(&events.borrow(), "IMAP connection failed"), 1);
+}
+
+#[tokio::test]
+async fn without_move_filing_copies_flags_and_expunges_only_its_message() {
+    for (fault, expunge) in [
+        (Fault::NoMove, "UID EXPUNGE 2"),
+        (Fault::NoMoveNoUidplus, "EXPUNGE"),
+    ] {
+        let (port, seen) = scripted_server(fault).await;
+        let mut cfg = scripted_config(port);
+        cfg.folders.rejected = "Re \"jected\"".into();
+        let mut mb = ImapMailbox::new(cfg, state());
+        within(10, mb.open()).await.unwrap();
+        let id = MessageId::Imap {
+            uidvalidity: 7,
+            uid: 2,
+        };
+        within(10, mb.file(&id, Folder::Rejected)).await.unwrap();
+        let commands: Vec<String> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| l.split_once(' ').map(|(_, c)| c.to_string()))
+            .skip_while(|c| !c.starts_with("UID COPY"))
+            .collect();
+        assert_eq!(
+            commands,
+            [
+                "UID COPY 2 \"Re \\\"jected\\\"\"",
+                "UID STORE 2 +FLAGS.SILENT (\\Deleted)",
+                expunge,
+            ]
+        );
+        mb.close().await;
+    }
 }

@@ -66,6 +66,24 @@ const FILING_RETRY_EVERY: Duration = Duration::from_secs(5 * 60);
 const MAX_SERVER_TEXT: usize = 200;
 
 /// The production mailbox edge. See the module documentation.
+///
+/// How the daemon drives it:
+/// 1. [`Mailbox::open`] once at start: [`MailboxError::LoginRefused`] means
+///    the configuration is wrong (exit); any other error may be logged and
+///    ignored, because `next` connects by itself.
+/// 2. Loop on [`Mailbox::next`] until it returns `Ok(None)` (shutdown). An
+///    `Err` from `next` means the checkpoint store failed: treat it as fatal.
+/// 3. For each message: decide, store the effect, then [`Mailbox::file`].
+///    A `file` error needs no action: the filing is recorded and retried
+///    after a reconnect or restart, and the message is not handed out again.
+///    A message handed out but never filed is offered again only after a
+///    restart (and after a UIDVALIDITY change, with everything else), so
+///    the daemon must deduplicate by Message-ID. Filing a message whose
+///    UIDVALIDITY is no longer current is a no-op (it comes back under its
+///    new UID).
+/// 4. [`Mailbox::close`] at the end.
+///
+/// The `sled::Tree` it is given must be its own: it owns every key in it.
 pub struct ImapMailbox {
     cfg: ImapConfig,
     checkpoint: Checkpoint,
@@ -352,9 +370,10 @@ impl ImapMailbox {
     /// Connects, waiting with capped exponential back-off between failed
     /// attempts. `Ok(false)` when `shutdown` was cancelled first.
     async fn reconnect(&mut self, shutdown: &CancellationToken) -> Result<bool, MailboxError> {
+        // A connection that just died young waits too (see `drop_conn`).
+        let mut delay = (self.failed_connects > 0).then(|| backoff(self.failed_connects));
         loop {
-            if self.failed_connects > 0 {
-                let delay = backoff(self.failed_connects);
+            if let Some(delay) = delay {
                 tokio::select! {
                     _ = shutdown.cancelled() => return Ok(false),
                     _ = sleep(delay) => {}
@@ -377,11 +396,14 @@ impl ImapMailbox {
                 Err(e) => {
                     self.conn = None;
                     self.failed_connects = self.failed_connects.saturating_add(1);
-                    let retry_in = backoff(self.failed_connects);
+                    let wait = backoff(self.failed_connects);
+                    delay = Some(wait);
+                    let retry_in_ms = wait.as_millis() as u64;
+                    let attempt = self.failed_connects;
                     if matches!(e, Trouble::Login(_)) {
-                        error!(host = %self.cfg.host, attempt = self.failed_connects, error = %e, retry_in_ms = retry_in.as_millis() as u64, "IMAP login refused");
+                        error!(host = %self.cfg.host, attempt, error = %e, retry_in_ms, "IMAP login refused");
                     } else {
-                        warn!(host = %self.cfg.host, attempt = self.failed_connects, error = %e, retry_in_ms = retry_in.as_millis() as u64, "IMAP connection failed");
+                        warn!(host = %self.cfg.host, attempt, error = %e, retry_in_ms, "IMAP connection failed");
                     }
                 }
             }
@@ -389,22 +411,28 @@ impl ImapMailbox {
     }
 
     /// Searches the inbox for UIDs above the cursor that are not awaiting a
-    /// filing, and queues them in ascending order.
-    async fn refresh_queue(&mut self) -> Result<(), Trouble> {
+    /// filing, and queues them in ascending order. Returns whether the
+    /// server announced new mail (EXISTS/RECENT) while answering: mail that
+    /// arrived during the SEARCH may be missing from its result, and IDLE
+    /// would not announce it again.
+    async fn refresh_queue(&mut self) -> Result<bool, Trouble> {
         let Some(conn) = self.conn.as_mut() else {
             return Err(Trouble::Broken("not connected".into()));
         };
         let uidvalidity = conn.uidvalidity;
         let first = self.cursor.saturating_add(1);
         let mut found = Vec::new();
+        let mut announced = false;
         command_with(
             &mut conn.session,
             &format!("UID SEARCH UID {first}:*"),
             COMMAND_TIMEOUT,
-            |resp| {
-                if let Response::MailboxData(MailboxDatum::Search(uids)) = resp {
-                    found.extend_from_slice(uids);
+            |resp| match resp {
+                Response::MailboxData(MailboxDatum::Search(uids)) => found.extend_from_slice(uids),
+                Response::MailboxData(MailboxDatum::Exists(_) | MailboxDatum::Recent(_)) => {
+                    announced = true
                 }
+                _ => {}
             },
         )
         .await?;
@@ -426,7 +454,7 @@ impl ImapMailbox {
         if !awaiting.is_empty() && Instant::now() >= self.next_filing_retry {
             self.retry_filings(Some(&awaiting)).await?;
         }
-        Ok(())
+        Ok(announced)
     }
 
     /// Waits for the inbox to change: IDLE where offered, otherwise a sleep
@@ -508,6 +536,11 @@ impl Mailbox for ImapMailbox {
         &mut self,
         shutdown: &CancellationToken,
     ) -> Result<Option<Fetched>, MailboxError> {
+        // One extra search before waiting when the last one saw new mail
+        // announced; only one, so a server announcing on every SEARCH
+        // cannot make us spin.
+        let mut recheck = false;
+        let mut rechecked = false;
         loop {
             if shutdown.is_cancelled() {
                 return Ok(None);
@@ -517,7 +550,7 @@ impl Mailbox for ImapMailbox {
             }
             if self.queue.is_empty() {
                 match self.refresh_queue().await {
-                    Ok(()) => {}
+                    Ok(announced) => recheck = announced,
                     Err(Trouble::Store(m)) => {
                         return Err(MailboxError::Other(format!("checkpoint store: {m}")));
                     }
@@ -528,6 +561,11 @@ impl Mailbox for ImapMailbox {
                 }
             }
             let Some(&uid) = self.queue.front() else {
+                if recheck && !rechecked {
+                    rechecked = true;
+                    continue;
+                }
+                rechecked = false;
                 match self.wait_for_mail(shutdown).await {
                     Ok(Waited::Again) => continue,
                     Ok(Waited::Cancelled) => return Ok(None),

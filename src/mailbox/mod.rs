@@ -62,7 +62,8 @@ pub trait Mailbox {
     /// The next message in the inbox that has not been filed yet, waiting
     /// (IDLE or polling) while the inbox is empty. Returns `Ok(None)` once
     /// `shutdown` is cancelled. Reconnects with capped back-off on its own.
-    async fn next(&mut self, shutdown: &CancellationToken) -> Result<Option<Fetched>, MailboxError>;
+    async fn next(&mut self, shutdown: &CancellationToken)
+    -> Result<Option<Fetched>, MailboxError>;
 
     /// Moves a message out of the inbox into `folder`. Must be idempotent:
     /// filing a message that is already gone is not an error.

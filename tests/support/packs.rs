@@ -417,7 +417,7 @@ impl Pack {
     }
 
     /// The From address (without display name).
-    pub fn from_address(&self) -> &str {
+    pub fn sender_address(&self) -> &str {
         self.from
             .rsplit_once('<')
             .map(|(_, a)| a.trim_end_matches('>'))
