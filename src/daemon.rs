@@ -171,6 +171,7 @@ async fn serve<M: Mailbox>(
                 continue;
             }
         };
+        crate::failpoint::hit("after_fetch");
         let folder = match worker.handle(&fetched).await {
             Ok(folder) => folder,
             Err(e) => {
@@ -180,6 +181,7 @@ async fn serve<M: Mailbox>(
                 continue;
             }
         };
+        crate::failpoint::hit("after_commit");
         match mailbox.file(&fetched.id, folder).await {
             Ok(()) => pause = Duration::ZERO,
             Err(e) => {

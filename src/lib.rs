@@ -11,6 +11,7 @@ pub mod classify;
 pub mod config;
 pub mod daemon;
 pub mod email;
+pub mod failpoint;
 pub mod fields;
 pub mod inbound;
 pub mod intake;

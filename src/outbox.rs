@@ -132,6 +132,9 @@ impl Sender {
             .transport
             .send(&entry.envelope_from, &entry.envelope_to, &body)
             .await;
+        if result.is_ok() {
+            crate::failpoint::hit("after_send");
+        }
         let now = Utc::now();
         match result {
             Ok(()) => {

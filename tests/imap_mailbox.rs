@@ -446,6 +446,8 @@ enum Fault {
     NoMove,
     /// Neither MOVE nor UIDPLUS: filing ends with a plain EXPUNGE.
     NoMoveNoUidplus,
+    /// No IDLE (no fault as such): UID 3 turns up once a NOOP was seen.
+    Polling,
 }
 
 /// A tiny scripted IMAP server on a free loopback port; records every
@@ -474,6 +476,7 @@ async fn serve(sock: TcpStream, fault: Fault, seen: Arc<Mutex<Vec<String>>>) {
     if w.write_all(greeting.as_bytes()).await.is_err() {
         return;
     }
+    let mut polled = false;
     while let Ok(Some(line)) = lines.next_line().await {
         seen.lock().unwrap().push(line.clone());
         let mut parts = line.splitn(3, ' ');
@@ -481,7 +484,11 @@ async fn serve(sock: TcpStream, fault: Fault, seen: Arc<Mutex<Vec<String>>>) {
         let cmd = parts.next().unwrap_or("").to_ascii_uppercase();
         let rest = parts.next().unwrap_or("");
         let reply = match cmd.as_str() {
-            "LOGIN" | "NOOP" | "SUBSCRIBE" | "CREATE" | "EXPUNGE" => format!("{tag} OK done\r\n"),
+            "LOGIN" | "SUBSCRIBE" | "CREATE" | "EXPUNGE" => format!("{tag} OK done\r\n"),
+            "NOOP" => {
+                polled = true;
+                format!("{tag} OK done\r\n")
+            }
             "CAPABILITY" => {
                 let caps = match fault {
                     Fault::NoMove => "IMAP4rev1 UIDPLUS",
@@ -501,14 +508,21 @@ async fn serve(sock: TcpStream, fault: Fault, seen: Arc<Mutex<Vec<String>>>) {
             "SELECT" => {
                 format!("* 2 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n{tag} OK [READ-WRITE] done\r\n")
             }
-            "UID" if rest.starts_with("SEARCH") => format!("* SEARCH 1 2\r\n{tag} OK done\r\n"),
-            "UID" if rest.starts_with("FETCH 1 ") => {
+            "UID" if rest.starts_with("SEARCH") => {
+                let uids = if polled { "1 2 3" } else { "1 2" };
+                format!("* SEARCH {uids}\r\n{tag} OK done\r\n")
+            }
+            "UID" if fault == Fault::RefusesFetchOfUid1 && rest.starts_with("FETCH 1 ") => {
                 format!("{tag} NO [SERVERBUG] cannot read this message\r\n")
             }
-            "UID" if rest.starts_with("FETCH 2 ") => {
-                let body = "Subject: two\r\n\r\nhello\r\n";
+            "UID" if rest.starts_with("FETCH ") => {
+                let uid = rest.split(' ').nth(1).unwrap_or("0");
+                let name = ["zero", "one", "two", "three"]
+                    .get(uid.parse::<usize>().unwrap_or(0))
+                    .unwrap_or(&"zero");
+                let body = format!("Subject: {name}\r\n\r\nhello\r\n");
                 format!(
-                    "* 2 FETCH (UID 2 BODY[] {{{}}}\r\n{body})\r\n{tag} OK done\r\n",
+                    "* {uid} FETCH (UID {uid} BODY[] {{{}}}\r\n{body})\r\n{tag} OK done\r\n",
                     body.len()
                 )
             }
@@ -662,4 +676,19 @@ async fn without_move_filing_copies_flags_and_expunges_only_its_message() {
         );
         mb.close().await;
     }
+}
+
+#[tokio::test]
+async fn without_idle_it_polls_for_new_mail() {
+    let (port, seen) = scripted_server(Fault::Polling).await;
+    let mut mb = ImapMailbox::new(scripted_config(port), state());
+    within(10, mb.open()).await.unwrap();
+    let token = CancellationToken::new();
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        got.push(subject(&next_message(&mut mb, &token).await.raw));
+    }
+    assert_eq!(got, ["one", "two", "three"]);
+    assert!(seen.lock().unwrap().iter().any(|l| l.ends_with(" NOOP")));
+    assert!(!seen.lock().unwrap().iter().any(|l| l.ends_with(" IDLE")));
 }
