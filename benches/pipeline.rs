@@ -129,7 +129,8 @@ usage: scripts/bench [--quick] [--n N] [--rss-n N] [--latency-seconds S] [--rate
   --no-write            print the table only, leave docs/benchmarks.md alone
   --out PATH            write the report here instead of docs/benchmarks.md";
 
-fn parse_options() -> anyhow::Result<Options> {
+/// The options, or `None` when only the usage was asked for.
+fn parse_options() -> anyhow::Result<Option<Options>> {
     let raw: Vec<String> = std::env::args().skip(1).collect();
     let quick = raw.iter().any(|a| a == "--quick");
     let mut o = Options {
@@ -143,7 +144,6 @@ fn parse_options() -> anyhow::Result<Options> {
         out: Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/benchmarks.md"),
         args: String::new(),
     };
-    let mut shown = Vec::new();
     let mut it = raw.iter();
     while let Some(arg) = it.next() {
         let mut value = |name: &str| {
@@ -179,32 +179,24 @@ fn parse_options() -> anyhow::Result<Options> {
                 phases.dedup();
                 o.phases = phases;
             }
-            "-h" | "--help" => bail!("{USAGE}"),
+            "-h" | "--help" => return Ok(None),
             other => bail!("unknown argument {other:?}\n{USAGE}"),
         }
-        shown.push(arg.clone());
     }
     if o.n == 0 || o.rss_n == 0 || o.rate == 0 || o.latency_seconds == 0 {
         bail!("--n, --rss-n, --rate and --latency-seconds must be positive\n{USAGE}");
     }
-    // Re-create the flags as given, values included, for the report.
-    let mut args = Vec::new();
-    let mut it = raw.iter().filter(|a| *a != "--bench").peekable();
-    while let Some(a) = it.next() {
-        if a.starts_with("--") && !matches!(a.as_str(), "--quick" | "--no-write") {
-            if let Some(v) = it.next() {
-                args.push(format!("{a} {v}"));
-                continue;
-            }
-        }
-        args.push(a.clone());
-    }
-    o.args = if args.is_empty() {
+    let given: Vec<&str> = raw
+        .iter()
+        .map(String::as_str)
+        .filter(|a| *a != "--bench")
+        .collect();
+    o.args = if given.is_empty() {
         "(defaults)".into()
     } else {
-        args.join(" ")
+        given.join(" ")
     };
-    Ok(o)
+    Ok(Some(o))
 }
 
 impl Options {
@@ -291,7 +283,7 @@ impl PackSpec {
         let mut rng = Prng::new(SEED ^ self.index.wrapping_mul(0x2545_F491_4F6C_DD1D));
         let given = GIVEN[(rng.next_u64() % GIVEN.len() as u64) as usize];
         let father = FATHER[(rng.next_u64() % FATHER.len() as u64) as usize];
-        let link = if rng.next_u64() % 2 == 0 {
+        let link = if rng.next_u64().is_multiple_of(2) {
             "bin"
         } else {
             "binti"
@@ -335,7 +327,10 @@ impl PackSpec {
             .unwrap_or_default();
         let phone = format!("+97150{:07}", (1_234_567 + self.index * 7) % 10_000_000);
         let body = [
-            ("Rujukan eSPA / eSPA Reference", format!("HDA-2026-{:06}", self.index)),
+            (
+                "Rujukan eSPA / eSPA Reference",
+                format!("HDA-2026-{:06}", self.index),
+            ),
             ("Turutan / Signing Order", "2".into()),
             ("Nama Penuh / Full Name", name.clone()),
             ("Jenis Pengenalan / ID Type", "MyKad".into()),
@@ -365,7 +360,8 @@ impl PackSpec {
              Content-Type: text/plain; charset=utf-8\r\n\
              Content-Transfer-Encoding: 7bit\r\n\r\n\
              {body}\r\nTerima kasih.\r\nSeri Indah Development Sdn Bhd\r\n",
-            self.base_user, self.index
+            self.base_user,
+            self.index
         );
         let files = [
             (
@@ -443,9 +439,7 @@ fn base64_lines(data: &[u8], out: &mut Vec<u8>) {
     let engine = &base64::engine::general_purpose::STANDARD;
     let mut line = [0u8; 76];
     for chunk in data.chunks(57) {
-        let n = engine
-            .encode_slice(chunk, &mut line)
-            .unwrap_or_default();
+        let n = engine.encode_slice(chunk, &mut line).unwrap_or_default();
         out.extend_from_slice(&line[..n]);
         out.extend_from_slice(b"\r\n");
     }
@@ -591,7 +585,12 @@ fn literal_len(line: &[u8]) -> Option<u64> {
 
 /// Sends `tag command` and reads until the tagged reply, which must be OK. Untagged lines (and
 /// any literal in them) are skipped.
-async fn raw_command<R, W>(r: &mut BufReader<R>, w: &mut W, tag: &str, cmd: &str) -> anyhow::Result<()>
+async fn raw_command<R, W>(
+    r: &mut BufReader<R>,
+    w: &mut W,
+    tag: &str,
+    cmd: &str,
+) -> anyhow::Result<()>
 where
     R: tokio::io::AsyncRead + Unpin,
     W: tokio::io::AsyncWrite + Unpin,
@@ -611,7 +610,10 @@ where
             if line[tag.len() + 1..].starts_with(b"OK") {
                 return Ok(());
             }
-            bail!("{tag} refused: {}", String::from_utf8_lossy(&line).trim_end());
+            bail!(
+                "{tag} refused: {}",
+                String::from_utf8_lossy(&line).trim_end()
+            );
         }
     }
 }
@@ -649,7 +651,10 @@ async fn raw_fetch(servers: &MailServers) -> anyhow::Result<Rate> {
             bytes += n;
         } else if line.starts_with(b"a3 ") {
             if !line[3..].starts_with(b"OK") {
-                bail!("FETCH refused: {}", String::from_utf8_lossy(&line).trim_end());
+                bail!(
+                    "FETCH refused: {}",
+                    String::from_utf8_lossy(&line).trim_end()
+                );
             }
             break;
         }
@@ -693,8 +698,9 @@ async fn library_fetch(servers: &MailServers) -> anyhow::Result<Rate> {
 /// getmail6 retrieving the whole inbox (read_all, delete false) into a fresh Maildir; the
 /// subprocess's wall time; `messages` is what it delivered.
 fn getmail(servers: &MailServers, expected_bytes: u64) -> anyhow::Result<Rate> {
-    let program = support::process::find_program("getmail")
-        .ok_or_else(|| anyhow!("getmail not installed (scripts/bench installs the getmail6 package)"))?;
+    let program = support::process::find_program("getmail").ok_or_else(|| {
+        anyhow!("getmail not installed (scripts/bench installs the getmail6 package)")
+    })?;
     // getmail refuses to deliver as root: it runs as the unprivileged `mail` user, which owns
     // its state directory and Maildir.
     let (uid, gid) = support::process::user_ids("mail")
@@ -704,7 +710,13 @@ fn getmail(servers: &MailServers, expected_bytes: u64) -> anyhow::Result<Rate> {
     for sub in ["cur", "new", "tmp"] {
         fs::create_dir_all(maildir.join(sub))?;
     }
-    for d in [&dir, &maildir, &maildir.join("cur"), &maildir.join("new"), &maildir.join("tmp")] {
+    for d in [
+        &dir,
+        &maildir,
+        &maildir.join("cur"),
+        &maildir.join("new"),
+        &maildir.join("tmp"),
+    ] {
         std::os::unix::fs::chown(d, Some(uid), Some(gid))?;
     }
     let rc = dir.join("getmailrc");
@@ -798,7 +810,13 @@ impl Counts {
     fn show(&self) -> String {
         format!(
             "inbox {}, Processed {}, Rejected {}, Quarantine {}; delivered: ACK {}, STAFF-VERIFY {}, EMEL 1 {}",
-            self.inbox, self.processed, self.rejected, self.quarantine, self.acks, self.staff, self.emel1
+            self.inbox,
+            self.processed,
+            self.rejected,
+            self.quarantine,
+            self.acks,
+            self.staff,
+            self.emel1
         )
     }
 }
@@ -806,7 +824,10 @@ impl Counts {
 /// Whether process `pid` is alive (not gone, not a zombie).
 fn alive(pid: u32) -> bool {
     fs::read_to_string(format!("/proc/{pid}/status"))
-        .map(|s| !s.lines().any(|l| l.starts_with("State:") && l.contains('Z')))
+        .map(|s| {
+            !s.lines()
+                .any(|l| l.starts_with("State:") && l.contains('Z'))
+        })
         .unwrap_or(false)
 }
 
@@ -821,6 +842,9 @@ fn proc_status_bytes(pid: u32, field: &str) -> Option<u64> {
 #[derive(Debug, Clone, Copy)]
 struct Drained {
     secs: f64,
+    /// When the inbox was first seen empty with every pack filed: the intake's own pace, before
+    /// the outbox has caught up.
+    filed_secs: f64,
     counts: Counts,
     /// Largest VmRSS seen by the poller (VmHWM is the authoritative peak).
     max_rss: u64,
@@ -841,17 +865,23 @@ async fn drain(
     let mut moved = Instant::now();
     let mut announced = Instant::now();
     let mut max_rss = 0;
+    let mut filed_secs = None;
     loop {
         let c = Counts::read(servers, expect.signee_base);
         max_rss = max_rss.max(proc_status_bytes(pid, "VmRSS:").unwrap_or(0));
+        if filed_secs.is_none() && c.inbox == 0 && c.processed >= expect.packs {
+            filed_secs = Some(since.elapsed().as_secs_f64());
+        }
         if c.inbox == 0
             && c.processed >= expect.packs
             && c.acks >= expect.packs
             && c.staff >= expect.packs
             && c.emel1 >= expect.packs
         {
+            let secs = since.elapsed().as_secs_f64();
             return Ok(Drained {
-                secs: since.elapsed().as_secs_f64(),
+                secs,
+                filed_secs: filed_secs.unwrap_or(secs),
                 counts: c,
                 max_rss,
             });
@@ -965,10 +995,9 @@ async fn latency(
     let count = (seconds * u64::from(rate)) as usize;
     let specs = mixed_specs("late", LATENCY_OFFSET, count, 2);
     eprintln!("  latency: generating {count} packs before the clock starts");
-    let packs: Vec<Vec<u8>> = tokio::task::spawn_blocking(move || {
-        specs.iter().map(PackSpec::build).collect::<Vec<_>>()
-    })
-    .await?;
+    let packs: Vec<Vec<u8>> =
+        tokio::task::spawn_blocking(move || specs.iter().map(PackSpec::build).collect::<Vec<_>>())
+            .await?;
     let packs = Arc::new(packs);
     let mut sessions = Vec::new();
     for _ in 0..APPENDERS {
@@ -1011,10 +1040,17 @@ async fn latency(
         sent.insert(i, (at, took));
     }
 
-    // Wait for the stragglers (bounded: a lost EMEL 1 is reported, not waited for forever).
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while maildir_count(&folder) < before + count && Instant::now() < deadline && alive(pid) {
+    // Wait for the stragglers: a daemon slower than the APPEND rate is still working through a
+    // queue. Bounded: an EMEL 1 that has not come 60 s after the previous one counts as missing.
+    let mut seen = maildir_count(&folder);
+    let mut moved = Instant::now();
+    while seen < before + count && moved.elapsed() < Duration::from_secs(60) && alive(pid) {
         tokio::time::sleep(POLL).await;
+        let now = maildir_count(&folder);
+        if now != seen {
+            seen = now;
+            moved = Instant::now();
+        }
     }
 
     let re = regex::bytes::Regex::new(r"(?i)late\+(\d{6})@").context("regex")?;
@@ -1045,11 +1081,7 @@ async fn latency(
     }
     let mut lat: Vec<f64> = sent
         .iter()
-        .filter_map(|(i, (at, _))| {
-            arrived
-                .get(i)
-                .map(|ct| (ct - epoch_ns(*at)) as f64 / 1e9)
-        })
+        .filter_map(|(i, (at, _))| arrived.get(i).map(|ct| (ct - epoch_ns(*at)) as f64 / 1e9))
         .collect();
     lat.sort_by(f64::total_cmp);
     let mut appends: Vec<f64> = sent.values().map(|(_, took)| *took).collect();
@@ -1124,7 +1156,13 @@ impl Report {
 
     fn error(&mut self, metric: &str, target: &str, e: &anyhow::Error) {
         let first = format!("{e:#}");
-        let short: String = first.lines().next().unwrap_or("").chars().take(160).collect();
+        let short: String = first
+            .lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(160)
+            .collect();
         eprintln!("  => {metric}: ERROR: {first}");
         self.rows.push(Row {
             metric: metric.into(),
@@ -1181,7 +1219,13 @@ fn machine() -> Vec<(String, String)> {
         .unwrap_or_default();
     let run = |cmd: &str, args: &[&str]| -> String {
         support::process::find_program(cmd)
-            .and_then(|p| Command::new(p).args(args).stdin(Stdio::null()).output().ok())
+            .and_then(|p| {
+                Command::new(p)
+                    .args(args)
+                    .stdin(Stdio::null())
+                    .output()
+                    .ok()
+            })
             .map(|o| {
                 let text = format!(
                     "{}{}",
@@ -1204,7 +1248,10 @@ fn machine() -> Vec<(String, String)> {
         .map(|o| !o.stdout.is_empty())
         .unwrap_or(false);
     vec![
-        ("date".into(), chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string()),
+        (
+            "date".into(),
+            chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+        ),
         ("cpu".into(), format!("{cores} × {model}")),
         ("memory".into(), mem),
         ("kernel".into(), format!("Linux {kernel}")),
@@ -1301,8 +1348,8 @@ LMTP links the delivered file into place) minus the wall-clock time at which the
 that pack's APPEND, so the APPEND upload itself counts. Resolution: the kernel's coarse file
 timestamps (one tick, ≤ 4 ms) against a nanosecond clock; the error is below 5 ms and can only
 make latencies look smaller by that much. No IMAP client opens the signee mailbox during the
-phase, so nothing renames the files afterwards. A pack whose EMEL 1 has not arrived 60 s after
-the last APPEND counts as missing.
+phase, so nothing renames the files afterwards. The bench waits for every EMEL 1; one still
+missing when no EMEL 1 has arrived for 60 s counts as missing.
 
 **Memory.** A fresh server pair and a fresh daemon; the backlog of 2 MB packs is APPENDed before
 the daemon starts; the daemon drains it (same completion test as above); its peak resident set
@@ -1323,7 +1370,13 @@ too.
 fn free_bytes(path: &Path) -> Option<u64> {
     let out = Command::new("df").arg("-Pk").arg(path).output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let kb: u64 = text.lines().nth(1)?.split_whitespace().nth(3)?.parse().ok()?;
+    let kb: u64 = text
+        .lines()
+        .nth(1)?
+        .split_whitespace()
+        .nth(3)?
+        .parse()
+        .ok()?;
     Some(kb * 1024)
 }
 
@@ -1334,7 +1387,11 @@ fn throughput_and_latency(o: &Options, rt: &tokio::runtime::Runtime, report: &mu
     let mut loaded = Loaded::default();
     if needs_backlog {
         eprintln!("throughput: loading {} packs into the RA inbox", o.n);
-        match rt.block_on(load(&servers, mixed_specs("signee", 0, o.n, 1), "throughput")) {
+        match rt.block_on(load(
+            &servers,
+            mixed_specs("signee", 0, o.n, 1),
+            "throughput",
+        )) {
             Ok(l) => loaded = l,
             Err(e) => {
                 report.error("backlog load", "", &e);
@@ -1373,10 +1430,18 @@ fn throughput_and_latency(o: &Options, rt: &tokio::runtime::Runtime, report: &mu
             Ok(mut runs) => {
                 runs.sort_by(|a, b| a.secs.total_cmp(&b.secs));
                 let median = runs[runs.len() / 2];
-                report.row("ceiling: raw IMAP UID FETCH (median)", median.show(), "", Verdict::Info);
+                report.row(
+                    "ceiling: raw IMAP UID FETCH (median)",
+                    median.show(),
+                    "",
+                    Verdict::Info,
+                );
                 report.notes.push(format!(
                     "Ceiling runs (msg/s): {}.",
-                    runs.iter().map(|r| format!("{:.1}", r.per_sec())).collect::<Vec<_>>().join(", ")
+                    runs.iter()
+                        .map(|r| format!("{:.1}", r.per_sec()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
                 ceiling = Some(median);
             }
@@ -1453,7 +1518,12 @@ fn throughput_and_latency(o: &Options, rt: &tokio::runtime::Runtime, report: &mu
                     bytes: loaded.bytes,
                     secs: d.secs,
                 };
-                report.row("sijil: packs → cases + 3 emails", r.show(), "", Verdict::Info);
+                report.row(
+                    "sijil: packs → cases + 3 emails",
+                    r.show(),
+                    "",
+                    Verdict::Info,
+                );
                 match ceiling {
                     Some(c) => {
                         let ratio = r.per_sec() / c.per_sec();
@@ -1489,8 +1559,12 @@ fn throughput_and_latency(o: &Options, rt: &tokio::runtime::Runtime, report: &mu
                     ),
                 }
                 report.notes.push(format!(
-                    "Throughput drain: {}; largest VmRSS seen {:.1} MiB.",
+                    "Throughput drain: {}; every pack filed after {:.2} s ({:.1} msg/s, the intake's \
+                     own pace), last notification delivered after {:.2} s; largest VmRSS seen {:.1} MiB.",
                     d.counts.show(),
+                    d.filed_secs,
+                    loaded.messages as f64 / d.filed_secs.max(1e-9),
+                    d.secs,
                     d.max_rss as f64 / 1048576.0
                 ));
             }
@@ -1498,7 +1572,10 @@ fn throughput_and_latency(o: &Options, rt: &tokio::runtime::Runtime, report: &mu
                 throughput_ok = false;
                 let e = e.context(format!("daemon log tail:\n{}", daemon_tail(&daemon)));
                 eprintln!("{e:?}");
-                for (metric, target) in sijil_metrics(o).into_iter().filter(|(m, _)| !m.starts_with("latency")) {
+                for (metric, target) in sijil_metrics(o)
+                    .into_iter()
+                    .filter(|(m, _)| !m.starts_with("latency"))
+                {
                     report.error(metric, target, &e);
                 }
             }
@@ -1531,14 +1608,24 @@ fn throughput_and_latency(o: &Options, rt: &tokio::runtime::Runtime, report: &mu
                     "all delivered",
                     Verdict::of(l.delivered == l.sent),
                 );
-                report.row("latency APPEND → EMEL 1, p50", format!("{:.0} ms", l.p50 * 1e3), "", Verdict::Info);
+                report.row(
+                    "latency APPEND → EMEL 1, p50",
+                    format!("{:.0} ms", l.p50 * 1e3),
+                    "",
+                    Verdict::Info,
+                );
                 report.row(
                     "latency APPEND → EMEL 1, p99",
                     format!("{:.0} ms", l.p99 * 1e3),
                     "< 1 s",
                     Verdict::of(l.p99 < 1.0 && l.delivered == l.sent),
                 );
-                report.row("latency APPEND → EMEL 1, max", format!("{:.0} ms", l.max * 1e3), "", Verdict::Info);
+                report.row(
+                    "latency APPEND → EMEL 1, max",
+                    format!("{:.0} ms", l.max * 1e3),
+                    "",
+                    Verdict::Info,
+                );
             }
             Err(e) => {
                 let e = e.context(format!("daemon log tail:\n{}", daemon_tail(&daemon)));
@@ -1656,7 +1743,19 @@ fn memory(o: &Options, rt: &tokio::runtime::Runtime, report: &mut Report) {
                 bytes: loaded.bytes,
                 secs: d.secs,
             };
-            report.row("sijil drain of the 2 MB backlog", r.show(), "", Verdict::Info);
+            report.row(
+                "sijil drain of the 2 MB backlog",
+                r.show(),
+                "",
+                Verdict::Info,
+            );
+            report.notes.push(format!(
+                "Memory drain: every pack filed after {:.1} s ({:.1} msg/s), last notification \
+                 delivered after {:.1} s.",
+                d.filed_secs,
+                n as f64 / d.filed_secs.max(1e-9),
+                d.secs
+            ));
         }
         Err(e) => {
             let e = e.context(format!("daemon log tail:\n{}", daemon_tail(&daemon)));
@@ -1669,7 +1768,11 @@ fn memory(o: &Options, rt: &tokio::runtime::Runtime, report: &mut Report) {
 
 fn main() -> ExitCode {
     let o = match parse_options() {
-        Ok(o) => o,
+        Ok(Some(o)) => o,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
             eprintln!("{e:#}");
             return ExitCode::from(2);
@@ -1712,7 +1815,14 @@ fn main() -> ExitCode {
     }
 
     let table = report.table();
-    println!("\n{}", machine.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("\n"));
+    println!(
+        "\n{}",
+        machine
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     println!("\n{table}");
     for n in &report.notes {
         println!("note: {n}");

@@ -156,6 +156,15 @@ pub enum EventKind {
     EmailSent { message_id: String },
     /// Delivery failed for good.
     EmailFailed { message_id: String, error: String },
+    /// A delivery report said one of our emails did not reach `recipient`.
+    DeliveryFailed {
+        message_id: String,
+        recipient: String,
+        status: String,
+    },
+    /// An answer to the sender was held back: too many to them this hour
+    /// (two robots answering each other must not loop).
+    ReplySuppressed { template: String, to: String },
 }
 
 /// A case record: everything needed to decide the next step.

@@ -20,15 +20,18 @@ pub enum Template {
     Emel1,
     /// Verifiers: a case is waiting for their call.
     StaffVerify,
+    /// Developer and the staff holding the case: the signee's address bounced.
+    Bounce,
 }
 
 impl Template {
-    pub const ALL: [Template; 5] = [
+    pub const ALL: [Template; 6] = [
         Template::Ack,
         Template::Incomplete,
         Template::Duplicate,
         Template::Emel1,
         Template::StaffVerify,
+        Template::Bounce,
     ];
 
     /// The template's file stem under `templates/`.
@@ -39,6 +42,7 @@ impl Template {
             Template::Duplicate => "duplicate",
             Template::Emel1 => "emel1",
             Template::StaffVerify => "staff-verify",
+            Template::Bounce => "bounce",
         }
     }
 }

@@ -55,6 +55,8 @@ pub struct Inbound {
     pub authentication_results: Vec<String>,
     /// mail-parser could not read it as a message at all.
     pub malformed: bool,
+    /// Present when the message is a delivery report.
+    pub report: Option<crate::bounce::DeliveryReport>,
 }
 
 /// Hex SHA-256 of `bytes`.
@@ -166,6 +168,7 @@ pub fn parse(raw: &[u8]) -> Inbound {
             .filter_map(|v| v.as_text().map(str::to_string))
             .collect(),
         malformed: false,
+        report: crate::bounce::read(&msg),
     }
 }
 

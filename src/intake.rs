@@ -32,6 +32,17 @@ pub trait Cases {
     fn open_for_id(&self, espa: &str, id_number: &str) -> Option<Case>;
     /// The sequence number the next case of `year` will get.
     fn next_sequence(&self, year: i32) -> u64;
+    /// The case one of our emails (by its Message-ID) was about.
+    fn case_for_email(&self, message_id: &str) -> Option<Case>;
+    /// How many answers `address` got on the thread of case `reference`
+    /// in the clock hour of `now`.
+    fn replies_this_hour(&self, address: &str, reference: &str, now: DateTime<Utc>) -> u32;
+}
+
+/// The key under which answers to one sender on one case are counted per
+/// clock hour (the store persists the counts).
+pub fn reply_counter(address: &str, reference: &str, now: DateTime<Utc>) -> String {
+    format!("rate\0{address}\0{reference}\0{}", now.format("%Y%m%d%H"))
 }
 
 /// What to do with one inbound message.
@@ -73,9 +84,82 @@ pub fn decide(
     cfg: &Config,
     now: DateTime<Utc>,
 ) -> Decision {
+    let mut d = decide_unlimited(msg, class, cases, cfg, now);
+    limit_replies(msg, &mut d, cases, cfg, now);
+    d
+}
+
+/// RFC 3834's last line of defence: a sender that is a robot answering
+/// our answers (on the same case, so a busy developer's many packs never
+/// count together) gets at most `reply_rate_per_hour` answers; the message
+/// still takes effect, the rest of the answers are held back and recorded.
+fn limit_replies(
+    msg: &Inbound,
+    d: &mut Decision,
+    cases: &impl Cases,
+    cfg: &Config,
+    now: DateTime<Utc>,
+) {
+    let Some(sender) = msg.from.as_deref() else {
+        return;
+    };
+    let limit = cfg.security.reply_rate_per_hour;
+    let mut counted: Vec<(String, u32)> = Vec::new();
+    let mut held = Vec::new();
+    d.emails.retain(|email| {
+        let Some(reference) = email.case_ref.as_deref() else {
+            return true;
+        };
+        if !email
+            .to
+            .iter()
+            .any(|r| r.email.eq_ignore_ascii_case(sender))
+        {
+            return true;
+        }
+        let n = match counted.iter_mut().find(|(r, _)| r == reference) {
+            Some((_, n)) => n,
+            None => {
+                counted.push((
+                    reference.to_string(),
+                    cases.replies_this_hour(sender, reference, now),
+                ));
+                &mut counted.last_mut().expect("just pushed").1
+            }
+        };
+        *n += 1;
+        if *n > limit {
+            held.push((reference.to_string(), email.template));
+            return false;
+        }
+        true
+    });
+    for (reference, template) in held {
+        tracing::warn!(case = %reference, template = template.name(), "answer held back: reply rate limit");
+        d.events.push((
+            reference,
+            event(
+                now,
+                Actor::System,
+                EventKind::ReplySuppressed {
+                    template: template.name().to_string(),
+                    to: sender.to_string(),
+                },
+            ),
+        ));
+    }
+}
+
+fn decide_unlimited(
+    msg: &Inbound,
+    class: &Class,
+    cases: &impl Cases,
+    cfg: &Config,
+    now: DateTime<Utc>,
+) -> Decision {
     match class {
         Class::Malformed => Decision::file(Folder::Quarantine, "malformed message"),
-        // Delivery reports are matched to their case in a later slice.
+        Class::Automated { report: true, .. } => delivery_report(msg, cases, cfg, now),
         Class::Automated { .. } => Decision::file(Folder::Quarantine, "automated mail"),
         Class::Unknown => Decision::file(Folder::Quarantine, "unknown sender"),
         Class::Registration | Class::EspaReply { .. } => {
@@ -277,6 +361,90 @@ fn case_reply(
     d.emails = emails_for(&case, cfg);
     d.case = Some(case);
     d
+}
+
+/// A delivery report about one of our emails is recorded on its case; when
+/// it was the signee's address that failed, the developer and the staff
+/// holding the case are told. Never answered to its sender.
+fn delivery_report(
+    msg: &Inbound,
+    cases: &impl Cases,
+    cfg: &Config,
+    now: DateTime<Utc>,
+) -> Decision {
+    let Some(report) = &msg.report else {
+        return Decision::file(Folder::Quarantine, "automated mail");
+    };
+    let Some(message_id) = &report.original_message_id else {
+        return Decision::file(Folder::Quarantine, "report about unknown mail");
+    };
+    let Some(case) = cases.case_for_email(message_id) else {
+        return Decision::file(Folder::Quarantine, "report about unknown mail");
+    };
+    let mut d = Decision::file(Folder::Processed, "delivery report recorded");
+    let signee_email = case
+        .application
+        .as_ref()
+        .map(|a| a.email.to_lowercase())
+        .or_else(|| {
+            case.fields
+                .get(Field::Email)
+                .map(|e| e.trim().to_lowercase())
+        });
+    for failure in &report.failed {
+        d.events.push((
+            case.reference.clone(),
+            event(
+                now,
+                Actor::System,
+                EventKind::DeliveryFailed {
+                    message_id: message_id.clone(),
+                    recipient: failure.recipient.clone(),
+                    status: failure.status.clone(),
+                },
+            ),
+        ));
+        if signee_email.as_deref() != Some(failure.recipient.as_str()) {
+            continue;
+        }
+        let mut ctx = case_context(&case);
+        ctx["bounce"] = json!({ "recipient": failure.recipient, "status": failure.status });
+        let mut to = vec![Recipient {
+            name: Some(case.company.clone()).filter(|c| !c.is_empty()),
+            email: case.developer_address.clone(),
+        }];
+        to.extend(holders(&case, cfg));
+        for recipient in to {
+            d.emails.push(Email {
+                template: Template::Bounce,
+                sender: Sender::Ra,
+                to: vec![recipient],
+                case_ref: Some(case.reference.clone()),
+                thread: case.thread.clone(),
+                context: ctx.clone(),
+            });
+        }
+    }
+    if d.events.is_empty() {
+        d.reason = "report without a failure";
+    }
+    d
+}
+
+/// The staff who hold a case in its current state: whose move it is.
+fn holders(case: &Case, cfg: &Config) -> Vec<Recipient> {
+    let role = match case.state {
+        CaseState::Received => StaffRole::Verifier,
+        CaseState::Verified => StaffRole::Officer,
+        CaseState::PinSet | CaseState::PinPending => StaffRole::Qc,
+        _ => StaffRole::Admin,
+    };
+    cfg.staff_with(role)
+        .map(|s| Recipient {
+            name: Some(s.name.clone()),
+            email: s.address.clone(),
+        })
+        .collect()
 }
 
 /// The pack check on a set of documents, each described by its stored head.

@@ -6,6 +6,7 @@
 
 pub mod attachment;
 pub mod blobs;
+pub mod bounce;
 pub mod case;
 pub mod classify;
 pub mod config;

@@ -68,6 +68,7 @@ fn sources(template: Template) -> Sources {
         Template::Duplicate => template_sources!("duplicate"),
         Template::Emel1 => template_sources!("emel1"),
         Template::StaffVerify => template_sources!("staff-verify"),
+        Template::Bounce => template_sources!("bounce"),
     }
 }
 

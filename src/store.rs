@@ -142,6 +142,7 @@ impl Store {
             ));
         }
         let mut outgoing = Vec::new();
+        let mut sent_index = Vec::new();
         for email in emails {
             let id = self.db.generate_id()?;
             let entry = OutboxEntry {
@@ -172,12 +173,24 @@ impl Store {
                     serde_json::to_vec(&queued)?,
                 ));
             }
+            if let Some(reference) = &email.case_ref {
+                sent_index.push((sent_key(&entry.message_id), reference.clone()));
+            }
             outgoing.push((
                 id.to_be_bytes(),
                 serde_json::to_vec(&entry)?,
                 email.rendered.bytes.clone(),
             ));
         }
+        // Answers counted for the reply rate limit, one per recipient.
+        let counters: Vec<String> = emails
+            .iter()
+            .filter_map(|e| e.case_ref.as_ref().map(|r| (r, &e.rendered.envelope_to)))
+            .flat_map(|(r, to)| {
+                to.iter()
+                    .map(move |a| crate::intake::reply_counter(&a.to_lowercase(), r, now))
+            })
+            .collect();
         let sequence = decision
             .new_sequence
             .map(|(year, n)| (format!("seq/{year}"), n.to_be_bytes()));
@@ -205,6 +218,9 @@ impl Store {
                             index_t.insert(k.as_bytes(), reference.as_bytes())?;
                         }
                     }
+                    for (k, reference) in &sent_index {
+                        index_t.insert(k.as_bytes(), reference.as_bytes())?;
+                    }
                     for (k, v) in &history {
                         history_t.insert(k.as_slice(), v.as_slice())?;
                     }
@@ -214,6 +230,14 @@ impl Store {
                     }
                     if let Some((k, n)) = &sequence {
                         meta_t.insert(k.as_bytes(), &n[..])?;
+                    }
+                    for k in &counters {
+                        let n = meta_t
+                            .get(k.as_bytes())?
+                            .and_then(|v| <[u8; 4]>::try_from(v.as_ref()).ok())
+                            .map(u32::from_be_bytes)
+                            .unwrap_or(0);
+                        meta_t.insert(k.as_bytes(), &(n + 1).to_be_bytes()[..])?;
                     }
                     seen_t.insert(key.as_bytes(), seen.as_slice())?;
                     Ok::<_, ConflictableTransactionError<StoreError>>(Committed::Now)
@@ -338,6 +362,27 @@ impl Cases for Store {
         })
     }
 
+    fn replies_this_hour(&self, address: &str, reference: &str, now: DateTime<Utc>) -> u32 {
+        self.meta
+            .get(crate::intake::reply_counter(address, reference, now))
+            .ok()
+            .flatten()
+            .and_then(|v| <[u8; 4]>::try_from(v.as_ref()).ok())
+            .map(u32::from_be_bytes)
+            .unwrap_or(0)
+    }
+
+    fn case_for_email(&self, message_id: &str) -> Option<Case> {
+        let id = message_id
+            .trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>');
+        let reference = self.index.get(sent_key(id)).ok().flatten()?;
+        self.case(&String::from_utf8_lossy(&reference))
+            .ok()
+            .flatten()
+    }
+
     fn next_sequence(&self, year: i32) -> u64 {
         let last = self
             .meta
@@ -374,6 +419,11 @@ fn index_keys(case: &Case) -> Vec<String> {
         keys.push(id_key(&a.espa_ref, &a.id_number));
     }
     keys
+}
+
+/// Our outgoing Message-IDs, so a delivery report finds its case.
+fn sent_key(message_id: &str) -> String {
+    format!("sent\0{message_id}")
 }
 
 fn order_key(espa: &str, order: u32) -> String {

@@ -12,6 +12,10 @@ const SIGNEE: &str = "ali@buyer.example.com";
 #[derive(Default)]
 struct Mem {
     cases: Vec<Case>,
+    /// Our emails' Message-IDs and the case each was about.
+    sent: Vec<(String, String)>,
+    /// One entry per answer counted, as the store counts them.
+    replies: Vec<String>,
 }
 
 impl Cases for Mem {
@@ -41,11 +45,26 @@ impl Cases for Mem {
     fn next_sequence(&self, _year: i32) -> u64 {
         self.cases.len() as u64 + 1
     }
+    fn replies_this_hour(&self, address: &str, reference: &str, now: DateTime<Utc>) -> u32 {
+        let key = reply_counter(address, reference, now);
+        self.replies.iter().filter(|k| **k == key).count() as u32
+    }
+    fn case_for_email(&self, message_id: &str) -> Option<Case> {
+        let reference = self.sent.iter().find(|(id, _)| id == message_id)?.1.clone();
+        self.get(&reference)
+    }
 }
 
 impl Mem {
     /// Applies a decision the way the store would.
     fn apply(&mut self, d: &Decision) {
+        for e in &d.emails {
+            for r in &e.to {
+                if let Some(reference) = &e.case_ref {
+                    self.replies.push(reply_counter(&r.email, reference, now()));
+                }
+            }
+        }
         if let Some(case) = &d.case {
             self.cases.retain(|c| c.reference != case.reference);
             self.cases.push(case.clone());
@@ -368,4 +387,89 @@ fn strangers_robots_and_unsupported_mail_are_quarantined_silently() {
         );
         assert!(d.emails.is_empty() && d.case.is_none());
     }
+}
+
+#[test]
+fn a_bounce_of_emel1_is_recorded_and_the_developer_and_verifier_told() {
+    let mut mem = Mem::default();
+    let first = decide_raw(
+        &message(DEV, "Permohonan", "p7@dev", &body(&fields()), &documents()),
+        &mem,
+    );
+    mem.apply(&first);
+    mem.sent
+        .push(("sijil.emel1@ra.example.my".into(), "SJL-2026-000001".into()));
+    let dsn = format!(
+        "From: MAILER-DAEMON@mx.example.my\r\nSubject: Undelivered Mail\r\nMessage-ID: <dsn1@mx>\r\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=B\r\n\r\n\
+--B\r\nContent-Type: text/plain\r\n\r\nfailed\r\n\
+--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\n\
+Final-Recipient: rfc822; {SIGNEE}\r\nAction: failed\r\nStatus: 5.1.1\r\n\
+--B\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <sijil.emel1@ra.example.my>\r\n--B--\r\n"
+    );
+    let d = decide_raw(dsn.as_bytes(), &mem);
+    assert_eq!(d.folder, Folder::Processed);
+    assert!(d.case.is_none(), "no state change");
+    assert!(
+        matches!(&d.events[0].1.what, EventKind::DeliveryFailed { recipient, .. } if recipient == SIGNEE)
+    );
+    assert_eq!(
+        templates(&d),
+        vec![
+            (Template::Bounce, vec![DEV.to_string()]),
+            (Template::Bounce, vec!["aina@ra.example.my".to_string()]),
+        ]
+    );
+    // A report about mail that is not ours: quarantined, nothing sent.
+    let stray = dsn.replace("sijil.emel1@ra.example.my", "someone-else@x");
+    let d = decide_raw(stray.as_bytes(), &mem);
+    assert_eq!(d.folder, Folder::Quarantine);
+    assert!(d.emails.is_empty() && d.events.is_empty());
+}
+
+#[test]
+fn a_robot_answering_our_answers_is_not_answered_forever() {
+    let mut mem = Mem::default();
+    let mut docs = documents();
+    docs.pop();
+    let first = decide_raw(
+        &message(DEV, "Permohonan", "loop0@dev", &body(&fields()), &docs),
+        &mem,
+    );
+    mem.apply(&first);
+    let reference = first
+        .case
+        .as_ref()
+        .map(|c| c.reference.clone())
+        .unwrap_or_default();
+    let limit = cfg().security.reply_rate_per_hour as usize;
+    let mut answered = 1;
+    for i in 1..=limit + 5 {
+        let echo = message(
+            DEV,
+            &format!("Re: [{reference}] Permohonan tidak lengkap"),
+            &format!("loop{i}@dev"),
+            "ok",
+            &[],
+        );
+        let d = decide_raw(&echo, &mem);
+        assert_eq!(
+            d.folder,
+            Folder::Processed,
+            "the message still takes effect"
+        );
+        answered += d.emails.len();
+        if d.emails.is_empty() {
+            assert!(
+                d.events
+                    .iter()
+                    .any(|(_, e)| matches!(e.what, EventKind::ReplySuppressed { .. }))
+            );
+        }
+        mem.apply(&d);
+    }
+    assert_eq!(
+        answered, limit,
+        "at most {limit} answers an hour on one case"
+    );
 }

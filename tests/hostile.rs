@@ -1,0 +1,876 @@
+//! Hostile and broken mail (SPEC §8, issue 5 part 4): the real binary, on a
+//! Maildir configuration, is given every message of `tests/corpus/hostile`
+//! (written by `scripts/make-hostile-corpus`) plus two built here that are
+//! too large to commit. Each must end either quarantined without a reply or
+//! answered with INCOMPLETE naming the expected problem codes; the daemon
+//! must stay up with bounded memory, exit 0 on SIGTERM, and store documents
+//! only under digest names, mode 0600.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+
+const DEVELOPER: &str = "pemaju@example.my";
+
+/// Generous: the whole corpus goes through a debug build; a 26 MiB message
+/// is among it.
+const PEAK_RSS_LIMIT_KIB: u64 = 256 * 1024;
+
+/// What must become of one message.
+#[derive(Debug, Clone, Copy)]
+enum Outcome {
+    /// Filed in Quarantine; nobody is answered, no case is made.
+    Quarantine,
+    /// Filed in Processed with a case in state `incomplete`; the developer
+    /// gets one INCOMPLETE email that names every code of `codes` and none
+    /// of `not`.
+    Incomplete {
+        codes: &'static [&'static str],
+        not: &'static [&'static str],
+    },
+}
+use Outcome::{Incomplete, Quarantine};
+
+/// The outcome of every message, by file name (without `.eml`). `not` lists
+/// codes whose absence shows the hostile part was read as it should be: a
+/// document found despite the broken MIME, a field read despite the charset.
+const EXPECTED: &[(&str, Outcome)] = &[
+    // Broken MIME structure.
+    (
+        "truncated-mime",
+        Incomplete {
+            codes: &["LOA_MISSING"],
+            not: &["FORM_MISSING", "MYKAD_FRONT_MISSING", "FIELD_MISSING"],
+        },
+    ),
+    (
+        "truncated-base64",
+        Incomplete {
+            codes: &["LOA_MISSING", "ID_DOC_MISSING"],
+            not: &["FIELD_MISSING"],
+        },
+    ),
+    (
+        "boundary-never-closes",
+        Incomplete {
+            codes: &["LOA_MISSING"],
+            not: &["FORM_MISSING", "MYKAD_FRONT_MISSING", "MYKAD_BACK_MISSING"],
+        },
+    ),
+    (
+        "boundary-missing",
+        Incomplete {
+            codes: &["FORM_MISSING", "LOA_MISSING"],
+            not: &[],
+        },
+    ),
+    (
+        "deep-nesting",
+        Incomplete {
+            codes: &["LOA_MISSING"],
+            not: &[],
+        },
+    ),
+    (
+        "deep-nested-rfc822",
+        Incomplete {
+            codes: &["FORM_MISSING", "LOA_MISSING"],
+            not: &["FIELD_MISSING"],
+        },
+    ),
+    (
+        "thousands-of-parts",
+        Incomplete {
+            codes: &["ATTACHMENT_TYPE_NOT_ALLOWED"],
+            not: &["FORM_MISSING", "LOA_MISSING", "FIELD_MISSING"],
+        },
+    ),
+    (
+        "thousands-of-empty-parts",
+        Incomplete {
+            codes: &["LOA_MISSING"],
+            not: &["FORM_MISSING", "FIELD_MISSING"],
+        },
+    ),
+    // Oversized headers and lines.
+    (
+        "long-headers",
+        Incomplete {
+            codes: &["LOA_MISSING"],
+            not: &["FIELD_MISSING", "FORM_MISSING"],
+        },
+    ),
+    (
+        "long-message-id",
+        Incomplete {
+            codes: &["LOA_MISSING"],
+            not: &["FIELD_MISSING", "FORM_MISSING"],
+        },
+    ),
+    (
+        "long-line",
+        Incomplete {
+            codes: &["LOA_MISSING"],
+            not: &["FIELD_MISSING", "FORM_MISSING"],
+        },
+    ),
+    (
+        "many-encoded-words",
+        Incomplete {
+            codes: &["LOA_MISSING"],
+            not: &["FIELD_MISSING", "FORM_MISSING"],
+        },
+    ),
+    // Bad transfer encodings and charsets.
+    (
+        "bad-base64",
+        Incomplete {
+            codes: &["ATTACHMENT_TYPE_MISMATCH"],
+            not: &[],
+        },
+    ),
+    (
+        "bad-quoted-printable",
+        Incomplete {
+            codes: &["PHONE_INVALID"],
+            not: &["LOA_MISSING"],
+        },
+    ),
+    (
+        "unknown-charset",
+        Incomplete {
+            codes: &["LOA_MISSING"],
+            not: &["FIELD_MISSING"],
+        },
+    ),
+    (
+        "lying-charset",
+        Incomplete {
+            codes: &["FIELD_MISSING"],
+            not: &["LOA_MISSING"],
+        },
+    ),
+    (
+        "nul-bytes",
+        Incomplete {
+            codes: &["LOA_MISSING"],
+            not: &[],
+        },
+    ),
+    // Hostile documents.
+    (
+        "compression-bomb",
+        Incomplete {
+            codes: &["MYKAD_BACK_MISSING"],
+            not: &[
+                "LOA_MISSING",
+                "ATTACHMENT_TOO_LARGE",
+                "ATTACHMENT_TYPE_MISMATCH",
+                "MESSAGE_TOO_LARGE",
+            ],
+        },
+    ),
+    (
+        "lying-attachment-types",
+        Incomplete {
+            codes: &["ATTACHMENT_TYPE_MISMATCH"],
+            not: &[],
+        },
+    ),
+    // Hostile file names.
+    (
+        "path-traversal-names",
+        Incomplete {
+            codes: &["ATTACHMENT_TYPE_NOT_ALLOWED"],
+            not: &["FORM_MISSING", "LOA_MISSING", "MYKAD_FRONT_MISSING"],
+        },
+    ),
+    (
+        "absolute-paths",
+        Incomplete {
+            codes: &["ATTACHMENT_TYPE_NOT_ALLOWED"],
+            not: &["FORM_MISSING", "LOA_MISSING", "MYKAD_FRONT_MISSING"],
+        },
+    ),
+    (
+        "control-char-names",
+        Incomplete {
+            codes: &["ATTACHMENT_TYPE_NOT_ALLOWED"],
+            not: &["FORM_MISSING", "LOA_MISSING"],
+        },
+    ),
+    (
+        "rtl-override-names",
+        Incomplete {
+            codes: &["ATTACHMENT_TYPE_REFUSED"],
+            not: &["FORM_MISSING"],
+        },
+    ),
+    (
+        "header-injection-subject",
+        Incomplete {
+            codes: &["LOA_MISSING"],
+            not: &["FIELD_MISSING"],
+        },
+    ),
+    // HTML-only bodies.
+    (
+        "html-deep-nesting",
+        Incomplete {
+            codes: &["FORM_MISSING"],
+            not: &[],
+        },
+    ),
+    (
+        "html-wide-table",
+        Incomplete {
+            codes: &["FORM_MISSING"],
+            not: &["FIELD_MISSING"],
+        },
+    ),
+    // Not the developer, or not a person: no reply to anyone.
+    ("spoofed-display-name", Quarantine),
+    ("two-senders", Quarantine),
+    ("sender-double-at", Quarantine),
+    ("no-sender", Quarantine),
+    ("stranger-with-traversal", Quarantine),
+    ("auto-submitted-pack", Quarantine),
+    ("null-sender-pack", Quarantine),
+    ("forged-staff-command", Quarantine),
+    ("delivery-report-from-developer", Quarantine),
+    ("binary-noise", Quarantine),
+    ("only-nul-bytes", Quarantine),
+    ("headers-only-no-body", Quarantine),
+    // Built by `generated()`, too large to commit.
+    (
+        "over-limit-attachment",
+        Incomplete {
+            codes: &["ATTACHMENT_TOO_LARGE"],
+            not: &["MESSAGE_TOO_LARGE", "FORM_MISSING"],
+        },
+    ),
+    (
+        "over-limit-message",
+        Incomplete {
+            codes: &["MESSAGE_TOO_LARGE"],
+            not: &["ATTACHMENT_TOO_LARGE", "FIELD_MISSING"],
+        },
+    ),
+];
+
+fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/hostile")
+}
+
+/// The committed corpus, by name.
+fn corpus() -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(corpus_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .map(|p| {
+            let name = p.file_stem().unwrap().to_str().unwrap().to_string();
+            (name, std::fs::read(&p).unwrap())
+        })
+        .collect()
+}
+
+fn minimal_pdf(fill: usize) -> Vec<u8> {
+    let mut pdf = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n".to_vec();
+    pdf.resize(fill, b' ');
+    pdf.extend_from_slice(b"\ntrailer << /Root 1 0 R >>\n%%EOF\n");
+    pdf
+}
+
+/// A pack from the developer with these attachments, as base64 parts.
+fn pack(name: &str, espa: &str, attachments: &[(&str, &str, Vec<u8>)]) -> Vec<u8> {
+    let mut raw = format!(
+        "From: Contoh Pemaju <{DEVELOPER}>\r\nTo: kpkt.retail@ra.example.my\r\n\
+         Subject: Permohonan Sijil Digital - Ali bin Abu\r\n\
+         Message-ID: <hostile.{name}@example.my>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Rujukan eSPA / eSPA Reference: {espa}\r\nTurutan / Signing Order: 2\r\n\
+         Nama Penuh / Full Name: Ali bin Abu\r\nJenis Pengenalan / ID Type: MyKad\r\n\
+         No. Pengenalan / ID Number: 900101-14-5673\r\nWarganegara / Nationality: Malaysia\r\n\
+         Emel / Email: ali@buyer.example.com\r\nTelefon / Phone: +971501234567\r\n\
+         Peranan / Role: Pembeli\r\nSebab / Reason: LUAR_NEGARA\r\n"
+    )
+    .into_bytes();
+    for (file, ctype, bytes) in attachments {
+        raw.extend_from_slice(
+            format!(
+                "--b\r\nContent-Type: {ctype}\r\nContent-Transfer-Encoding: base64\r\n\
+                 Content-Disposition: attachment; filename=\"{file}\"\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        let text = base64::engine::general_purpose::STANDARD.encode(bytes);
+        for line in text.as_bytes().chunks(76) {
+            raw.extend_from_slice(line);
+            raw.extend_from_slice(b"\r\n");
+        }
+    }
+    raw.extend_from_slice(b"--b--\r\n");
+    raw
+}
+
+/// The messages too large to commit: an 11 MiB LOA (over the 10 MiB
+/// attachment limit), and a message of about 26 MiB whose every attachment
+/// is within the limit (over the 25 MiB message limit).
+fn generated() -> BTreeMap<String, Vec<u8>> {
+    const MIB: usize = 1024 * 1024;
+    let jpeg = |tag: &[u8]| {
+        let mut j = vec![0xFF, 0xD8, 0xFF, 0xE0];
+        j.extend_from_slice(tag);
+        j
+    };
+    let form = (
+        "Borang Permohonan.pdf",
+        "application/pdf",
+        minimal_pdf(1000),
+    );
+    let front = ("MyKad depan.jpg", "image/jpeg", jpeg(b"front"));
+    let back = ("MyKad belakang.jpg", "image/jpeg", jpeg(b"back"));
+    let mut out = BTreeMap::new();
+    out.insert(
+        "over-limit-attachment".to_string(),
+        pack(
+            "over-limit-attachment",
+            "HDA-2026-800001",
+            &[
+                form.clone(),
+                front.clone(),
+                back.clone(),
+                (
+                    "Letter of Authorisation.pdf",
+                    "application/pdf",
+                    minimal_pdf(11 * MIB),
+                ),
+            ],
+        ),
+    );
+    out.insert(
+        "over-limit-message".to_string(),
+        pack(
+            "over-limit-message",
+            "HDA-2026-800002",
+            &[
+                form,
+                front,
+                back,
+                (
+                    "Letter of Authorisation.pdf",
+                    "application/pdf",
+                    minimal_pdf(9 * MIB + MIB / 2),
+                ),
+                (
+                    "Surat Kuasa tambahan.pdf",
+                    "application/pdf",
+                    minimal_pdf(9 * MIB + MIB / 2),
+                ),
+            ],
+        ),
+    );
+    out
+}
+
+/// A free loopback port (the kernel's choice; the embedded default's 8080 is
+/// left to tests/embedded_default.rs).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The embedded default's people and limits, with paths in `root` and the
+/// web server on `port`.
+fn config(root: &Path, port: u16) -> String {
+    let root = root.display();
+    format!(
+        r#"[mailbox]
+kind = "maildir"
+path = "{root}/mail"
+
+[outbound]
+kind = "maildir"
+path = "{root}/outbox"
+from_ra = "POS Digicert RA <kpkt.retail@ra.example.my>"
+from_hims = "HIMS eSPA <noreply@hims.example.my>"
+
+[web]
+listen = "127.0.0.1:{port}"
+base_url = "http://127.0.0.1:{port}"
+
+[store]
+path = "{root}/sijil.db"
+
+[security]
+require_authenticated_sender = false
+
+[limits]
+attachment_max_mib = 10
+message_max_mib = 25
+
+[[developer]]
+company = "Contoh Pemaju Sdn Bhd"
+addresses = ["{DEVELOPER}"]
+
+[[staff]]
+name = "Aina"
+address = "aina@ra.example.my"
+roles = ["verifier"]
+
+[[staff]]
+name = "Badrul"
+address = "badrul@ra.example.my"
+roles = ["officer"]
+"#
+    )
+}
+
+struct Sijil {
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Sijil {
+    /// A configured daemon whose inbox already holds `messages`, so that
+    /// the log's timestamps measure processing alone.
+    fn start(messages: &BTreeMap<String, Vec<u8>>) -> Sijil {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("sijil.toml");
+        std::fs::write(&config, config_text(dir.path())).unwrap();
+        for sub in ["new", "cur", "tmp"] {
+            std::fs::create_dir_all(dir.path().join("mail").join(sub)).unwrap();
+        }
+        for (name, raw) in messages {
+            // Delivered like an MTA: written into tmp/, renamed into new/.
+            let tmp = dir.path().join("mail/tmp").join(name);
+            std::fs::write(&tmp, raw).unwrap();
+            std::fs::rename(&tmp, dir.path().join("mail/new").join(name)).unwrap();
+        }
+        let log = std::fs::File::create(dir.path().join("sijil.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_sijil"))
+            .args(["run", "--config"])
+            .arg(&config)
+            .current_dir(dir.path())
+            .env_remove("SIJIL_CONFIG")
+            .env("SIJIL_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        Sijil { child, dir }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.path("sijil.log")).unwrap_or_default()
+    }
+
+    fn until(&mut self, what: &str, limit: Duration, mut done: impl FnMut(&Sijil) -> bool) {
+        let deadline = Instant::now() + limit;
+        while !done(self) {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("sijil exited ({status}) waiting for {what}; log:\n{}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Peak resident set size so far, from /proc (kB).
+    fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+
+    fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        self.child.wait().unwrap()
+    }
+}
+
+fn config_text(root: &Path) -> String {
+    config(root, free_port())
+}
+
+impl Drop for Sijil {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Message files of a Maildir folder (`new/` and `cur/`).
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = ["new", "cur"]
+        .iter()
+        .filter_map(|s| std::fs::read_dir(dir.join(s)).ok())
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Message name (the Maildir file name without its `:2,` flags) → folder.
+fn filed(root: &Path) -> BTreeMap<String, &'static str> {
+    let mut out = BTreeMap::new();
+    for (folder, dir) in [
+        ("Processed", ".Processed"),
+        ("Rejected", ".Rejected"),
+        ("Quarantine", ".Quarantine"),
+        ("inbox", ""),
+    ] {
+        for f in files(&root.join(dir)) {
+            let name = f.file_name().unwrap().to_str().unwrap();
+            let name = name.split(":2,").next().unwrap().to_string();
+            out.insert(name, folder);
+        }
+    }
+    out
+}
+
+/// One email of the outbox: who it answers, to whom, what it says.
+struct Reply {
+    in_reply_to: String,
+    to: Vec<String>,
+    subject: String,
+    text: String,
+    header_lines: Vec<String>,
+}
+
+fn replies(outbox: &Path) -> Vec<Reply> {
+    files(outbox)
+        .iter()
+        .map(|f| {
+            let raw = std::fs::read(f).unwrap();
+            let msg = mail_parser::MessageParser::default().parse(&raw).unwrap();
+            let head_end = raw
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .unwrap_or(raw.len());
+            let header_lines = String::from_utf8_lossy(&raw[..head_end])
+                .split("\r\n")
+                .map(str::to_string)
+                .collect();
+            Reply {
+                in_reply_to: msg
+                    .in_reply_to()
+                    .as_text()
+                    .unwrap_or_default()
+                    .to_string(),
+                to: msg
+                    .to()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|a| a.address())
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                subject: msg.subject().unwrap_or_default().to_string(),
+                text: msg.body_text(0).unwrap_or_default().to_string(),
+                header_lines,
+            }
+        })
+        .collect()
+}
+
+/// The Message-ID a corpus message was given (see the generator).
+fn message_id_of(raw: &[u8]) -> Option<String> {
+    sijil::inbound::parse(raw).message_id
+}
+
+/// Seconds since midnight of a log line's RFC 3339 timestamp.
+fn log_time(line: &str) -> Option<f64> {
+    let stamp = line.split_whitespace().next()?;
+    let t = chrono::DateTime::parse_from_rfc3339(stamp).ok()?;
+    Some(t.timestamp_micros() as f64 / 1e6)
+}
+
+/// Per message handled, in order: its key and how long it took (from the
+/// previous "message handled" line, or from "sijil ready" for the first).
+fn timings(log: &str) -> Vec<(String, f64)> {
+    let mut out = Vec::new();
+    let mut last = None;
+    for line in log.lines() {
+        if line.contains("sijil ready") {
+            last = log_time(line);
+        } else if line.contains("message handled") {
+            let now = log_time(line);
+            let key = line
+                .split(" key=")
+                .nth(1)
+                .and_then(|k| k.split_whitespace().next())
+                .unwrap_or("?")
+                .to_string();
+            if let (Some(a), Some(b)) = (last, now) {
+                out.push((key, b - a));
+            }
+            last = now;
+        }
+    }
+    out
+}
+
+#[test]
+fn every_hostile_message_is_answered_with_a_code_or_quarantined() {
+    let committed = corpus();
+    let generated = generated();
+    let expected: BTreeMap<&str, Outcome> = EXPECTED.iter().copied().collect();
+    assert_eq!(expected.len(), EXPECTED.len(), "a name twice in EXPECTED");
+    let all_names: BTreeSet<&str> = committed
+        .keys()
+        .chain(generated.keys())
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        all_names,
+        expected.keys().copied().collect::<BTreeSet<_>>(),
+        "every corpus file has an expectation and every expectation a file \
+         (scripts/make-hostile-corpus and EXPECTED must agree)"
+    );
+
+    // Maildir names keep the corpus name readable; the prefix keeps the
+    // delivery order stable.
+    let mut inbox = BTreeMap::new();
+    let mut name_of = BTreeMap::new();
+    for (i, (name, raw)) in committed.iter().chain(&generated).enumerate() {
+        let file = format!("17640{i:05}.{name}");
+        name_of.insert(file.clone(), name.as_str());
+        inbox.insert(file, raw.clone());
+    }
+
+    let mut sijil = Sijil::start(&inbox);
+    let started = Instant::now();
+    sijil.until("the daemon is ready", Duration::from_secs(60), |s| {
+        s.log().contains("sijil ready")
+    });
+    sijil.until("every message filed", Duration::from_secs(600), |s| {
+        files(&s.path("mail")).is_empty()
+    });
+    let elapsed = started.elapsed();
+    let replies_expected = EXPECTED
+        .iter()
+        .filter(|(_, o)| matches!(o, Incomplete { .. }))
+        .count();
+    sijil.until("every reply in the outbox", Duration::from_secs(60), |s| {
+        files(&s.path("outbox")).len() >= replies_expected
+    });
+    // Anything sent by mistake would have been written by now too.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        sijil.child.try_wait().unwrap().is_none(),
+        "the daemon is still running"
+    );
+    let peak_kib = sijil.peak_rss_kib();
+    let log = sijil.log();
+
+    // Where each message went.
+    let folders = filed(sijil.dir.path());
+    let mut failures = Vec::new();
+    for (file, name) in &name_of {
+        let want = match expected[name] {
+            Quarantine => "Quarantine",
+            Incomplete { .. } => "Processed",
+        };
+        match folders.get(file) {
+            Some(got) if *got == want => {}
+            got => failures.push(format!("{name}: filed in {got:?}, expected {want}")),
+        }
+    }
+
+    // Who was answered, and with what.
+    let replies = replies(&sijil.path("outbox"));
+    let raw_of = |name: &str| -> Vec<u8> {
+        committed
+            .get(name)
+            .or_else(|| generated.get(name))
+            .unwrap()
+            .clone()
+    };
+    let mut answered = 0;
+    for (name, outcome) in EXPECTED {
+        let id = message_id_of(&raw_of(name));
+        let mine: Vec<&Reply> = replies
+            .iter()
+            .filter(|r| id.as_deref().is_some_and(|id| r.in_reply_to == id))
+            .collect();
+        match outcome {
+            Quarantine => {
+                if !mine.is_empty() {
+                    failures.push(format!("{name}: quarantined mail was answered"));
+                }
+            }
+            Incomplete { codes, not } => {
+                let [reply] = mine.as_slice() else {
+                    failures.push(format!("{name}: {} replies, expected 1", mine.len()));
+                    continue;
+                };
+                answered += 1;
+                if reply.to != [DEVELOPER] {
+                    failures.push(format!("{name}: reply to {:?}", reply.to));
+                }
+                if !reply.subject.contains("Application incomplete") {
+                    failures.push(format!("{name}: reply {:?}", reply.subject));
+                }
+                for code in *codes {
+                    if !reply.text.contains(code) {
+                        failures.push(format!("{name}: the reply does not name {code}"));
+                    }
+                }
+                for code in *not {
+                    if reply.text.contains(code) {
+                        failures.push(format!("{name}: the reply names {code}"));
+                    }
+                }
+            }
+        }
+    }
+    if answered != replies.len() {
+        failures.push(format!(
+            "{} emails in the outbox, {answered} of them expected",
+            replies.len()
+        ));
+    }
+    // No header of ours was forged from a subject or a file name.
+    for r in &replies {
+        for line in &r.header_lines {
+            let lower = line.to_ascii_lowercase();
+            if lower.starts_with("bcc:") || lower.starts_with("x-injected:") {
+                failures.push(format!("injected header {line:?} in {:?}", r.subject));
+            }
+        }
+    }
+
+    // Processing time per message, from the log's timestamps.
+    let name_by_key: BTreeMap<String, &str> = EXPECTED
+        .iter()
+        .filter_map(|(name, _)| {
+            let key = sijil::inbound::parse(&raw_of(name)).key;
+            Some((key.get(..key.len().min(80))?.to_string(), *name))
+        })
+        .collect();
+    eprintln!("hostile corpus: per-message processing time (ms), by the daemon's log");
+    for (key, secs) in timings(&log) {
+        let name = name_by_key.get(&key).copied().unwrap_or("?");
+        eprintln!("  {:>8.1}  {name}", secs * 1000.0);
+    }
+    eprintln!(
+        "hostile corpus: {} messages in {:.1} s; peak RSS (VmHWM) {} KiB = {:.1} MiB",
+        EXPECTED.len(),
+        elapsed.as_secs_f64(),
+        peak_kib,
+        peak_kib as f64 / 1024.0
+    );
+
+    let store = sijil.path("sijil.db.documents");
+    let config = sijil.path("sijil.toml");
+    let status = sijil.stop();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(status.success(), "SIGTERM: exit status {status}");
+    assert!(
+        peak_kib < PEAK_RSS_LIMIT_KIB,
+        "peak RSS {peak_kib} KiB over {PEAK_RSS_LIMIT_KIB} KiB"
+    );
+    assert!(!log.contains("panicked"), "a panic was caught:\n{log}");
+
+    // Documents: digest names only, under their two-hex-digit directory,
+    // readable by the daemon's user only.
+    let mut blobs = BTreeMap::new();
+    for dir in std::fs::read_dir(&store).unwrap() {
+        let dir = dir.unwrap().path();
+        let sub = dir.file_name().unwrap().to_str().unwrap().to_string();
+        assert!(
+            sub.len() == 2 && sub.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{dir:?} in the documents directory"
+        );
+        for blob in std::fs::read_dir(&dir).unwrap() {
+            let blob = blob.unwrap().path();
+            let name = blob.file_name().unwrap().to_str().unwrap().to_string();
+            assert!(
+                name.len() == 64
+                    && name.bytes().all(|b| b.is_ascii_hexdigit())
+                    && name.starts_with(&sub),
+                "{blob:?}: not named by its digest"
+            );
+            let mode = blob.metadata().unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{blob:?} mode {mode:o}");
+            blobs.insert(name, blob.metadata().unwrap().len());
+        }
+    }
+    assert!(!blobs.is_empty(), "some documents were kept");
+    // Nothing anywhere in the daemon's directory is named after a sender's
+    // file, and nothing was written where the hostile names pointed.
+    let mut stack = vec![config.parent().unwrap().to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().to_lowercase();
+            for word in ["passwd", "borang", "mykad", "authorisation", "win.ini", "cron"] {
+                assert!(!name.contains(word), "{path:?} named after a sender's file");
+            }
+            if path.is_dir() {
+                stack.push(path);
+            }
+        }
+    }
+    for outside in [
+        "/tmp/Borang Permohonan.pdf",
+        "/etc/cron.d/Borang Permohonan.pdf",
+        "/etc/cron.daily/x",
+        "/var/lib/sijil/MyKad belakang.jpg",
+    ] {
+        assert!(!Path::new(outside).exists(), "{outside} was written");
+    }
+
+    // The compression bomb was kept as sent: its compressed bytes, not 10 MiB.
+    let bomb = sijil::inbound::parse(&committed["compression-bomb"]);
+    let loa = bomb
+        .attachments
+        .iter()
+        .find(|a| a.name == "Letter of Authorisation.pdf")
+        .unwrap();
+    assert!(loa.bytes.len() < 64 * 1024, "{} bytes", loa.bytes.len());
+    assert_eq!(
+        blobs.get(&loa.sha256).copied(),
+        Some(loa.bytes.len() as u64),
+        "the bomb is stored as sent"
+    );
+
+    // Cases: one per answered pack, each `incomplete`; none for the rest.
+    let out = Command::new(env!("CARGO_BIN_EXE_sijil"))
+        .args(["cases", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let listing = String::from_utf8_lossy(&out.stdout);
+    let cases: Vec<&str> = listing.lines().skip(1).collect();
+    assert_eq!(cases.len(), replies_expected, "{listing}");
+    assert!(
+        cases.iter().all(|c| c.split_whitespace().nth(1) == Some("incomplete")),
+        "{listing}"
+    );
+}
