@@ -459,3 +459,138 @@ fn unwrap_tx<T>(r: Result<T, TransactionError<StoreError>>) -> Result<T, StoreEr
         Err(TransactionError::Storage(e)) => Err(StoreError::Sled(e)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case::CaseState;
+    use crate::email::Thread;
+    use crate::fields::{Field, Fields};
+
+    fn case(reference: &str, state: CaseState) -> Case {
+        let mut fields = Fields::default();
+        fields.0.insert(Field::EspaRef, "HDA-2026-000123".into());
+        fields.0.insert(Field::Order, "2".into());
+        Case {
+            reference: reference.into(),
+            state,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            company: "Seri Indah".into(),
+            developer_address: "submit@seriindah.my".into(),
+            fields,
+            application: None,
+            documents: Vec::new(),
+            problems: Vec::new(),
+            thread: Thread::default(),
+        }
+    }
+
+    fn decision(case: Case) -> Decision {
+        Decision {
+            folder: Folder::Processed,
+            reason: "test",
+            events: vec![(
+                case.reference.clone(),
+                Event {
+                    at: Utc::now(),
+                    actor: Actor::System,
+                    what: EventKind::StateChanged {
+                        from: None,
+                        to: case.state,
+                    },
+                },
+            )],
+            new_sequence: Some((2026, 1)),
+            case: Some(case),
+            emails: Vec::new(),
+            keep_attachments: Vec::new(),
+        }
+    }
+
+    fn outgoing(reference: &str, id: &str) -> Outgoing {
+        Outgoing {
+            case_ref: Some(reference.into()),
+            template: Template::Ack,
+            rendered: RenderedEmail {
+                message_id: id.into(),
+                envelope_from: "ra@x.my".into(),
+                envelope_to: vec!["Submit@SeriIndah.my".into()],
+                subject: "s".into(),
+                bytes: b"Subject: s\r\n\r\nbody\r\n".to_vec(),
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn a_message_takes_effect_once() {
+        let store = Store::temporary().unwrap();
+        let d = decision(case("SJL-2026-000001", CaseState::Received));
+        let out = [outgoing("SJL-2026-000001", "m1@x")];
+        let now = Utc::now();
+        assert_eq!(
+            store.commit("mid:a", &d, &out, now).await.unwrap(),
+            Committed::Now
+        );
+        assert_eq!(
+            store.commit("mid:a", &d, &out, now).await.unwrap(),
+            Committed::Already(Folder::Processed)
+        );
+        assert_eq!(store.outbox().count(), 1, "the email is queued once");
+        assert_eq!(
+            store.history("SJL-2026-000001").unwrap().len(),
+            2,
+            "state + queued"
+        );
+        assert_eq!(
+            store.seen("mid:a").unwrap().map(|s| s.folder),
+            Some(Folder::Processed)
+        );
+        assert_eq!(store.next_sequence(2026), 2);
+        assert_eq!(
+            store.case_for_email("<m1@x>").map(|c| c.reference),
+            Some("SJL-2026-000001".into())
+        );
+        assert_eq!(
+            store.replies_this_hour("submit@seriindah.my", "SJL-2026-000001", now),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn only_open_cases_count_as_duplicates() {
+        let store = Store::temporary().unwrap();
+        let d = decision(case("SJL-2026-000001", CaseState::Incomplete));
+        store.commit("mid:a", &d, &[], Utc::now()).await.unwrap();
+        assert!(store.open_for_order("HDA-2026-000123", 2).is_some());
+        assert!(store.open_for_order("HDA-2026-000123", 3).is_none());
+        let d = decision(case("SJL-2026-000001", CaseState::Withdrawn));
+        store.commit("mid:b", &d, &[], Utc::now()).await.unwrap();
+        assert!(store.open_for_order("HDA-2026-000123", 2).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_finished_email_leaves_the_outbox_and_is_recorded() {
+        let store = Store::temporary().unwrap();
+        let d = decision(case("SJL-2026-000001", CaseState::Received));
+        store
+            .commit(
+                "mid:a",
+                &d,
+                &[outgoing("SJL-2026-000001", "m1@x")],
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+        let entry = store.outbox().next().unwrap().unwrap();
+        assert!(store.outbox_body(entry.id).unwrap().is_some());
+        let sent = EventKind::EmailSent {
+            message_id: entry.message_id.clone(),
+        };
+        store.finish_outbox(&entry, sent.clone()).await.unwrap();
+        assert_eq!(store.outbox().count(), 0);
+        assert!(store.outbox_body(entry.id).unwrap().is_none());
+        let history = store.history("SJL-2026-000001").unwrap();
+        assert_eq!(history.last().map(|e| &e.what), Some(&sent));
+    }
+}
