@@ -297,3 +297,43 @@ async fn a_restart_in_the_middle_of_a_backlog_loses_and_doubles_nothing() {
         assert_eq!(emel1.len(), 1, "signee {i}");
     }
 }
+
+/// A real bounce: Postfix accepts EMEL 1 for the signee, cannot deliver it,
+/// and returns a delivery report to the RA mailbox. sijil records it on the
+/// case and tells the developer and the verifier; the report itself is
+/// never answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bounced_emel1_is_recorded_and_the_developer_and_verifier_told() {
+    let servers = MailServers::start();
+    let mut sijil = Daemon::start(&servers);
+    let signee = format!("ali@{}", support::BOUNCING_DOMAIN);
+    let pack = Pack::mykad_valid().field("Emel / Email", &signee);
+    send(&servers, &pack).await;
+
+    // ACK, then the bounce notice.
+    let dev = servers.wait_for(DEVELOPER, "INBOX", 2, WAIT).await;
+    let case = reference(&subject(answer_to(&dev, pack.id())));
+    let notice = dev
+        .iter()
+        .find(|m| subject(m).contains("bounced"))
+        .unwrap_or_else(|| panic!("no bounce notice: {:?}", support::subjects(&dev)));
+    assert_eq!(reference(&subject(notice)), case);
+    assert!(text(notice).contains(&signee));
+    let staff = servers.wait_for(VERIFIER, "INBOX", 2, WAIT).await;
+    assert!(staff.iter().any(|m| subject(m).contains("bounced")));
+
+    let report = servers.wait_for(RA_ADDRESS, "Processed", 2, WAIT).await;
+    assert!(
+        report
+            .iter()
+            .any(|m| header(m, "Content-Type").contains("multipart/report"))
+    );
+    assert!(sijil.stop().success());
+    let store = sijil::store::Store::open(&sijil.dir.join("store/sijil.db")).unwrap();
+    let history = store.history(&case).unwrap();
+    assert!(
+        history.iter().any(|e| matches!(&e.what,
+            sijil::case::EventKind::DeliveryFailed { recipient, .. } if *recipient == signee)),
+        "{history:?}"
+    );
+}

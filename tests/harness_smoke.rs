@@ -65,6 +65,21 @@ async fn append_then_messages_round_trips_and_folders_are_listed() {
 }
 
 #[tokio::test]
+async fn uidvalidity_can_be_changed_under_a_folder() {
+    let servers = MailServers::start();
+    servers.append(RA_ADDRESS, "INBOX", &simple("one")).await;
+    let mut s = servers.imap(RA_ADDRESS).await;
+    let before = s.examine("INBOX").await.unwrap().uid_validity.unwrap();
+    s.logout().await.unwrap();
+    let new = servers.change_uidvalidity(RA_ADDRESS, "INBOX");
+    let mut s = servers.imap(RA_ADDRESS).await;
+    let after = s.examine("INBOX").await.unwrap();
+    assert_ne!(before, new);
+    assert_eq!(after.uid_validity, Some(new));
+    assert_eq!(after.exists, 1);
+}
+
+#[tokio::test]
 async fn imap_advertises_idle_and_any_user_logs_in() {
     let servers = MailServers::start();
     assert_eq!(servers.password, PASSWORD);

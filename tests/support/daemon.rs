@@ -56,6 +56,13 @@ impl Daemon {
     /// `cfg["security"]["require_authenticated_sender"] = true.into()`).
     pub fn start_with(servers: &MailServers, edit: impl FnOnce(&mut toml::Table)) -> Daemon {
         let mut daemon = Daemon::configure(servers, edit);
+        for _attempt in 0..3 {
+            match daemon.try_spawn_and_wait() {
+                Ok(()) => return daemon,
+                Err(e) if e.contains("in use") && daemon.move_web_port() => continue,
+                Err(e) => panic!("{e}"),
+            }
+        }
         daemon.spawn_and_wait();
         daemon
     }
@@ -228,13 +235,20 @@ roles = ["qc"]
     /// Starts the process and waits up to 30 s for a log line containing the word "ready"
     /// (case-insensitive); panics with the log tail if it exits or times out first.
     pub fn spawn_and_wait(&mut self) {
+        if let Err(e) = self.try_spawn_and_wait() {
+            panic!("{e}");
+        }
+    }
+
+    /// [`Daemon::spawn_and_wait`] returning the failure (with the log tail) instead.
+    pub fn try_spawn_and_wait(&mut self) -> Result<(), String> {
         let offset = fs::metadata(&self.log_path).map(|m| m.len()).unwrap_or(0);
         self.spawn();
         let ready = regex::Regex::new(r"(?i)\bready\b").expect("regex");
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
             if ready.is_match(&self.log_since(offset)) {
-                return;
+                return Ok(());
             }
             if let Some(status) = self
                 .child
@@ -242,20 +256,50 @@ roles = ["qc"]
                 .and_then(|c| c.try_wait().ok().flatten())
             {
                 self.forget_child();
-                panic!(
+                return Err(format!(
                     "sijil exited ({status}) before it was ready; log tail:\n{}",
                     tail(&self.log_path, 40)
-                );
+                ));
             }
             if Instant::now() > deadline {
                 self.kill();
-                panic!(
+                return Err(format!(
                     "sijil not ready after {READY_TIMEOUT:?}; log tail:\n{}",
                     tail(&self.log_path, 40)
-                );
+                ));
             }
             std::thread::sleep(Duration::from_millis(25));
         }
+    }
+
+    /// Moves the web listener to another free port when the configuration still uses the one
+    /// this helper chose (another process took it between the check and sijil's bind).
+    fn move_web_port(&mut self) -> bool {
+        let old_listen = format!("127.0.0.1:{}", self.web_port);
+        let old_base = self.base_url.clone();
+        let new_port = free_port();
+        let mut moved = false;
+        self.edit_config(|cfg| {
+            let Some(web) = cfg.get_mut("web").and_then(|w| w.as_table_mut()) else {
+                return;
+            };
+            if web.get("listen").and_then(|v| v.as_str()) != Some(old_listen.as_str()) {
+                return;
+            }
+            web.insert("listen".into(), format!("127.0.0.1:{new_port}").into());
+            if web.get("base_url").and_then(|v| v.as_str()) == Some(old_base.as_str()) {
+                web.insert(
+                    "base_url".into(),
+                    format!("http://127.0.0.1:{new_port}").into(),
+                );
+            }
+            moved = true;
+        });
+        if moved {
+            self.web_port = new_port;
+            self.base_url = format!("http://127.0.0.1:{new_port}");
+        }
+        moved
     }
 
     /// Whether the process is still running.

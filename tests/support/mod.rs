@@ -38,7 +38,7 @@ pub use daemon::{
     DEVELOPER, DEVELOPER_COMPANY, Daemon, HIMS_ADDRESS, OFFICER, QC, RA_ADDRESS, SIGNEE, VERIFIER,
 };
 pub use packs::{ESPA_REF, FOREIGN_SIGNEE, Pack, STRANGER};
-pub use servers::{MailServers, PASSWORD, REJECTING_DOMAIN, TEMPFAIL_DOMAIN};
+pub use servers::{BOUNCING_DOMAIN, MailServers, PASSWORD, REJECTING_DOMAIN, TEMPFAIL_DOMAIN};
 
 /// Parses a raw message (for assertions on headers, text and attachments).
 pub fn parse(raw: &[u8]) -> mail_parser::Message<'_> {

@@ -98,7 +98,10 @@ pub fn wait_group_gone(pgid: u32, grace: Duration) -> bool {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    signal_group(pgid, "KILL");
+    // A group id cannot be reused while a member lives, so this KILL cannot hit strangers.
+    if !group_members(pgid).is_empty() {
+        signal_group(pgid, "KILL");
+    }
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
         if group_members(pgid).is_empty() {

@@ -21,8 +21,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::process::{
-    find_program, free_port, group_id, is_root, probe_greeting, run_ok, signal_group, tail,
-    user_ids, wait_group_gone,
+    find_program, free_port, group_id, group_members, is_root, probe_greeting, run_ok,
+    signal_group, tail, user_ids, wait_group_gone,
 };
 
 /// The password every IMAP user has (Dovecot's static passdb accepts it for any address).
@@ -31,6 +31,10 @@ pub const PASSWORD: &str = "SijilTest2026";
 /// Postfix refuses every recipient in this domain at RCPT TO with `550 5.1.1` (a permanent
 /// refusal, for outbox tests).
 pub const REJECTING_DOMAIN: &str = "rejected.invalid";
+
+/// Postfix accepts mail for this domain, then fails to deliver it and sends a delivery report
+/// (DSN, `5.1.1`) back to the envelope sender: a real bounce.
+pub const BOUNCING_DOMAIN: &str = "bounces.invalid";
 
 /// Postfix answers every recipient in this domain at RCPT TO with `451 4.3.0` (a temporary
 /// refusal, for retry tests).
@@ -97,7 +101,6 @@ impl MailServers {
     /// Starts Dovecot and Postfix on free loopback ports and returns once both really answer
     /// (greetings read on IMAP, LMTP and SMTP). Panics with the servers' logs if they do not.
     pub fn start() -> MailServers {
-        let t0 = Instant::now();
         let progs = programs();
         assert!(
             is_root(),
@@ -148,12 +151,8 @@ impl MailServers {
                 }
                 Err(e) => panic!("Dovecot did not start: {e}"),
             }
-            eprintln!("TIMING dovecot up {:?}", t0.elapsed());
             match servers.run_postfix_start(&progs.postfix) {
-                Ok(()) => {
-                    eprintln!("TIMING start {:?}", t0.elapsed());
-                    return servers;
-                }
+                Ok(()) => return servers,
                 Err(e) if e.contains("in use") => {
                     last_error = e;
                     servers.stop_imap_now();
@@ -173,10 +172,26 @@ impl MailServers {
 
     /// Starts Postfix again on the same port with the same queue; returns once SMTP greets.
     pub fn start_smtp(&self) {
+        if self.smtp_running() {
+            return;
+        }
         let progs = programs();
         if let Err(e) = self.run_postfix_start(&progs.postfix) {
             panic!("Postfix did not restart: {e}");
         }
+    }
+
+    /// Whether the Postfix master (and so SMTP) is up.
+    pub fn smtp_running(&self) -> bool {
+        self.postfix_master_pid()
+            .is_some_and(|pid| !group_members(pid).is_empty())
+    }
+
+    /// Whether Dovecot (IMAP, IMAPS, LMTP) is up.
+    pub fn imap_running(&self) -> bool {
+        self.lock_dovecot()
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
     /// Stops Dovecot (IMAP, IMAPS and LMTP; open IMAP sessions are cut). Postfix keeps the mail
@@ -186,15 +201,20 @@ impl MailServers {
         if let Some(mut child) = child {
             let pgid = child.id();
             signal_group(pgid, "TERM");
+            // Dovecot's master takes 1.5-2.5 s to shut down after SIGTERM.
             let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if matches!(child.try_wait(), Ok(Some(_))) {
-                    break;
+            let mut exited = false;
+            while !exited && Instant::now() < deadline {
+                exited = matches!(child.try_wait(), Ok(Some(_)));
+                if !exited {
+                    std::thread::sleep(Duration::from_millis(20));
                 }
-                std::thread::sleep(Duration::from_millis(20));
             }
-            signal_group(pgid, "KILL");
-            let _ = child.wait();
+            if !exited {
+                // Only while the child is unreaped is its pid (= the group id) surely ours.
+                signal_group(pgid, "KILL");
+                let _ = child.wait();
+            }
             wait_group_gone(pgid, Duration::from_secs(2));
         }
     }
@@ -209,6 +229,41 @@ impl MailServers {
             Ok(child) => *self.lock_dovecot() = Some(child),
             Err(e) => panic!("Dovecot did not restart: {e}"),
         }
+    }
+
+    /// Gives `folder` of `user` a new UIDVALIDITY (the old one + 1000) with `doveadm mailbox
+    /// update`, as a restored or rebuilt server would; the messages stay. Returns the new value.
+    pub fn change_uidvalidity(&self, user: &str, folder: &str) -> u32 {
+        let doveadm =
+            find_program("doveadm").unwrap_or_else(|| panic!("doveadm not installed: {MISSING}"));
+        let conf = self.dovecot_dir().join("dovecot.conf");
+        let status = run_ok(
+            Command::new(&doveadm).arg("-c").arg(&conf).args([
+                "mailbox",
+                "status",
+                "-u",
+                user,
+                "uidvalidity",
+                folder,
+            ]),
+            "doveadm mailbox status",
+        );
+        let old: u32 = status
+            .trim()
+            .rsplit_once('=')
+            .and_then(|(_, v)| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("unexpected doveadm output: {status:?}"));
+        let new = old.checked_add(1000).unwrap_or(1);
+        run_ok(
+            Command::new(&doveadm)
+                .arg("-c")
+                .arg(&conf)
+                .args(["mailbox", "update", "-u", user, "--uid-validity"])
+                .arg(new.to_string())
+                .arg(folder),
+            "doveadm mailbox update",
+        );
+        new
     }
 
     /// The Maildir of `user` (INBOX itself); folder `F` is the subdirectory `.F` (Maildir++).
@@ -382,6 +437,8 @@ smtpd_recipient_restrictions =
   permit_mynetworks, reject
 default_transport = {lmtp}
 relay_transport = {lmtp}
+smtpd_reject_unlisted_recipient = no
+transport_maps = inline:{{ {{ {bouncing} = error:5.1.1 mailbox unavailable (test domain bounces) }} }}
 local_transport = error:5.1.1 local delivery is disabled
 smtp_dns_support_level = disabled
 lmtp_host_lookup = native
@@ -406,6 +463,7 @@ lmtp_tls_security_level = none
             p = p.display(),
             dir = self.dir.display(),
             rejecting = REJECTING_DOMAIN,
+            bouncing = BOUNCING_DOMAIN,
             tempfail = TEMPFAIL_DOMAIN,
             tls = tls.display(),
         );
@@ -499,8 +557,8 @@ postlog    unix-dgram n - n - 1 postlogd\n",
     fn run_postfix_start(&self, postfix: &Path) -> Result<(), String> {
         fs::write(self.postfix_dir().join("queue/quick-start"), "")
             .map_err(|e| format!("touch quick-start: {e}"))?;
-        // Output to a file, not a pipe: the daemonised master inherits the pipe and `output()`
-        // would wait for it to close (seconds).
+        // Output to a file (kept for diagnosis) rather than a pipe, so nothing waits on the
+        // daemonised master closing descriptors it inherited.
         let log_path = self.postfix_dir().join("start.log");
         let log = fs::File::create(&log_path).map_err(|e| format!("create start.log: {e}"))?;
         let err = log.try_clone().map_err(|e| e.to_string())?;
@@ -603,24 +661,22 @@ case "$dir" in */sijil-test-*) rm -rf "$dir" ;; esac
 
 impl Drop for MailServers {
     fn drop(&mut self) {
-        let t0 = Instant::now();
-        if let Some(mut w) = self.watchdog.take() {
-            signal_group(w.id(), "KILL");
-            let _ = w.wait();
-        }
         if std::thread::panicking() {
             eprintln!("mail servers at the time of the failure:\n{}", self.logs());
         }
         self.postfix_stop();
-        eprintln!("TIMING postfix stopped {:?}", t0.elapsed());
         self.stop_imap_now();
-        eprintln!("TIMING dovecot stopped {:?}", t0.elapsed());
         if let Some(tmp) = self.tmp.take() {
             if std::env::var_os("SIJIL_KEEP_TEST_DIR").is_some() {
                 eprintln!("keeping {}", tmp.keep().display());
             } else {
                 drop(tmp);
             }
+        }
+        // Last: should this process die anywhere above, the watchdog still cleans up.
+        if let Some(mut w) = self.watchdog.take() {
+            signal_group(w.id(), "KILL");
+            let _ = w.wait();
         }
     }
 }
