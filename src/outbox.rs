@@ -7,9 +7,10 @@
 //! own classification; a permanent refusal is recorded on the case.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -22,6 +23,9 @@ const FIRST_BACKOFF: Duration = Duration::from_secs(2);
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// An email still undelivered after this long is given up and recorded.
 const GIVE_UP_AFTER: chrono::TimeDelta = chrono::TimeDelta::days(3);
+/// Emails sent at once; the SMTP transport keeps a pool of this many
+/// connections.
+const PARALLEL: usize = 4;
 
 /// Back-off after `failures` consecutive transient failures.
 pub fn backoff(failures: u32) -> Duration {
@@ -86,23 +90,39 @@ impl Sender {
         }
     }
 
-    /// Sends every due entry; returns how long until the next one is due.
+    /// Sends every due entry, a few at a time over the transport's pooled
+    /// connections; returns how long until the next one is due.
     async fn send_due(
         &mut self,
         shutdown: &CancellationToken,
     ) -> Result<Option<Duration>, StoreError> {
         let now = Utc::now();
         let entries: Vec<OutboxEntry> = self.store.outbox().collect::<Result<_, _>>()?;
-        let mut next: Option<DateTime<Utc>> = None;
-        for entry in entries {
+        let (due, later): (Vec<_>, Vec<_>) =
+            entries.into_iter().partition(|e| e.next_attempt <= now);
+        let next = later.iter().map(|e| e.next_attempt).min();
+        for batch in due.chunks(PARALLEL) {
             if shutdown.is_cancelled() {
                 return Ok(None);
             }
-            if entry.next_attempt > now {
-                next = Some(next.map_or(entry.next_attempt, |n| n.min(entry.next_attempt)));
-                continue;
+            // Counted before trying (see the module doc), in one flush.
+            let mut batch = batch.to_vec();
+            for entry in &mut batch {
+                entry.attempts += 1;
             }
-            if !self.attempt(entry).await? {
+            self.store.update_outbox_all(&batch).await?;
+            let results = futures::future::join_all(batch.iter().map(|e| self.deliver(e))).await;
+            let mut finished = Vec::new();
+            let mut retry = Vec::new();
+            for (entry, result) in batch.into_iter().zip(results) {
+                match self.settle(entry, result) {
+                    Settled::Finished(entry, outcome) => finished.push((entry, outcome)),
+                    Settled::Retry(entry) => retry.push(entry),
+                }
+            }
+            self.store.finish_outbox_all(&finished).await?;
+            if !retry.is_empty() {
+                self.store.update_outbox_all(&retry).await?;
                 // The server is away: wait before trying anything else.
                 return Ok(Some(backoff(self.failures)));
             }
@@ -110,23 +130,12 @@ impl Sender {
         Ok(next.map(|n| (n - Utc::now()).to_std().unwrap_or(Duration::ZERO)))
     }
 
-    /// One attempt. Returns false when the server seems to be away.
-    async fn attempt(&mut self, mut entry: OutboxEntry) -> Result<bool, StoreError> {
-        entry.attempts += 1;
-        self.store.update_outbox(&entry).await?;
-        let Some(body) = self.store.outbox_body(entry.id)? else {
-            let error = "outbox body missing".to_string();
-            tracing::error!(message_id = %entry.message_id, "outbox body missing");
-            self.store
-                .finish_outbox(
-                    &entry,
-                    EventKind::EmailFailed {
-                        message_id: entry.message_id.clone(),
-                        error,
-                    },
-                )
-                .await?;
-            return Ok(true);
+    /// One delivery attempt.
+    async fn deliver(&self, entry: &OutboxEntry) -> Result<(), SendError> {
+        let body = match self.store.outbox_body(entry.id) {
+            Ok(Some(body)) => body,
+            Ok(None) => return Err(SendError::Permanent("outbox body missing".into())),
+            Err(e) => return Err(SendError::Transient(e.to_string())),
         };
         let result = self
             .transport
@@ -135,13 +144,16 @@ impl Sender {
         if result.is_ok() {
             crate::failpoint::hit("after_send");
         }
+        result
+    }
+
+    /// What an attempt's result means for its entry.
+    fn settle(&mut self, mut entry: OutboxEntry, result: Result<(), SendError>) -> Settled {
         let now = Utc::now();
         match result {
             Ok(()) => {
                 self.failures = 0;
-                self.stats
-                    .sent
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.stats.sent.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(
                     message_id = %entry.message_id,
                     case = entry.case_ref.as_deref().unwrap_or("-"),
@@ -152,35 +164,28 @@ impl Sender {
                 let sent = EventKind::EmailSent {
                     message_id: entry.message_id.clone(),
                 };
-                self.store.finish_outbox(&entry, sent).await?;
-                Ok(true)
+                Settled::Finished(entry, sent)
             }
             Err(SendError::Permanent(error)) => {
-                self.failures = 0;
-                self.stats
-                    .failed
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.stats.failed.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(message_id = %entry.message_id, %error, "email refused permanently");
                 let failed = EventKind::EmailFailed {
                     message_id: entry.message_id.clone(),
                     error,
                 };
-                self.store.finish_outbox(&entry, failed).await?;
-                Ok(true)
+                Settled::Finished(entry, failed)
             }
             Err(SendError::Transient(error)) => {
                 self.failures += 1;
-                self.stats
-                    .retried
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.stats.retried.fetch_add(1, Ordering::Relaxed);
                 if now - entry.created_at > GIVE_UP_AFTER {
                     tracing::warn!(message_id = %entry.message_id, %error, "email given up");
+                    self.stats.failed.fetch_add(1, Ordering::Relaxed);
                     let failed = EventKind::EmailFailed {
                         message_id: entry.message_id.clone(),
                         error,
                     };
-                    self.store.finish_outbox(&entry, failed).await?;
-                    return Ok(false);
+                    return Settled::Finished(entry, failed);
                 }
                 let wait = backoff(self.failures);
                 tracing::warn!(
@@ -192,11 +197,18 @@ impl Sender {
                 );
                 entry.last_error = Some(error);
                 entry.next_attempt = now + chrono::TimeDelta::from_std(wait).unwrap_or_default();
-                self.store.update_outbox(&entry).await?;
-                Ok(false)
+                Settled::Retry(entry)
             }
         }
     }
+}
+
+/// The outcome of one attempt for the store.
+enum Settled {
+    /// Delivered, or failed for good: leaves the outbox, recorded on the case.
+    Finished(OutboxEntry, EventKind),
+    /// Stays in the outbox for a later attempt.
+    Retry(OutboxEntry),
 }
 
 #[cfg(test)]

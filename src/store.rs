@@ -295,39 +295,46 @@ impl Store {
         Ok(self.outbox_body.get(id.to_be_bytes())?.map(|v| v.to_vec()))
     }
 
-    /// Rewrites an entry (attempt counted, next attempt moved).
-    pub async fn update_outbox(&self, entry: &OutboxEntry) -> Result<(), StoreError> {
-        self.outbox
-            .insert(entry.id.to_be_bytes(), serde_json::to_vec(entry)?)?;
+    /// Rewrites entries (attempt counted, next attempt moved), one flush.
+    pub async fn update_outbox_all(&self, entries: &[OutboxEntry]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for entry in entries {
+            batch.insert(&entry.id.to_be_bytes(), serde_json::to_vec(entry)?);
+        }
+        self.outbox.apply_batch(batch)?;
         self.flush().await
     }
 
-    /// Removes an entry that was delivered or failed for good, recording
-    /// the outcome on its case.
-    pub async fn finish_outbox(
+    /// Removes entries that were delivered or failed for good, recording
+    /// each outcome on its case, in one transaction and one flush.
+    pub async fn finish_outbox_all(
         &self,
-        entry: &OutboxEntry,
-        outcome: EventKind,
+        finished: &[(OutboxEntry, EventKind)],
     ) -> Result<(), StoreError> {
-        let id = entry.id.to_be_bytes();
-        let event = match &entry.case_ref {
-            Some(reference) => {
+        if finished.is_empty() {
+            return Ok(());
+        }
+        let mut events = Vec::new();
+        for (entry, outcome) in finished {
+            if let Some(reference) = &entry.case_ref {
                 let e = Event {
                     at: Utc::now(),
                     actor: Actor::System,
-                    what: outcome,
+                    what: outcome.clone(),
                 };
-                Some((
+                events.push((
                     history_key(reference, self.db.generate_id()?),
                     serde_json::to_vec(&e)?,
-                ))
+                ));
             }
-            None => None,
-        };
+        }
         let result = (&self.outbox, &self.outbox_body, &self.history).transaction(|(o, b, h)| {
-            o.remove(&id[..])?;
-            b.remove(&id[..])?;
-            if let Some((k, v)) = &event {
+            for (entry, _) in finished {
+                let id = entry.id.to_be_bytes();
+                o.remove(&id[..])?;
+                b.remove(&id[..])?;
+            }
+            for (k, v) in &events {
                 h.insert(k.as_slice(), v.as_slice())?;
             }
             Ok::<_, ConflictableTransactionError<StoreError>>(())
@@ -587,7 +594,10 @@ mod tests {
         let sent = EventKind::EmailSent {
             message_id: entry.message_id.clone(),
         };
-        store.finish_outbox(&entry, sent.clone()).await.unwrap();
+        store
+            .finish_outbox_all(&[(entry.clone(), sent.clone())])
+            .await
+            .unwrap();
         assert_eq!(store.outbox().count(), 0);
         assert!(store.outbox_body(entry.id).unwrap().is_none());
         let history = store.history("SJL-2026-000001").unwrap();
