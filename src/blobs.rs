@@ -4,7 +4,9 @@
 //! The path of a blob derives from its digest alone, never from the
 //! sender's file name. Writes are idempotent (same bytes, same name), so a
 //! crash between writing a blob and committing its case leaves at worst an
-//! unreferenced file, never a case pointing at nothing.
+//! unreferenced file. [`Blobs::sync`] is the barrier the daemon passes
+//! before it makes the case that references a blob durable, so a case never
+//! points at nothing; one barrier covers a whole batch of messages.
 
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -33,8 +35,9 @@ impl Blobs {
         valid.then(|| self.root.join(&sha256[..2]).join(sha256))
     }
 
-    /// Stores `bytes` under `sha256` durably (mode 0600, fsynced, renamed
-    /// into place). Does nothing if the blob is already there.
+    /// Stores `bytes` under `sha256` (mode 0600, written aside and renamed
+    /// into place). Does nothing if the blob is already there. Durable only
+    /// after [`Blobs::sync`].
     pub fn put(&self, sha256: &str, bytes: &[u8]) -> std::io::Result<()> {
         let Some(path) = self.path(sha256) else {
             return Err(std::io::Error::new(
@@ -59,10 +62,22 @@ impl Blobs {
                 .mode(0o600)
                 .open(&tmp)?;
             f.write_all(bytes)?;
-            f.sync_all()?;
         }
-        std::fs::rename(&tmp, &path)?;
-        std::fs::File::open(dir)?.sync_all()
+        std::fs::rename(&tmp, &path)
+    }
+
+    /// Makes every blob written so far durable, with their directories: one
+    /// `syncfs` of the file system holding them, rather than two `fsync`s
+    /// per file.
+    pub fn sync(&self) -> std::io::Result<()> {
+        use std::os::fd::AsRawFd;
+        let dir = std::fs::File::open(&self.root)?;
+        // SAFETY: `dir` is an open file descriptor for the whole call.
+        if unsafe { libc::syncfs(dir.as_raw_fd()) } == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
     }
 
     pub fn get(&self, sha256: &str) -> std::io::Result<Vec<u8>> {
@@ -89,6 +104,7 @@ mod tests {
         let digest = crate::inbound::sha256_hex(bytes);
         blobs.put(&digest, bytes).unwrap();
         blobs.put(&digest, bytes).unwrap();
+        blobs.sync().unwrap();
         assert_eq!(blobs.get(&digest).unwrap(), bytes);
         let path = blobs.path(&digest).unwrap();
         assert_eq!(path.metadata().unwrap().permissions().mode() & 0o777, 0o600);

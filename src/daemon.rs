@@ -153,6 +153,8 @@ async fn serve<M: Mailbox>(
         renderer,
         wake,
         stats: inbound_stats,
+        blobs_dirty: false,
+        queued: false,
     };
     let mut pause = Duration::ZERO;
     loop {
@@ -162,7 +164,7 @@ async fn serve<M: Mailbox>(
                 _ = tokio::time::sleep(pause) => {}
             }
         }
-        let fetched = match mailbox.next(&shutdown).await {
+        let first = match mailbox.next(&shutdown).await {
             Ok(Some(f)) => f,
             Ok(None) => break,
             Err(e) => {
@@ -171,25 +173,50 @@ async fn serve<M: Mailbox>(
                 continue;
             }
         };
-        crate::failpoint::hit("after_fetch");
-        let folder = match worker.handle(&fetched).await {
-            Ok(folder) => folder,
-            Err(e) => {
-                // Nothing was committed: leave the message in the inbox.
-                pause = next_pause(pause);
-                tracing::error!(error = %e, retry_in_ms = pause.as_millis() as u64, "message not handled, will retry");
-                continue;
+        // The rest of a backlog comes along, so that one flush makes the
+        // whole batch durable.
+        let mut batch = vec![first];
+        while batch.len() < BATCH && !shutdown.is_cancelled() {
+            match mailbox.next_ready().await {
+                Ok(Some(f)) => batch.push(f),
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "mailbox error");
+                    break;
+                }
             }
-        };
+        }
+        let mut handled = Vec::with_capacity(batch.len());
+        let mut trouble = false;
+        for fetched in &batch {
+            crate::failpoint::hit("after_fetch");
+            match worker.handle(fetched).await {
+                Ok(folder) => handled.push((&fetched.id, folder)),
+                // Nothing of it is committed: it stays in the inbox.
+                Err(e) => {
+                    trouble = true;
+                    tracing::error!(error = %e, "message not handled, will retry");
+                }
+            }
+        }
+        if let Err(e) = worker.make_durable().await {
+            pause = next_pause(pause);
+            tracing::error!(error = %e, "cannot make the batch durable; nothing filed");
+            continue;
+        }
         crate::failpoint::hit("after_commit");
-        match mailbox.file(&fetched.id, folder).await {
-            Ok(()) => pause = Duration::ZERO,
-            Err(e) => {
+        for (id, folder) in handled {
+            if let Err(e) = mailbox.file(id, folder).await {
                 // Its effect is stored: next time round it is only filed.
-                pause = next_pause(pause);
+                trouble = true;
                 tracing::warn!(error = %e, ?folder, "could not file the message, will retry");
             }
         }
+        pause = if trouble {
+            next_pause(pause)
+        } else {
+            Duration::ZERO
+        };
     }
 
     mailbox.close().await;
@@ -201,6 +228,9 @@ async fn serve<M: Mailbox>(
     tracing::info!("sijil stopped");
     Ok(())
 }
+
+/// The most messages decided before one flush makes them durable.
+const BATCH: usize = 32;
 
 fn next_pause(p: Duration) -> Duration {
     (p * 2).clamp(Duration::from_millis(500), Duration::from_secs(30))
@@ -222,9 +252,32 @@ struct Worker {
     renderer: Renderer,
     wake: Arc<Notify>,
     stats: Arc<InboundStats>,
+    /// Blobs written since the last barrier.
+    blobs_dirty: bool,
+    /// Emails committed since the outbox was last woken.
+    queued: bool,
 }
 
 impl Worker {
+    /// Makes everything the batch committed durable: the documents first
+    /// (a durable case must never point at a lost blob), then the store.
+    /// Only then may the messages be filed, and the outbox send.
+    async fn make_durable(&mut self) -> Result<(), String> {
+        if self.blobs_dirty {
+            let blobs = self.blobs.clone();
+            tokio::task::spawn_blocking(move || blobs.sync())
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| format!("documents: {e}"))?;
+            self.blobs_dirty = false;
+        }
+        self.store.flush().await.map_err(|e| e.to_string())?;
+        if std::mem::take(&mut self.queued) {
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+
     /// Makes one message take effect (once) and says where to file it.
     async fn handle(&mut self, fetched: &Fetched) -> Result<Folder, String> {
         // The core is pure and should never panic; if it does on some odd
@@ -267,6 +320,7 @@ impl Worker {
                 self.blobs
                     .put(&a.sha256, &a.bytes)
                     .map_err(|e| format!("documents: {e}"))?;
+                self.blobs_dirty = true;
             }
         }
         let outgoing = self.render(&msg, &decision, now)?;
@@ -279,9 +333,7 @@ impl Worker {
             Committed::Now => decision.folder,
             Committed::Already(folder) => folder,
         };
-        if !outgoing.is_empty() {
-            self.wake.notify_one();
-        }
+        self.queued |= !outgoing.is_empty();
         let counter = match folder {
             Folder::Processed => &self.stats.processed,
             Folder::Rejected => &self.stats.rejected,

@@ -3,8 +3,10 @@
 //!
 //! Exactly-once hinges on [`Store::commit`]: a message's case change, its
 //! history and its outgoing emails are written in one transaction together
-//! with the message's key, and flushed, before the message is moved out of
-//! the inbox. Seeing the key again means "already done, just file it".
+//! with the message's key, and made durable by [`Store::flush`] before the
+//! message is moved out of the inbox. Seeing the key again means "already
+//! done, just file it". A commit is visible to reads at once, so a batch of
+//! messages can be decided one after the other and flushed together.
 
 use std::path::Path;
 
@@ -114,7 +116,8 @@ impl Store {
         self.seen.get(key)?.map(|v| decode(key, &v)).transpose()
     }
 
-    /// Stores a decision and its rendered emails atomically, then flushes.
+    /// Stores a decision and its rendered emails atomically. Durable after
+    /// the next [`Store::flush`]; the caller files the message only then.
     pub async fn commit(
         &self,
         key: &str,
@@ -243,9 +246,7 @@ impl Store {
                     Ok::<_, ConflictableTransactionError<StoreError>>(Committed::Now)
                 },
             );
-        let committed = unwrap_tx(result)?;
-        self.flush().await?;
-        Ok(committed)
+        unwrap_tx(result)
     }
 
     pub fn case(&self, reference: &str) -> Result<Option<Case>, StoreError> {

@@ -497,6 +497,31 @@ impl ImapMailbox {
         Ok(body)
     }
 
+    /// Hands out a fetched message (taking it off the queue), or records
+    /// why the fetch failed.
+    fn took(&mut self, uid: u32, fetched: Result<Option<Vec<u8>>, Trouble>) -> Option<Fetched> {
+        match fetched {
+            Ok(Some(raw)) => {
+                self.queue.pop_front();
+                self.fetch_failures.remove(&uid);
+                self.cursor = self.cursor.max(uid);
+                let uidvalidity = self.epoch.unwrap_or_default();
+                debug!(uid, uidvalidity, bytes = raw.len(), "message fetched");
+                return Some(Fetched {
+                    id: MessageId::Imap { uidvalidity, uid },
+                    raw,
+                });
+            }
+            Ok(None) => self.fetch_failed(uid, "the server sent no body"),
+            Err(Trouble::Refused(m)) => self.fetch_failed(uid, &m),
+            Err(e) => {
+                self.fetch_failed(uid, &e.to_string());
+                self.drop_conn(&e);
+            }
+        }
+        None
+    }
+
     /// Records a failed fetch of `uid`; after [`MAX_FETCH_ATTEMPTS`] the
     /// message is skipped for the rest of this run.
     fn fetch_failed(&mut self, uid: u32, why: &str) {
@@ -589,26 +614,21 @@ impl Mailbox for ImapMailbox {
                 }
                 r = self.fetch(uid) => r,
             };
-            match fetched {
-                Ok(Some(raw)) => {
-                    self.queue.pop_front();
-                    self.fetch_failures.remove(&uid);
-                    self.cursor = self.cursor.max(uid);
-                    let uidvalidity = self.epoch.unwrap_or_default();
-                    debug!(uid, uidvalidity, bytes = raw.len(), "message fetched");
-                    return Ok(Some(Fetched {
-                        id: MessageId::Imap { uidvalidity, uid },
-                        raw,
-                    }));
-                }
-                Ok(None) => self.fetch_failed(uid, "the server sent no body"),
-                Err(Trouble::Refused(m)) => self.fetch_failed(uid, &m),
-                Err(e) => {
-                    self.fetch_failed(uid, &e.to_string());
-                    self.drop_conn(&e);
-                }
+            if let Some(fetched) = self.took(uid, fetched) {
+                return Ok(Some(fetched));
             }
         }
+    }
+
+    async fn next_ready(&mut self) -> Result<Option<Fetched>, MailboxError> {
+        let Some(&uid) = self.queue.front() else {
+            return Ok(None);
+        };
+        if self.conn.is_none() || self.fetch_failures.contains_key(&uid) {
+            return Ok(None);
+        }
+        let fetched = self.fetch(uid).await;
+        Ok(self.took(uid, fetched))
     }
 
     async fn file(&mut self, id: &MessageId, folder: Folder) -> Result<(), MailboxError> {
@@ -1123,10 +1143,12 @@ impl Checkpoint {
         uid: u32,
         folder: Folder,
     ) -> Result<(), Trouble> {
+        // Not flushed: it becomes durable with the store's next flush. Lost
+        // in a crash, it only means the message is fetched once more, and
+        // the daemon, finding its Message-ID already handled, files it.
         self.tree
             .insert(filing_key(uidvalidity, uid), folder_tag(folder))
             .map_err(store)?;
-        self.tree.flush_async().await.map_err(store)?;
         Ok(())
     }
 

@@ -19,6 +19,8 @@ const POLL: Duration = Duration::from_millis(200);
 
 pub struct MaildirMailbox {
     root: PathBuf,
+    /// Handed out and not yet filed: skipped by the next look at the inbox.
+    in_hand: std::collections::HashSet<String>,
     processed: String,
     rejected: String,
     quarantine: String,
@@ -28,6 +30,7 @@ impl MaildirMailbox {
     pub fn new(cfg: &MaildirConfig) -> MaildirMailbox {
         MaildirMailbox {
             root: cfg.path.clone(),
+            in_hand: Default::default(),
             processed: cfg.folders.processed.clone(),
             rejected: cfg.folders.rejected.clone(),
             quarantine: cfg.folders.quarantine.clone(),
@@ -53,6 +56,7 @@ impl MaildirMailbox {
                 .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
                 .filter_map(|e| e.file_name().into_string().ok())
                 .filter(|n| !n.starts_with('.'))
+                .filter(|n| !self.in_hand.contains(&format!("{sub}/{n}")))
                 .collect();
             names.sort();
             if let Some(name) = names.into_iter().next() {
@@ -93,18 +97,8 @@ impl Mailbox for MaildirMailbox {
             if shutdown.is_cancelled() {
                 return Ok(None);
             }
-            if let Some((file, path)) = self.oldest()? {
-                match tokio::fs::read(&path).await {
-                    Ok(raw) => {
-                        return Ok(Some(Fetched {
-                            id: MessageId::Maildir { file },
-                            raw,
-                        }));
-                    }
-                    // Another reader (a mail client) moved it meanwhile.
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(io(&path, e)),
-                }
+            if let Some(fetched) = self.next_ready().await? {
+                return Ok(Some(fetched));
             }
             tokio::select! {
                 _ = shutdown.cancelled() => return Ok(None),
@@ -113,10 +107,29 @@ impl Mailbox for MaildirMailbox {
         }
     }
 
+    async fn next_ready(&mut self) -> Result<Option<Fetched>, MailboxError> {
+        while let Some((file, path)) = self.oldest()? {
+            match tokio::fs::read(&path).await {
+                Ok(raw) => {
+                    self.in_hand.insert(file.clone());
+                    return Ok(Some(Fetched {
+                        id: MessageId::Maildir { file },
+                        raw,
+                    }));
+                }
+                // Another reader (a mail client) moved it meanwhile.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io(&path, e)),
+            }
+        }
+        Ok(None)
+    }
+
     async fn file(&mut self, id: &MessageId, folder: Folder) -> Result<(), MailboxError> {
         let MessageId::Maildir { file } = id else {
             return Err(MailboxError::Other("not a Maildir message".into()));
         };
+        self.in_hand.remove(file);
         let from = self.root.join(file);
         let base = file.rsplit('/').next().unwrap_or(file);
         // Maildir info ":2,S" marks it seen; keep any flags it already had.

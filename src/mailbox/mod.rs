@@ -65,6 +65,11 @@ pub trait Mailbox {
     async fn next(&mut self, shutdown: &CancellationToken)
     -> Result<Option<Fetched>, MailboxError>;
 
+    /// The next message only if one is already known to be waiting (the
+    /// rest of a backlog); never waits, never reconnects. Lets the daemon
+    /// take a batch and make it durable with one flush.
+    async fn next_ready(&mut self) -> Result<Option<Fetched>, MailboxError>;
+
     /// Moves a message out of the inbox into `folder`. Must be idempotent:
     /// filing a message that is already gone is not an error.
     async fn file(&mut self, id: &MessageId, folder: Folder) -> Result<(), MailboxError>;
