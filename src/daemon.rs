@@ -22,7 +22,7 @@ use crate::inbound::{self, Inbound};
 use crate::intake::{self, Decision};
 use crate::mailbox::imap::ImapMailbox;
 use crate::mailbox::maildir::MaildirMailbox;
-use crate::mailbox::{Fetched, Folder, Mailbox, MailboxError};
+use crate::mailbox::{Fetched, Folder, Mailbox, MailboxError, MessageId};
 use crate::outbox::{self, OutboxStats};
 use crate::render::{self, Renderer};
 use crate::store::{Committed, Outgoing, Store};
@@ -186,6 +186,7 @@ async fn serve<M: Mailbox>(
                 }
             }
         }
+        let started = std::time::Instant::now();
         let mut handled = Vec::with_capacity(batch.len());
         let mut trouble = false;
         for fetched in &batch {
@@ -199,19 +200,30 @@ async fn serve<M: Mailbox>(
                 }
             }
         }
+        let decided = started.elapsed();
         if let Err(e) = worker.make_durable().await {
             pause = next_pause(pause);
             tracing::error!(error = %e, "cannot make the batch durable; nothing filed");
             continue;
         }
+        let durable = started.elapsed();
         crate::failpoint::hit("after_commit");
-        for (id, folder) in handled {
-            if let Err(e) = mailbox.file(id, folder).await {
-                // Its effect is stored: next time round it is only filed.
-                trouble = true;
-                tracing::warn!(error = %e, ?folder, "could not file the message, will retry");
-            }
+        let handled: Vec<(MessageId, Folder)> = handled
+            .into_iter()
+            .map(|(id, folder)| (id.clone(), folder))
+            .collect();
+        if let Err(e) = mailbox.file_all(&handled).await {
+            // Their effect is stored: next time round they are only filed.
+            trouble = true;
+            tracing::warn!(error = %e, "could not file every message, will retry");
         }
+        tracing::debug!(
+            messages = batch.len(),
+            decide_ms = decided.as_millis() as u64,
+            durable_ms = (durable - decided).as_millis() as u64,
+            file_ms = (started.elapsed() - durable).as_millis() as u64,
+            "batch done"
+        );
         pause = if trouble {
             next_pause(pause)
         } else {

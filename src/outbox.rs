@@ -25,7 +25,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 const GIVE_UP_AFTER: chrono::TimeDelta = chrono::TimeDelta::days(3);
 /// Emails sent at once; the SMTP transport keeps a pool of this many
 /// connections.
-const PARALLEL: usize = 4;
+const PARALLEL: usize = 8;
 
 /// Back-off after `failures` consecutive transient failures.
 pub fn backoff(failures: u32) -> Duration {

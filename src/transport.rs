@@ -28,7 +28,7 @@ use crate::config::{OutboundConfig, SmtpConfig, TlsMode};
 /// take before the attempt counts as failed (transient).
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Open SMTP connections kept for reuse, and how long an idle one is kept.
-const POOL_MAX: u32 = 4;
+const POOL_MAX: u32 = 8;
 const POOL_IDLE: Duration = Duration::from_secs(60);
 
 /// Where the outbox delivers.

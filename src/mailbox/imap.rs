@@ -631,6 +631,87 @@ impl Mailbox for ImapMailbox {
         Ok(self.took(uid, fetched))
     }
 
+    /// With MOVE, one `UID MOVE` per destination folder for the whole
+    /// batch; otherwise (or for ids of an older UIDVALIDITY) one by one.
+    async fn file_all(&mut self, items: &[(MessageId, Folder)]) -> Result<(), MailboxError> {
+        let current = match &self.conn {
+            Some(conn) if conn.caps.mv => conn.uidvalidity,
+            _ => {
+                let mut result = Ok(());
+                for (id, folder) in items {
+                    if let Err(e) = self.file(id, *folder).await {
+                        result = Err(e);
+                    }
+                }
+                return result;
+            }
+        };
+        let mut result = Ok(());
+        for folder in [Folder::Processed, Folder::Rejected, Folder::Quarantine] {
+            let mut uids = Vec::new();
+            for (id, f) in items.iter().filter(|(_, f)| *f == folder) {
+                match *id {
+                    MessageId::Imap { uidvalidity, uid } if uidvalidity == current => {
+                        uids.push(uid)
+                    }
+                    _ => {
+                        if let Err(e) = self.file(id, *f).await {
+                            result = Err(e);
+                        }
+                    }
+                }
+            }
+            if uids.is_empty() {
+                continue;
+            }
+            for &uid in &uids {
+                self.checkpoint
+                    .record_filing(current, uid, folder)
+                    .await
+                    .map_err(MailboxError::from)?;
+            }
+            let set = uids
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            let name = quote(self.folder_name(folder)).map_err(MailboxError::from)?;
+            let Some(conn) = self.conn.as_mut() else {
+                return Err(MailboxError::Other(
+                    "filing postponed until the connection is back".into(),
+                ));
+            };
+            let moved = command(
+                &mut conn.session,
+                &format!("UID MOVE {set} {name}"),
+                COMMAND_TIMEOUT,
+            )
+            .await;
+            match moved {
+                Ok(()) => {
+                    debug!(messages = uids.len(), uidvalidity = current, folder = ?folder, "messages filed");
+                    for &uid in &uids {
+                        self.checkpoint
+                            .clear_filing(current, uid)
+                            .map_err(MailboxError::from)?;
+                    }
+                }
+                // The filings are recorded: retried on the next connection.
+                Err(Trouble::Refused(m)) => {
+                    warn!(folder = ?folder, error = %m, "filing refused; retried later");
+                    result = Err(MailboxError::Other(format!("filing refused: {m}")));
+                }
+                Err(e) => {
+                    self.drop_conn(&e);
+                    return Err(MailboxError::Other(format!(
+                        "filing postponed until the connection is back: {e}"
+                    )));
+                }
+            }
+        }
+        result
+    }
+
     async fn file(&mut self, id: &MessageId, folder: Folder) -> Result<(), MailboxError> {
         let MessageId::Imap { uidvalidity, uid } = *id else {
             return Err(MailboxError::Other(format!("not an IMAP message: {id:?}")));

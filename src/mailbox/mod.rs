@@ -74,6 +74,19 @@ pub trait Mailbox {
     /// filing a message that is already gone is not an error.
     async fn file(&mut self, id: &MessageId, folder: Folder) -> Result<(), MailboxError>;
 
+    /// Files several messages; the same as [`Mailbox::file`] on each, which
+    /// an edge may do in fewer round trips. Every message is tried; the
+    /// last error, if any, is returned.
+    async fn file_all(&mut self, items: &[(MessageId, Folder)]) -> Result<(), MailboxError> {
+        let mut result = Ok(());
+        for (id, folder) in items {
+            if let Err(e) = self.file(id, *folder).await {
+                result = Err(e);
+            }
+        }
+        result
+    }
+
     /// Closes the connection politely (LOGOUT). Best effort.
     async fn close(&mut self);
 }
