@@ -118,6 +118,10 @@ async fn serve<M: Mailbox>(
         }
     }
 
+    // The phone number tables load on first use, which takes a noticeable
+    // moment: pay it now, not on the first pack (or during a SIGTERM).
+    let _ = crate::phone::normalise("+60 12-345 6789");
+
     let wake = Arc::new(Notify::new());
     let inbound_stats = Arc::new(InboundStats::default());
     let outbox_stats = Arc::new(OutboxStats::default());

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -46,8 +46,13 @@ pub struct Sender {
     transport: Transport,
     wake: Arc<Notify>,
     stats: Arc<OutboxStats>,
-    /// Consecutive transient failures: the server, not one email, is away.
+    /// Consecutive rounds in which nothing got through: the server, not one
+    /// email, is away. Counted once per round, not once per email, so a long
+    /// queue does not stretch the back-off.
     failures: u32,
+    /// While the server is away no attempt is made before this, whatever
+    /// wakes the sender: mail queued during an outage is no new evidence.
+    retry_at: Option<DateTime<Utc>>,
 }
 
 impl Sender {
@@ -63,6 +68,7 @@ impl Sender {
             wake,
             stats,
             failures: 0,
+            retry_at: None,
         }
     }
 
@@ -97,6 +103,9 @@ impl Sender {
         shutdown: &CancellationToken,
     ) -> Result<Option<Duration>, StoreError> {
         let now = Utc::now();
+        if let Some(at) = self.retry_at.filter(|at| *at > now) {
+            return Ok(Some((at - now).to_std().unwrap_or(Duration::ZERO)));
+        }
         let entries: Vec<OutboxEntry> = self.store.outbox().collect::<Result<_, _>>()?;
         let (due, later): (Vec<_>, Vec<_>) =
             entries.into_iter().partition(|e| e.next_attempt <= now);
@@ -112,6 +121,7 @@ impl Sender {
             }
             self.store.update_outbox_all(&batch).await?;
             let results = futures::future::join_all(batch.iter().map(|e| self.deliver(e))).await;
+            let got_through = results.iter().any(Result::is_ok);
             let mut finished = Vec::new();
             let mut retry = Vec::new();
             for (entry, result) in batch.into_iter().zip(results) {
@@ -121,10 +131,31 @@ impl Sender {
                 }
             }
             self.store.finish_outbox_all(&finished).await?;
+            if got_through {
+                self.failures = 0;
+                self.retry_at = None;
+            } else if !retry.is_empty() {
+                // Nothing got through: the server is away. One more failed
+                // round; nothing is tried before the back-off is over.
+                self.failures = self.failures.saturating_add(1);
+                let wait = backoff(self.failures);
+                let at = Utc::now() + chrono::TimeDelta::from_std(wait).unwrap_or_default();
+                for entry in &mut retry {
+                    entry.next_attempt = at;
+                }
+                self.retry_at = Some(at);
+                self.store.update_outbox_all(&retry).await?;
+                tracing::warn!(
+                    emails = retry.len(),
+                    retry_in_s = wait.as_secs(),
+                    "SMTP server away; outbox waits"
+                );
+                return Ok(Some(wait));
+            }
+            // The server answers but deferred some emails (4xx): each waits
+            // by its own attempts; the rest of the queue goes on.
             if !retry.is_empty() {
                 self.store.update_outbox_all(&retry).await?;
-                // The server is away: wait before trying anything else.
-                return Ok(Some(backoff(self.failures)));
             }
         }
         Ok(next.map(|n| (n - Utc::now()).to_std().unwrap_or(Duration::ZERO)))
@@ -176,7 +207,6 @@ impl Sender {
                 Settled::Finished(entry, failed)
             }
             Err(SendError::Transient(error)) => {
-                self.failures += 1;
                 self.stats.retried.fetch_add(1, Ordering::Relaxed);
                 if now - entry.created_at > GIVE_UP_AFTER {
                     tracing::warn!(message_id = %entry.message_id, %error, "email given up");
@@ -187,7 +217,9 @@ impl Sender {
                     };
                     return Settled::Finished(entry, failed);
                 }
-                let wait = backoff(self.failures);
+                // This email's own back-off; a round in which nothing got
+                // through replaces it by the server's (see `send_due`).
+                let wait = backoff(entry.attempts);
                 tracing::warn!(
                     message_id = %entry.message_id,
                     attempts = entry.attempts,

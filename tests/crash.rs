@@ -35,8 +35,16 @@ use support::{DEVELOPER, Daemon, MailServers, Pack, RA_ADDRESS, VERIFIER};
 /// Packs in the burst (the issue asks for at least 300).
 const PACKS: usize = 300;
 /// Of those, how many are in the inbox before the first start; the rest
-/// arrive while the daemon is being killed.
-const PRELOADED: usize = 200;
+/// arrive in portions during the kill phase (the daemon handles 20 to 50
+/// packs a second, so a burst loaded at once would be gone after a few
+/// rounds, and the failpoints need messages to pass).
+const PRELOADED: usize = 100;
+/// A failpoint round starts with at least this many packs in the inbox.
+const FAILPOINT_BACKLOG: usize = 8;
+/// Packs kept for each failpoint round still to come: its backlog, plus a
+/// few to hand in while it runs (`after_commit` counts batches, and a
+/// batch takes the whole inbox: a second batch needs new mail).
+const FAILPOINT_RESERVE: usize = FAILPOINT_BACKLOG + 8;
 /// Kills by failpoint, per point (the issue asks for at least 3 each).
 const FAILPOINT_KILLS: usize = 3;
 /// Kills by the test at random moments.
@@ -49,7 +57,8 @@ const DRAIN: Duration = Duration::from_secs(200);
 enum Kill {
     /// `after_fetch`: a message read, nothing decided.
     Fetch,
-    /// `after_commit`: its effect stored, not yet moved out of the inbox.
+    /// `after_commit`: a batch's effects stored and flushed, none of its
+    /// messages moved out of the inbox yet.
     Commit,
     /// `after_send`: SMTP (or the outbox Maildir) accepted an email, the
     /// outbox not yet told.
@@ -368,7 +377,10 @@ impl Outcome {
         };
         for e in emails {
             if e.to == DEVELOPER {
-                out.acks.entry(e.in_reply_to).or_default().add(&e.message_id);
+                out.acks
+                    .entry(e.in_reply_to)
+                    .or_default()
+                    .add(&e.message_id);
             } else if e.to == VERIFIER {
                 out.staff.add(&e.message_id);
             } else if e.to.starts_with("signee") {
@@ -400,13 +412,17 @@ struct Report {
     doubled_emel1: usize,
     staff_distinct: usize,
     extra_copies: (usize, usize, usize),
+    /// Packs loaded when the last kill happened (the rest came after).
+    loaded_during_kills: usize,
+    /// Packs filed when the kill phase ended (the rest: by the last run).
+    filed_after_kills: usize,
     elapsed: Duration,
 }
 
 impl Report {
     fn print(&self) {
         eprintln!(
-            "CRASH {}: packs={} cases={} kills={:?} (total {}); ACK missing={} doubled={}; \
+            "CRASH {}: packs={} cases={} kills={:?} (total {}; {} packs loaded and {} filed by the last kill); ACK missing={} doubled={}; \
              EMEL1 missing={} doubled={}; STAFF-VERIFY distinct={}; physical duplicate copies \
              (same Message-ID) ack={} emel1={} staff={}; {:.0?}",
             self.variant,
@@ -414,6 +430,8 @@ impl Report {
             self.cases,
             self.kills,
             self.kills.values().sum::<usize>(),
+            self.loaded_during_kills,
+            self.filed_after_kills,
             self.missing_acks,
             self.doubled_acks,
             self.missing_emel1,
@@ -446,27 +464,116 @@ fn last_activity(log: &str) -> String {
         .join(" ")
 }
 
+/// How packs reach the inbox under test.
+enum Feed<'a> {
+    /// Dovecot: IMAP APPEND (at once, for a round that needs a backlog) or
+    /// SMTP through Postfix (while the daemon runs).
+    Imap(&'a MailServers),
+    /// The inbox Maildir: written into `tmp/`, renamed into `new/`.
+    Maildir(&'a Path),
+}
+
+impl Feed<'_> {
+    /// Puts `packs[range]` into the inbox; `live` while the daemon runs.
+    async fn deliver(&self, packs: &[Pack], range: std::ops::Range<usize>, live: bool) {
+        match self {
+            Feed::Imap(servers) if live => {
+                for p in &packs[range] {
+                    servers
+                        .send(&p.build(), p.sender_address(), &[RA_ADDRESS])
+                        .await;
+                }
+            }
+            Feed::Imap(servers) => {
+                let mut session = servers.imap(RA_ADDRESS).await;
+                for p in &packs[range] {
+                    session
+                        .append("INBOX", None, None, p.build())
+                        .await
+                        .unwrap();
+                }
+                let _ = session.logout().await;
+            }
+            Feed::Maildir(mail) => {
+                for i in range {
+                    deliver(mail, i, &packs[i].build());
+                }
+            }
+        }
+    }
+
+    /// Messages in the inbox now.
+    fn inbox(&self) -> usize {
+        match self {
+            Feed::Imap(servers) => maildir_files(&servers.maildir(RA_ADDRESS)).len(),
+            Feed::Maildir(mail) => maildir_files(mail).len(),
+        }
+    }
+}
+
 /// The kill phase: one start per planned kill, each ended by a failpoint
-/// or by SIGKILL from here.
-async fn kill_rounds(sijil: &mut Sijil, rng: &mut Rng, report: &mut Report) {
-    for kill in schedule(rng) {
+/// or by SIGKILL from here. The packs after [`PRELOADED`] are loaded in
+/// portions along the way, the rest after the last kill; returns how many
+/// were loaded by then.
+async fn kill_rounds(
+    sijil: &mut Sijil,
+    rng: &mut Rng,
+    report: &mut Report,
+    feed: &Feed<'_>,
+    packs: &[Pack],
+) -> usize {
+    let plan = schedule(rng);
+    let portion = (PACKS - PRELOADED).div_ceil(plan.len());
+    let mut loaded = PRELOADED;
+    for (round, &kill) in plan.iter().enumerate() {
+        // Packs kept for the failpoint rounds still to come, so that each
+        // finds a backlog however fast the rounds before it were.
+        let reserve = plan[round + 1..]
+            .iter()
+            .filter(|k| k.failpoint().is_some())
+            .count()
+            * FAILPOINT_RESERVE;
+        let spare = PACKS - reserve;
+        let due = (PRELOADED + (round + 1) * portion).min(spare);
         match kill.failpoint() {
             Some(point) => {
+                // This round's portion, and more if needed for a backlog.
+                let upfront = spare - (FAILPOINT_RESERVE - FAILPOINT_BACKLOG);
+                let short = FAILPOINT_BACKLOG.saturating_sub(feed.inbox());
+                let upto = due.max(loaded + short).min(upfront).max(loaded);
+                feed.deliver(packs, loaded..upto, false).await;
+                loaded = upto;
                 // Small counts: the point is reached soon after the start,
-                // while the backlog is still there.
+                // while the backlog is still there. `after_fetch` counts
+                // messages, `after_commit` batches (a batch is what the
+                // inbox holds, up to 32), `after_send` emails.
                 let n = match kill {
-                    Kill::Send => rng.range(1, 12),
-                    _ => rng.range(1, 6),
+                    Kill::Fetch => rng.range(1, FAILPOINT_BACKLOG as u64 - 2),
+                    Kill::Commit => rng.range(1, 3),
+                    _ => rng.range(1, 12),
                 };
                 let offset = sijil.spawn(&format!("{point}={n}"));
-                let status = sijil.wait_exit(Duration::from_secs(120)).await;
-                let log = sijil.log_since(offset);
-                let status = status.unwrap_or_else(|| {
-                    panic!(
+                // Whenever the inbox runs dry before the point is reached,
+                // two more packs arrive (from this round's reserve).
+                let budget = spare;
+                let deadline = Instant::now() + Duration::from_secs(120);
+                let status = loop {
+                    if let Some(status) = sijil.exited() {
+                        break status;
+                    }
+                    assert!(
+                        Instant::now() < deadline,
                         "{point}={n} never reached; the run's log:\n{}",
                         sijil.tail()
-                    )
-                });
+                    );
+                    if feed.inbox() == 0 && loaded < budget {
+                        let upto = (loaded + 2).min(budget);
+                        feed.deliver(packs, loaded..upto, true).await;
+                        loaded = upto;
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                };
+                let log = sijil.log_since(offset);
                 assert_eq!(status.signal(), Some(9), "{point}={n}: {status}");
                 assert!(
                     log.contains("failpoint reached") && log.contains(point),
@@ -476,22 +583,49 @@ async fn kill_rounds(sijil: &mut Sijil, rng: &mut Rng, report: &mut Report) {
             None => {
                 let offset = sijil.spawn("");
                 sijil.wait_ready(offset).await;
+                // The portion arrives while the daemon runs.
+                let t0 = Instant::now();
+                let upto = due.max(loaded);
+                feed.deliver(packs, loaded..upto, true).await;
+                loaded = upto;
                 // The first pack check of a run is slow in a debug build
-                // (lazy tables): moments up to 4 s land in every phase.
-                let ms = rng.range(50, 4000);
-                tokio::time::sleep(Duration::from_millis(ms)).await;
+                // (lazy tables, a second or two): every other random kill
+                // counts from the run's first decision instead of its
+                // start, so that moments land in deciding, committing and
+                // filing too, not only in that warm-up.
+                let from_decision = report.random_moments.len() % 2 == 1;
+                let (ms, t0) = if from_decision {
+                    let limit = Instant::now() + Duration::from_secs(10);
+                    while !sijil.log_since(offset).contains("message handled")
+                        && Instant::now() < limit
+                    {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    (rng.range(0, 1500), Instant::now())
+                } else {
+                    (rng.range(50, 3000), t0)
+                };
+                tokio::time::sleep(Duration::from_millis(ms).saturating_sub(t0.elapsed())).await;
                 if let Some(status) = sijil.exited() {
                     panic!("sijil died by itself ({status}):\n{}", sijil.tail());
                 }
                 sijil.kill();
                 let moment = last_activity(&sijil.log_since(offset));
+                let origin = if from_decision {
+                    "the first decision"
+                } else {
+                    "ready"
+                };
                 report
                     .random_moments
-                    .push(format!("after {ms} ms, last: {moment}"));
+                    .push(format!("{ms} ms after {origin}, last: {moment}"));
             }
         }
         *report.kills.entry(kill).or_default() += 1;
     }
+    let loaded_by_then = loaded;
+    feed.deliver(packs, loaded..PACKS, false).await;
+    loaded_by_then
 }
 
 /// Starts the last run (no failpoints) and waits until the inbox is empty,
@@ -523,11 +657,7 @@ async fn drain(sijil: &mut Sijil, filed: impl Fn() -> usize, inbox: impl Fn() ->
 async fn settle(what: &str, want: usize, count: impl Fn() -> usize) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while count() < want {
-        assert!(
-            Instant::now() < deadline,
-            "{what}: {} of {want}",
-            count()
-        );
+        assert!(Instant::now() < deadline, "{what}: {} of {want}", count());
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let mut last = count();
@@ -578,7 +708,11 @@ fn check_store(path: &Path, pack_refs: &BTreeSet<String>) -> usize {
         }
         assert_eq!(queued.len(), 3, "{}: {history:?}", case.reference);
         assert!(queued.values().all(|&n| n == 1), "{}", case.reference);
-        assert_eq!(queued, sent, "{}: every queued email sent once", case.reference);
+        assert_eq!(
+            queued, sent,
+            "{}: every queued email sent once",
+            case.reference
+        );
     }
     assert_eq!(&espas, pack_refs, "one case per pack, no other");
     let left: Vec<_> = store.outbox().map(Result::unwrap).collect();
@@ -626,7 +760,12 @@ fn count(report: &mut Report, outcome: &Outcome, packs: &[Pack]) {
             1 => {}
             _ => report.doubled_acks += 1,
         }
-        match outcome.emel1.get(&signee(i)).map(Tally::distinct).unwrap_or(0) {
+        match outcome
+            .emel1
+            .get(&signee(i))
+            .map(Tally::distinct)
+            .unwrap_or(0)
+        {
             0 => report.missing_emel1 += 1,
             1 => {}
             _ => report.doubled_emel1 += 1,
@@ -664,6 +803,8 @@ fn new_report(variant: &'static str) -> Report {
         doubled_emel1: 0,
         staff_distinct: 0,
         extra_copies: (0, 0, 0),
+        loaded_during_kills: 0,
+        filed_after_kills: 0,
         elapsed: Duration::ZERO,
     }
 }
@@ -695,26 +836,14 @@ async fn imap_burst_survives_kills_anywhere() {
     );
     let packs: Vec<Pack> = (0..PACKS).map(pack).collect();
 
-    let mut session = servers.imap(RA_ADDRESS).await;
-    for p in &packs[..PRELOADED] {
-        session.append("INBOX", None, None, p.build()).await.unwrap();
-    }
-    let _ = session.logout().await;
-
-    // The rest of the burst arrives by SMTP while the daemon is being
-    // killed and restarted.
+    let feed = Feed::Imap(&servers);
+    feed.deliver(&packs, 0..PRELOADED, false).await;
     let mut report = new_report("imap");
-    let trickle = async {
-        for p in &packs[PRELOADED..] {
-            servers
-                .send(&p.build(), p.sender_address(), &[RA_ADDRESS])
-                .await;
-            tokio::time::sleep(Duration::from_millis(150)).await;
-        }
-    };
-    tokio::join!(kill_rounds(&mut sijil, &mut rng, &mut report), trickle);
+    report.loaded_during_kills =
+        kill_rounds(&mut sijil, &mut rng, &mut report, &feed, &packs).await;
 
     let ra = servers.maildir(RA_ADDRESS);
+    report.filed_after_kills = maildir_files(&ra.join(".Processed")).len();
     drain(
         &mut sijil,
         || maildir_files(&ra.join(".Processed")).len(),
@@ -736,7 +865,10 @@ async fn imap_burst_survives_kills_anywhere() {
     assert!(servers.messages(RA_ADDRESS, "INBOX").await.is_empty());
     assert_eq!(servers.messages(RA_ADDRESS, "Processed").await.len(), PACKS);
     for folder in ["Rejected", "Quarantine"] {
-        assert!(servers.messages(RA_ADDRESS, folder).await.is_empty(), "{folder}");
+        assert!(
+            servers.messages(RA_ADDRESS, folder).await.is_empty(),
+            "{folder}"
+        );
     }
     assert_exactly_once(&report, &outcome);
 }
@@ -803,7 +935,16 @@ async fn maildir_burst_survives_kills_anywhere() {
     let t0 = Instant::now();
     let mut rng = Rng::seeded(2);
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
+    // SIJIL_KEEP_TEST_DIR=1 keeps it for a post-mortem, as the harness does.
+    let (_dir, root) = if std::env::var_os("SIJIL_KEEP_TEST_DIR").is_some() {
+        let kept = dir.keep();
+        eprintln!("keeping {}", kept.display());
+        (None, kept)
+    } else {
+        let path = dir.path().to_path_buf();
+        (Some(dir), path)
+    };
+    let root = root.as_path();
     let web_port = free_port();
     let config = root.join("sijil.toml");
     fs::write(&config, maildir_config(root, web_port)).unwrap();
@@ -813,19 +954,13 @@ async fn maildir_burst_survives_kills_anywhere() {
     }
     let mut sijil = Sijil::new(&config, root, &root.join("sijil.log"), web_port);
     let packs: Vec<Pack> = (0..PACKS).map(pack).collect();
-    for (i, p) in packs[..PRELOADED].iter().enumerate() {
-        deliver(&mail, i, &p.build());
-    }
-
+    let feed = Feed::Maildir(&mail);
+    feed.deliver(&packs, 0..PRELOADED, false).await;
     let mut report = new_report("maildir");
-    let trickle = async {
-        for (i, p) in packs.iter().enumerate().skip(PRELOADED) {
-            deliver(&mail, i, &p.build());
-            tokio::time::sleep(Duration::from_millis(150)).await;
-        }
-    };
-    tokio::join!(kill_rounds(&mut sijil, &mut rng, &mut report), trickle);
+    report.loaded_during_kills =
+        kill_rounds(&mut sijil, &mut rng, &mut report, &feed, &packs).await;
 
+    report.filed_after_kills = maildir_files(&mail.join(".Processed")).len();
     drain(
         &mut sijil,
         || maildir_files(&mail.join(".Processed")).len(),
