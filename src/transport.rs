@@ -252,9 +252,14 @@ fn deliver_maildir(root: &Path, bytes: &[u8]) -> anyhow::Result<PathBuf> {
             .create(&dir)
             .with_context(|| format!("creating {}", dir.display()))?;
     }
-    let name = unique_name();
-    let tmp = root.join("tmp").join(&name);
-    let new = root.join("new").join(&name);
+    // Written under a unique name, delivered under one derived from the
+    // content: an email sent again after a crash (the outbox is
+    // at-least-once) replaces its identical copy instead of doubling it.
+    let tmp = root.join("tmp").join(unique_name());
+    let new = root.join("new").join(format!(
+        "sijil.{}",
+        &crate::inbound::sha256_hex(bytes)[..40]
+    ));
     let written = write_durably(&tmp, bytes)
         .with_context(|| format!("writing {}", tmp.display()))
         .and_then(|()| {
