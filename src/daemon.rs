@@ -179,10 +179,14 @@ async fn serve<M: Mailbox>(
         };
         // The rest of a backlog comes along, so that one flush makes the
         // whole batch durable.
+        let mut bytes = first.raw.len();
         let mut batch = vec![first];
-        while batch.len() < BATCH && !shutdown.is_cancelled() {
+        while batch.len() < BATCH && bytes < BATCH_BYTES && !shutdown.is_cancelled() {
             match mailbox.next_ready().await {
-                Ok(Some(f)) => batch.push(f),
+                Ok(Some(f)) => {
+                    bytes += f.raw.len();
+                    batch.push(f);
+                }
                 Ok(None) => break,
                 Err(e) => {
                     tracing::warn!(error = %e, "mailbox error");
@@ -247,6 +251,9 @@ async fn serve<M: Mailbox>(
 
 /// The most messages decided before one flush makes them durable.
 const BATCH: usize = 32;
+/// ... and at most this many bytes of raw mail held at once: memory stays
+/// bounded whatever the size of the backlog's messages.
+const BATCH_BYTES: usize = 16 << 20;
 
 fn next_pause(p: Duration) -> Duration {
     (p * 2).clamp(Duration::from_millis(500), Duration::from_secs(30))
