@@ -66,6 +66,9 @@ pub enum Committed {
     Already(Folder),
 }
 
+/// The store's page cache.
+const CACHE_BYTES: u64 = 32 << 20;
+
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
@@ -80,7 +83,11 @@ pub struct Store {
 
 impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        Self::from_db(sled::Config::new().path(path).open()?)
+        // sled's page cache defaults to 1 GiB; the working set (open cases,
+        // the outbox) is far smaller, and the daemon's memory must stay
+        // bounded however many cases the store holds.
+        let config = sled::Config::new().path(path).cache_capacity(CACHE_BYTES);
+        Self::from_db(config.open()?)
     }
 
     /// A throw-away store for tests.
