@@ -67,10 +67,14 @@ const POLL: Duration = Duration::from_millis(50);
 const CEILING_RUNS: usize = 3;
 /// Parallel IMAP sessions used to load a backlog.
 const LOADERS: usize = 2;
+/// Tries of the IDLE notification probe.
+const IDLE_PROBES: usize = 5;
 /// Parallel IMAP sessions used by the latency phase's APPENDs.
 const APPENDERS: usize = 4;
 /// Margin on the disk estimate of the memory backlog.
-const DISK_MARGIN: f64 = 1.15;
+const DISK_MARGIN: f64 = 1.10;
+/// Disk left free for everyone else on the machine when sizing the memory backlog.
+const DISK_RESERVE: u64 = 8_000_000_000;
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -1097,6 +1101,68 @@ async fn latency(
     })
 }
 
+/// The server's own share of any IDLE client's latency: a raw session IDLEs on an empty mailbox,
+/// another APPENDs a tiny message to it, and the time until `* n EXISTS` arrives is taken; the
+/// median of [`IDLE_PROBES`] tries. (Dovecot batches change notifications for about 0.5 s.)
+async fn idle_floor(servers: &MailServers) -> anyhow::Result<f64> {
+    const PROBE: &str = "idle.probe@ra.example.my";
+    let mut writer = servers.try_imap(PROBE).await?;
+    let stream = TcpStream::connect(("127.0.0.1", servers.imap_port)).await?;
+    stream.set_nodelay(true)?;
+    let (r, mut w) = stream.into_split();
+    let mut r = BufReader::new(r);
+    let mut line = Vec::new();
+    r.read_until(b'\n', &mut line).await?;
+    let login = format!("LOGIN {} {}", quoted(PROBE), quoted(&servers.password));
+    raw_command(&mut r, &mut w, "p1", &login).await?;
+    raw_command(&mut r, &mut w, "p2", "SELECT INBOX").await?;
+    let mut delays = Vec::new();
+    for i in 0..IDLE_PROBES {
+        let tag = format!("i{i}");
+        w.write_all(format!("{tag} IDLE\r\n").as_bytes()).await?;
+        line.clear();
+        r.read_until(b'\n', &mut line).await?;
+        if !line.starts_with(b"+") {
+            bail!(
+                "IDLE refused: {}",
+                String::from_utf8_lossy(&line).trim_end()
+            );
+        }
+        // Let the server settle into IDLE before the change.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let start = Instant::now();
+        writer
+            .append("INBOX", None, None, b"Subject: probe\r\n\r\nprobe\r\n")
+            .await?;
+        loop {
+            line.clear();
+            let read =
+                tokio::time::timeout(Duration::from_secs(35), r.read_until(b'\n', &mut line));
+            if read.await?? == 0 {
+                bail!("connection closed during IDLE");
+            }
+            if line.ends_with(b"EXISTS\r\n") {
+                break;
+            }
+        }
+        delays.push(start.elapsed().as_secs_f64());
+        w.write_all(b"DONE\r\n").await?;
+        loop {
+            line.clear();
+            if r.read_until(b'\n', &mut line).await? == 0 {
+                bail!("connection closed after IDLE");
+            }
+            if line.starts_with(tag.as_bytes()) {
+                break;
+            }
+        }
+    }
+    let _ = writer.logout().await;
+    let _ = raw_command(&mut r, &mut w, "p3", "LOGOUT").await;
+    delays.sort_by(f64::total_cmp);
+    Ok(percentile(&delays, 50.0))
+}
+
 // ---------------------------------------------------------------------------------------------
 // Report
 
@@ -1274,7 +1340,12 @@ fn machine() -> Vec<(String, String)> {
     ]
 }
 
-fn markdown(o: &Options, report: &Report, machine: &[(String, String)]) -> String {
+fn markdown(
+    o: &Options,
+    report: &Report,
+    machine: &[(String, String)],
+    elapsed: Duration,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# sijil benchmarks\n");
     let _ = writeln!(
@@ -1285,8 +1356,13 @@ fn markdown(o: &Options, report: &Report, machine: &[(String, String)]) -> Strin
     );
     let _ = writeln!(
         out,
-        "Run: `scripts/bench {}`{}\n",
-        if o.args == "(defaults)" { "" } else { &o.args },
+        "Run: `{}` (took {:.0} min){}\n",
+        if o.args == "(defaults)" {
+            "scripts/bench".to_string()
+        } else {
+            format!("scripts/bench {}", o.args)
+        },
+        elapsed.as_secs_f64() / 60.0,
         if o.quick {
             " — **quick run** (small backlogs: indicative only)"
         } else {
@@ -1348,7 +1424,10 @@ LMTP links the delivered file into place) minus the wall-clock time at which the
 that pack's APPEND, so the APPEND upload itself counts. Resolution: the kernel's coarse file
 timestamps (one tick, ≤ 4 ms) against a nanosecond clock; the error is below 5 ms and can only
 make latencies look smaller by that much. No IMAP client opens the signee mailbox during the
-phase, so nothing renames the files afterwards. The bench waits for every EMEL 1; one still
+phase, so nothing renames the files afterwards. The IDLE row measures the server's part alone:
+a bare client IDLEs on an empty mailbox while another session APPENDs to it, and the time to the
+`EXISTS` notification is taken ({idle_probes} tries, median) — Dovecot batches change
+notifications, so no IDLE client can beat it. The bench waits for every EMEL 1; one still
 missing when no EMEL 1 has arrived for 60 s counts as missing.
 
 **Memory.** A fresh server pair and a fresh daemon; the backlog of 2 MB packs is APPENDed before
@@ -1359,6 +1438,7 @@ too.
         poll = POLL.as_millis(),
         appenders = APPENDERS,
         ceiling_runs = CEILING_RUNS,
+        idle_probes = IDLE_PROBES,
     );
     out
 }
@@ -1506,6 +1586,7 @@ fn throughput_and_latency(o: &Options, rt: &tokio::runtime::Runtime, report: &mu
         return;
     };
     let mut throughput_ok = true;
+    let mut sijil_rate: Option<f64> = None;
     if o.has(Phase::Sijil) {
         let expect = Expect {
             packs: loaded.messages,
@@ -1518,6 +1599,7 @@ fn throughput_and_latency(o: &Options, rt: &tokio::runtime::Runtime, report: &mu
                     bytes: loaded.bytes,
                     secs: d.secs,
                 };
+                sijil_rate = Some(r.per_sec());
                 report.row(
                     "sijil: packs → cases + 3 emails",
                     r.show(),
@@ -1590,6 +1672,19 @@ fn throughput_and_latency(o: &Options, rt: &tokio::runtime::Runtime, report: &mu
             );
             return;
         }
+        match rt.block_on(idle_floor(&servers)) {
+            Ok(d) => report.row(
+                "Dovecot IDLE notification delay (floor of any IDLE client)",
+                format!("{:.0} ms (median of {IDLE_PROBES})", d * 1e3),
+                "",
+                Verdict::Info,
+            ),
+            Err(e) => report.error(
+                "Dovecot IDLE notification delay (floor of any IDLE client)",
+                "",
+                &e,
+            ),
+        }
         eprintln!(
             "latency: {} s of APPENDs at {}/s to the idle daemon",
             o.latency_seconds, o.rate
@@ -1626,6 +1721,14 @@ fn throughput_and_latency(o: &Options, rt: &tokio::runtime::Runtime, report: &mu
                     "",
                     Verdict::Info,
                 );
+                if let Some(r) = sijil_rate.filter(|r| *r < f64::from(o.rate)) {
+                    report.notes.push(format!(
+                        "Latency: the offered {} packs/s is above sijil's measured throughput \
+                         ({r:.1} msg/s), so the daemon falls behind and the latencies are mostly \
+                         queueing time; they grow with --latency-seconds.",
+                        o.rate
+                    ));
+                }
             }
             Err(e) => {
                 let e = e.context(format!("daemon log tail:\n{}", daemon_tail(&daemon)));
@@ -1669,8 +1772,7 @@ fn memory(o: &Options, rt: &tokio::runtime::Runtime, report: &mut Report) {
     let per_pack = (message + RSS_PACK as f64 + 16_384.0) * DISK_MARGIN;
     let mut n = o.rss_n;
     if let Some(free) = free_bytes(&servers.dir) {
-        // Leave 5 GB for everyone else on this machine.
-        let usable = free.saturating_sub(5_000_000_000) as f64;
+        let usable = free.saturating_sub(DISK_RESERVE) as f64;
         let fits = (usable / per_pack) as usize;
         if fits < n {
             report.notes.push(format!(
@@ -1794,6 +1896,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let started = Instant::now();
     let machine = machine();
     eprintln!(
         "sijil pipeline bench: phases {:?}, n {}, rss-n {}, latency {} s at {}/s",
@@ -1828,7 +1931,7 @@ fn main() -> ExitCode {
         println!("note: {n}");
     }
     if o.write {
-        let text = markdown(&o, &report, &machine);
+        let text = markdown(&o, &report, &machine, started.elapsed());
         let written = o
             .out
             .parent()

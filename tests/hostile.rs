@@ -221,7 +221,9 @@ const EXPECTED: &[(&str, Outcome)] = &[
     (
         "html-deep-nesting",
         Incomplete {
-            codes: &["FORM_MISSING"],
+            // Cut after its first tags (inbound::html_to_text): the field
+            // lines at the bottom are not read.
+            codes: &["FORM_MISSING", "FIELD_MISSING"],
             not: &[],
         },
     ),
@@ -482,7 +484,10 @@ impl Sijil {
         let deadline = Instant::now() + limit;
         while !done(self) {
             if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("sijil exited ({status}) waiting for {what}; log:\n{}", self.log());
+                panic!(
+                    "sijil exited ({status}) waiting for {what}; log:\n{}",
+                    self.log()
+                );
             }
             assert!(
                 Instant::now() < deadline,
@@ -503,7 +508,8 @@ impl Sijil {
             .unwrap()
     }
 
-    fn stop(mut self) -> std::process::ExitStatus {
+    /// SIGTERM, as systemd stops it; the directory stays for inspection.
+    fn stop(&mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         self.child.wait().unwrap()
@@ -575,11 +581,7 @@ fn replies(outbox: &Path) -> Vec<Reply> {
                 .map(str::to_string)
                 .collect();
             Reply {
-                in_reply_to: msg
-                    .in_reply_to()
-                    .as_text()
-                    .unwrap_or_default()
-                    .to_string(),
+                in_reply_to: msg.in_reply_to().as_text().unwrap_or_default().to_string(),
                 to: msg
                     .to()
                     .map(|a| {
@@ -688,7 +690,7 @@ fn every_hostile_message_is_answered_with_a_code_or_quarantined() {
     let log = sijil.log();
 
     // Where each message went.
-    let folders = filed(sijil.dir.path());
+    let folders = filed(&sijil.path("mail"));
     let mut failures = Vec::new();
     for (file, name) in &name_of {
         let want = match expected[name] {
@@ -828,7 +830,14 @@ fn every_hostile_message_is_answered_with_a_code_or_quarantined() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
             let name = path.file_name().unwrap().to_string_lossy().to_lowercase();
-            for word in ["passwd", "borang", "mykad", "authorisation", "win.ini", "cron"] {
+            for word in [
+                "passwd",
+                "borang",
+                "mykad",
+                "authorisation",
+                "win.ini",
+                "cron",
+            ] {
                 assert!(!name.contains(word), "{path:?} named after a sender's file");
             }
             if path.is_dir() {
@@ -870,7 +879,9 @@ fn every_hostile_message_is_answered_with_a_code_or_quarantined() {
     let cases: Vec<&str> = listing.lines().skip(1).collect();
     assert_eq!(cases.len(), replies_expected, "{listing}");
     assert!(
-        cases.iter().all(|c| c.split_whitespace().nth(1) == Some("incomplete")),
+        cases
+            .iter()
+            .all(|c| c.split_whitespace().nth(1) == Some("incomplete")),
         "{listing}"
     );
 }
