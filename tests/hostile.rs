@@ -20,6 +20,16 @@ const DEVELOPER: &str = "pemaju@example.my";
 /// is among it.
 const PEAK_RSS_LIMIT_KIB: u64 = 256 * 1024;
 
+/// The longest one message may take (debug build, loaded machine). The
+/// slowest now take about 3 s; 20 000 nested `<div>`s took half a minute
+/// before HTML bodies were cut short (inbound::html_to_text).
+const MESSAGE_TIME_LIMIT_SECS: f64 = 15.0;
+
+/// The largest answer: a problem list, not an echo of the message. 3000
+/// tiny attachments made a 5 MB answer before only the first 50 were read
+/// (inbound::MAX_ATTACHMENTS).
+const REPLY_SIZE_LIMIT: usize = 256 * 1024;
+
 /// What must become of one message.
 #[derive(Debug, Clone, Copy)]
 enum Outcome {
@@ -564,6 +574,7 @@ struct Reply {
     subject: String,
     text: String,
     header_lines: Vec<String>,
+    size: usize,
 }
 
 fn replies(outbox: &Path) -> Vec<Reply> {
@@ -594,6 +605,7 @@ fn replies(outbox: &Path) -> Vec<Reply> {
                 subject: msg.subject().unwrap_or_default().to_string(),
                 text: msg.body_text(0).unwrap_or_default().to_string(),
                 header_lines,
+                size: raw.len(),
             }
         })
         .collect()
@@ -778,7 +790,17 @@ fn every_hostile_message_is_answered_with_a_code_or_quarantined() {
     for (key, secs) in timings(&log) {
         let name = name_by_key.get(&key).copied().unwrap_or("?");
         eprintln!("  {:>8.1}  {name}", secs * 1000.0);
+        if secs > MESSAGE_TIME_LIMIT_SECS {
+            failures.push(format!("{name}: took {secs:.1} s"));
+        }
     }
+    for r in &replies {
+        if r.size > REPLY_SIZE_LIMIT {
+            failures.push(format!("a reply of {} bytes: {:?}", r.size, r.subject));
+        }
+    }
+    let largest = replies.iter().map(|r| r.size).max().unwrap_or(0);
+    eprintln!("hostile corpus: largest reply {largest} bytes");
     eprintln!(
         "hostile corpus: {} messages in {:.1} s; peak RSS (VmHWM) {} KiB = {:.1} MiB",
         EXPECTED.len(),

@@ -91,10 +91,18 @@ fuzz_target!(|raw: &[u8]| {
     let class = w.classifier.classify(&msg, &w.config);
     let d = intake::decide(&msg, &class, &w.cases, &w.config, w.now);
     for &i in &d.keep_attachments {
-        assert!(i < msg.attachments.len(), "keeps attachment {i} of {}", msg.attachments.len());
+        assert!(
+            i < msg.attachments.len(),
+            "keeps attachment {i} of {}",
+            msg.attachments.len()
+        );
     }
     if d.folder == Folder::Quarantine {
-        assert!(d.emails.is_empty(), "quarantined, yet answered: {:?}", d.reason);
+        assert!(
+            d.emails.is_empty(),
+            "quarantined, yet answered: {:?}",
+            d.reason
+        );
     }
     for (i, email) in d.emails.iter().enumerate() {
         let from = match email.sender {

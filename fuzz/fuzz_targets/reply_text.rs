@@ -10,7 +10,10 @@ fuzz_target!(|raw: &[u8]| {
     let own = sijil::quote::own_text(&text);
     assert!(own.len() <= text.len(), "{own:?} longer than {text:?}");
     for line in own.lines() {
-        assert!(!line.trim_start().starts_with('>'), "quoted line kept: {line:?}");
+        assert!(
+            !line.trim_start().starts_with('>'),
+            "quoted line kept: {line:?}"
+        );
     }
     let _ = sijil::fields::Fields::parse(&own);
 });
