@@ -907,3 +907,68 @@ fn every_hostile_message_is_answered_with_a_code_or_quarantined() {
         "{listing}"
     );
 }
+
+/// The fuzz targets' promises (fuzz/fuzz_targets), checked in process on
+/// every corpus message and fuzz seed: the cheap, uninstrumented replay that
+/// runs with every `cargo test`, so that an input that once crashed a
+/// target (and was added to the corpus) stays fixed.
+#[test]
+fn the_fuzz_targets_promises_hold_on_the_corpus_and_seeds() {
+    use sijil::pack_check::{AttachmentMeta, Limits};
+    let config = sijil::config::Config::embedded_default();
+    let classifier = sijil::classify::Classifier::new(&config);
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut inputs: Vec<(String, Vec<u8>)> = corpus().into_iter().collect();
+    for dir in ["examples", "fuzz/seeds/intake", "fuzz/seeds/reply_text"] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            inputs.push((path.display().to_string(), std::fs::read(&path).unwrap()));
+        }
+    }
+    for (name, raw) in &inputs {
+        let msg = sijil::inbound::parse(raw);
+        assert_eq!(msg.size, raw.len() as u64, "{name}");
+        assert!(
+            msg.attachments.len() <= sijil::inbound::MAX_ATTACHMENTS,
+            "{name}"
+        );
+        for a in &msg.attachments {
+            assert_eq!(a.sha256, sijil::inbound::sha256_hex(&a.bytes), "{name}");
+            assert!(
+                !a.name.is_empty()
+                    && !a.name.contains(['/', '\\'])
+                    && !a.name.chars().any(|c| c.is_control()
+                        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')),
+                "{name}: unsafe display name {:?}",
+                a.name
+            );
+        }
+        let _ = classifier.classify(&msg, &config);
+        let metas: Vec<AttachmentMeta<'_>> = msg
+            .attachments
+            .iter()
+            .map(|a| AttachmentMeta {
+                name: &a.name,
+                size: a.bytes.len() as u64,
+                head: &a.bytes[..a.bytes.len().min(8192)],
+            })
+            .collect();
+        let fields = sijil::fields::Fields::parse(&msg.text);
+        let checked =
+            sijil::pack_check::check(&fields, &metas, msg.size, &Limits::default(), today);
+        assert_eq!(
+            checked.application.is_some(),
+            checked.problems.is_empty(),
+            "{name}"
+        );
+        assert_eq!(checked.documents.len(), metas.len(), "{name}");
+        let text = String::from_utf8_lossy(raw);
+        let own = sijil::quote::own_text(&text);
+        assert!(own.len() <= text.len(), "{name}");
+        assert!(
+            own.lines().all(|l| !l.trim_start().starts_with('>')),
+            "{name}: a quoted line kept"
+        );
+    }
+}
