@@ -181,6 +181,69 @@ impl MailServers {
         }
     }
 
+    /// From the next SMTP session on, Postfix puts every message it accepts on its hold queue
+    /// instead of delivering it, so a benchmark can time acceptance alone without Postfix's own
+    /// deliveries competing for the CPU. Sessions already open keep delivering; a probe message
+    /// landing in [`Self::held`] shows that the change took effect.
+    pub fn hold_accepted_mail(&self) {
+        self.postconf(&[
+            "-e",
+            "smtpd_data_restrictions = check_client_access static:HOLD",
+        ]);
+        self.postfix_command(&["reload"]);
+    }
+
+    /// Stops holding and releases everything on the hold queue for delivery.
+    pub fn release_held_mail(&self) {
+        self.postconf(&["-X", "smtpd_data_restrictions"]);
+        self.postfix_command(&["reload"]);
+        self.postsuper(&["-H", "ALL"]);
+    }
+
+    /// Deletes everything on the hold queue (a probe, say).
+    pub fn delete_held_mail(&self) {
+        self.postsuper(&["-d", "ALL", "hold"]);
+    }
+
+    /// How many messages are on Postfix's hold queue.
+    pub fn held(&self) -> usize {
+        fs::read_dir(self.postfix_dir().join("queue/hold"))
+            .map(|d| d.filter(|e| e.is_ok()).count())
+            .unwrap_or(0)
+    }
+
+    fn postconf(&self, args: &[&str]) {
+        let postconf = find_program("postconf").unwrap_or_else(|| panic!("postconf: {MISSING}"));
+        run_ok(
+            Command::new(postconf)
+                .arg("-c")
+                .arg(self.postfix_dir().join("conf"))
+                .args(args),
+            "postconf",
+        );
+    }
+
+    fn postfix_command(&self, args: &[&str]) {
+        run_ok(
+            Command::new(&programs().postfix)
+                .arg("-c")
+                .arg(self.postfix_dir().join("conf"))
+                .args(args),
+            "postfix",
+        );
+    }
+
+    fn postsuper(&self, args: &[&str]) {
+        let postsuper = find_program("postsuper").unwrap_or_else(|| panic!("postsuper: {MISSING}"));
+        run_ok(
+            Command::new(postsuper)
+                .arg("-c")
+                .arg(self.postfix_dir().join("conf"))
+                .args(args),
+            "postsuper",
+        );
+    }
+
     /// Whether the Postfix master (and so SMTP) is up.
     pub fn smtp_running(&self) -> bool {
         self.postfix_master_pid()
