@@ -1,9 +1,12 @@
 //! `sijil run`: wires the edges to the core and keeps them going.
 //!
-//! One message at a time: fetch → parse → classify → decide → store the
-//! documents → render the emails → commit (case, history, outbox and the
-//! message's key in one transaction, flushed) → file the message. The
-//! outbox sender and the web server run beside this loop.
+//! The [`fetcher`] task fetches messages and has them parsed and
+//! classified on the blocking pool; this loop takes them in arrival order,
+//! in batches: decide → store the documents → render the emails → commit
+//! (case, history, outbox and the message's key in one transaction) for
+//! each, then one barrier makes the whole batch durable, and only then does
+//! the fetcher file its messages. The outbox sender and the web server run
+//! beside this loop.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -11,18 +14,19 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::Utc;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::blobs::Blobs;
-use crate::classify::{Class, Classifier};
+use crate::classify::Class;
 use crate::config::{Config, MailboxConfig};
 use crate::email::Sender as From;
-use crate::inbound::{self, Inbound};
+use crate::fetcher::{self, Filing, Parsed, Parser};
+use crate::inbound::Inbound;
 use crate::intake::{self, Decision};
 use crate::mailbox::imap::ImapMailbox;
 use crate::mailbox::maildir::MaildirMailbox;
-use crate::mailbox::{Fetched, Folder, Mailbox, MailboxError, MessageId};
+use crate::mailbox::{Folder, Mailbox, MailboxError};
 use crate::outbox::{self, OutboxStats};
 use crate::render::{self, Renderer};
 use crate::store::{Committed, Outgoing, Store};
@@ -90,7 +94,7 @@ fn watch_signals(shutdown: CancellationToken) -> Result<(), RunError> {
     Ok(())
 }
 
-async fn serve<M: Mailbox>(
+async fn serve<M: Mailbox + 'static>(
     cfg: Config,
     store: Store,
     mut mailbox: M,
@@ -149,8 +153,18 @@ async fn serve<M: Mailbox>(
         "sijil ready"
     );
 
+    let cfg = Arc::new(cfg);
+    let parser = Parser::new(cfg.clone());
+    let (arrivals_tx, mut arrivals) = mpsc::unbounded_channel();
+    let (filings, filings_rx) = mpsc::unbounded_channel();
+    let fetcher_task = tokio::spawn(fetcher::run(
+        mailbox,
+        parser,
+        arrivals_tx,
+        filings_rx,
+        shutdown.clone(),
+    ));
     let mut worker = Worker {
-        classifier: Classifier::new(&cfg),
         cfg,
         store: store.clone(),
         blobs,
@@ -168,39 +182,42 @@ async fn serve<M: Mailbox>(
                 _ = tokio::time::sleep(pause) => {}
             }
         }
-        let first = match mailbox.next(&shutdown).await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) => {
-                pause = next_pause(pause);
-                tracing::warn!(error = %e, retry_in_ms = pause.as_millis() as u64, "mailbox error");
-                continue;
-            }
+        let first = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            arrival = arrivals.recv() => match arrival {
+                Some(arrival) => arrival,
+                None => break,
+            },
         };
-        // The rest of a backlog comes along, so that one flush makes the
+        // Whatever else has arrived comes along, so that one flush makes the
         // whole batch durable.
-        let mut bytes = first.raw.len();
+        let mut bytes = first.bytes;
         let mut batch = vec![first];
-        while batch.len() < BATCH && bytes < BATCH_BYTES && !shutdown.is_cancelled() {
-            match mailbox.next_ready().await {
-                Ok(Some(f)) => {
-                    bytes += f.raw.len();
-                    batch.push(f);
+        while batch.len() < BATCH && bytes < BATCH_BYTES {
+            match arrivals.try_recv() {
+                Ok(arrival) => {
+                    bytes += arrival.bytes;
+                    batch.push(arrival);
                 }
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, "mailbox error");
-                    break;
-                }
+                Err(_) => break,
             }
         }
         let started = std::time::Instant::now();
-        let mut handled = Vec::with_capacity(batch.len());
+        let messages = batch.len();
+        let mut handled = Vec::with_capacity(messages);
         let mut trouble = false;
-        for fetched in &batch {
+        for arrival in batch {
             crate::failpoint::hit("after_fetch");
-            match worker.handle(fetched).await {
-                Ok(folder) => handled.push((&fetched.id, folder)),
+            let parsed = match arrival.parsed.await {
+                Ok(parsed) => parsed,
+                Err(e) => {
+                    trouble = true;
+                    tracing::error!(error = %e, "message not parsed, will retry");
+                    continue;
+                }
+            };
+            match worker.handle(parsed).await {
+                Ok(folder) => handled.push((arrival.id, folder)),
                 // Nothing of it is committed: it stays in the inbox.
                 Err(e) => {
                     trouble = true;
@@ -210,36 +227,37 @@ async fn serve<M: Mailbox>(
         }
         let decided = started.elapsed();
         if let Err(e) = worker.make_durable().await {
-            pause = next_pause(pause);
+            pause = fetcher::next_pause(pause);
             tracing::error!(error = %e, "cannot make the batch durable; nothing filed");
-            continue;
+            handled.clear();
+        } else {
+            crate::failpoint::hit("after_commit");
         }
         let durable = started.elapsed();
-        crate::failpoint::hit("after_commit");
-        let handled: Vec<(MessageId, Folder)> = handled
-            .into_iter()
-            .map(|(id, folder)| (id.clone(), folder))
-            .collect();
-        if let Err(e) = mailbox.file_all(&handled).await {
-            // Their effect is stored: next time round they are only filed.
-            trouble = true;
-            tracing::warn!(error = %e, "could not file every message, will retry");
-        }
         tracing::debug!(
-            messages = batch.len(),
+            messages,
             decide_ms = decided.as_millis() as u64,
             durable_ms = (durable - decided).as_millis() as u64,
-            file_ms = (started.elapsed() - durable).as_millis() as u64,
             "batch done"
         );
+        let filing = Filing {
+            items: handled,
+            messages,
+            bytes,
+        };
+        if filings.send(filing).is_err() {
+            break;
+        }
         pause = if trouble {
-            next_pause(pause)
+            fetcher::next_pause(pause)
         } else {
             Duration::ZERO
         };
     }
 
-    mailbox.close().await;
+    // The fetcher files what was sent, then logs out once this end is gone.
+    drop(filings);
+    let _ = fetcher_task.await;
     let _ = outbox_task.await;
     let _ = web_task.await;
     if let Err(e) = store.flush().await {
@@ -255,10 +273,6 @@ const BATCH: usize = 32;
 /// bounded whatever the size of the backlog's messages.
 const BATCH_BYTES: usize = 16 << 20;
 
-fn next_pause(p: Duration) -> Duration {
-    (p * 2).clamp(Duration::from_millis(500), Duration::from_secs(30))
-}
-
 fn mailbox_kind(cfg: &Config) -> &'static str {
     match cfg.mailbox {
         MailboxConfig::Imap(_) => "imap",
@@ -268,8 +282,7 @@ fn mailbox_kind(cfg: &Config) -> &'static str {
 
 /// The message loop's own state.
 struct Worker {
-    cfg: Config,
-    classifier: Classifier,
+    cfg: Arc<Config>,
     store: Store,
     blobs: Blobs,
     renderer: Renderer,
@@ -302,40 +315,37 @@ impl Worker {
     }
 
     /// Makes one message take effect (once) and says where to file it.
-    async fn handle(&mut self, fetched: &Fetched) -> Result<Folder, String> {
-        // The core is pure and should never panic; if it does on some odd
-        // message, that message is quarantined instead of crashing the
-        // daemon into a restart loop on the same input.
-        let msg = std::panic::catch_unwind(|| inbound::parse(&fetched.raw)).unwrap_or_else(|_| {
-            tracing::error!("parser panicked; quarantining the message");
-            Inbound {
-                key: format!("sha256:{}", inbound::sha256_hex(&fetched.raw)),
-                size: fetched.raw.len() as u64,
-                malformed: true,
-                ..Inbound::default()
-            }
-        });
+    async fn handle(&mut self, parsed: Parsed) -> Result<Folder, String> {
+        let Parsed {
+            msg,
+            class,
+            panicked,
+        } = parsed;
         if let Some(seen) = self.store.seen(&msg.key).map_err(|e| e.to_string())? {
             self.stats.duplicates.fetch_add(1, Ordering::Relaxed);
             tracing::info!(key = %short(&msg.key), folder = ?seen.folder, "already handled; filing only");
             return Ok(seen.folder);
         }
         let now = Utc::now();
-        let class = self.classifier.classify(&msg, &self.cfg);
-        let decision = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            intake::decide(&msg, &class, &self.store, &self.cfg, now)
-        }))
-        .unwrap_or_else(|_| {
-            tracing::error!(key = %short(&msg.key), "core panicked; quarantining the message");
-            Decision {
-                folder: Folder::Quarantine,
-                reason: "internal error",
-                case: None,
-                new_sequence: None,
-                events: Vec::new(),
-                emails: Vec::new(),
-                keep_attachments: Vec::new(),
-            }
+        let decision = if panicked {
+            None
+        } else {
+            std::panic::catch_unwind(AssertUnwindSafe(|| {
+                intake::decide(&msg, &class, &self.store, &self.cfg, now)
+            }))
+            .map_err(|_| {
+                tracing::error!(key = %short(&msg.key), "core panicked; quarantining the message");
+            })
+            .ok()
+        };
+        let decision = decision.unwrap_or_else(|| Decision {
+            folder: Folder::Quarantine,
+            reason: "internal error",
+            case: None,
+            new_sequence: None,
+            events: Vec::new(),
+            emails: Vec::new(),
+            keep_attachments: Vec::new(),
         });
 
         for &i in &decision.keep_attachments {

@@ -11,6 +11,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures::StreamExt as _;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -25,7 +26,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 const GIVE_UP_AFTER: chrono::TimeDelta = chrono::TimeDelta::days(3);
 /// Emails sent at once; the SMTP transport keeps a pool of this many
 /// connections.
-const PARALLEL: usize = 8;
+pub const PARALLEL: usize = 8;
+/// Emails whose attempts are counted with one flush before any of them is
+/// tried, then sent `PARALLEL` at a time: a round. A flush costs an fsync,
+/// so counting per email would cost more than the sending.
+const ROUND: usize = 64;
 
 /// Back-off after `failures` consecutive transient failures.
 pub fn backoff(failures: u32) -> Duration {
@@ -96,8 +101,9 @@ impl Sender {
         }
     }
 
-    /// Sends every due entry, a few at a time over the transport's pooled
-    /// connections; returns how long until the next one is due.
+    /// Sends every due entry, round by round, `PARALLEL` at a time over the
+    /// transport's pooled connections; returns how long until the next one
+    /// is due.
     async fn send_due(
         &mut self,
         shutdown: &CancellationToken,
@@ -110,7 +116,7 @@ impl Sender {
         let (due, later): (Vec<_>, Vec<_>) =
             entries.into_iter().partition(|e| e.next_attempt <= now);
         let next = later.iter().map(|e| e.next_attempt).min();
-        for batch in due.chunks(PARALLEL) {
+        for batch in due.chunks(ROUND) {
             if shutdown.is_cancelled() {
                 return Ok(None);
             }
@@ -120,7 +126,11 @@ impl Sender {
                 entry.attempts += 1;
             }
             self.store.update_outbox_all(&batch).await?;
-            let results = futures::future::join_all(batch.iter().map(|e| self.deliver(e))).await;
+            let attempts: Vec<_> = batch.iter().map(|e| Box::pin(self.deliver(e))).collect();
+            let results: Vec<_> = futures::stream::iter(attempts)
+                .buffered(PARALLEL)
+                .collect()
+                .await;
             let got_through = results.iter().any(Result::is_ok);
             let mut finished = Vec::new();
             let mut retry = Vec::new();

@@ -17,23 +17,26 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
 use lettre::address::Envelope;
-use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport as _, Tokio1Executor};
+use lettre::transport::smtp::client::{Certificate, TlsParameters};
 
 use crate::config::{OutboundConfig, SmtpConfig, TlsMode};
+
+mod pool;
+
+use pool::{Pool, Security, Server};
 
 /// How long one SMTP step (connect, greeting, each command, the data) may
 /// take before the attempt counts as failed (transient).
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
-/// Open SMTP connections kept for reuse, and how long an idle one is kept.
-const POOL_MAX: u32 = 8;
+/// Open SMTP connections kept for reuse (one per email the outbox sends at
+/// once), and how long an idle one is kept.
+const POOL_MAX: usize = crate::outbox::PARALLEL;
 const POOL_IDLE: Duration = Duration::from_secs(60);
 
 /// Where the outbox delivers.
 pub enum Transport {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(Pool),
     /// The root of a Maildir: messages go to its `new/`.
     Maildir(PathBuf),
 }
@@ -61,8 +64,6 @@ pub enum SendError {
 impl Transport {
     /// Builds the transport; no connection is made yet (the first send
     /// connects), so a server that is down at start-up is not an error here.
-    /// Call it inside the Tokio runtime: the SMTP connection pool starts its
-    /// idle-connection reaper task when it is built.
     pub fn from_config(cfg: &OutboundConfig) -> anyhow::Result<Transport> {
         match cfg {
             OutboundConfig::Maildir { path } => Ok(Transport::Maildir(path.clone())),
@@ -85,25 +86,22 @@ impl Transport {
                 // lettre always ends the DATA with CRLF "." CRLF; without this
                 // the final CRLF of the message would be doubled on arrival.
                 let body = bytes.strip_suffix(b"\r\n").unwrap_or(bytes);
-                match smtp.send_raw(&envelope, body).await {
-                    Ok(response) => {
+                match smtp.send(&envelope, body).await {
+                    Ok(()) => {
                         tracing::debug!(
                             recipients = envelope_to.len(),
                             size = bytes.len(),
-                            code = %response.code(),
                             "smtp: message accepted"
                         );
                         Ok(())
                     }
                     Err(e) => {
-                        let verdict = classify(&e);
                         tracing::debug!(
                             recipients = envelope_to.len(),
                             error = %e,
-                            permanent = matches!(verdict, SendError::Permanent(_)),
                             "smtp: send failed"
                         );
-                        Err(verdict)
+                        Err(e)
                     }
                 }
             }
@@ -164,16 +162,20 @@ fn envelope(from: &str, to: &[String]) -> Result<Envelope, SendError> {
     Envelope::new(from, to).map_err(|e| SendError::Permanent(format!("envelope: {e}")))
 }
 
-fn smtp_transport(cfg: &SmtpConfig) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
-    // lettre's pool spawns a task when built and panics without a runtime.
-    if tokio::runtime::Handle::try_current().is_err() {
-        bail!("the SMTP transport must be built inside the Tokio runtime");
-    }
-    let builder = match cfg.tls {
-        TlsMode::Tls => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&cfg.host)
-            .tls(Tls::Wrapper(tls_parameters(cfg)?)),
-        TlsMode::StartTls => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&cfg.host)
-            .tls(Tls::Required(tls_parameters(cfg)?)),
+fn smtp_transport(cfg: &SmtpConfig) -> anyhow::Result<Pool> {
+    let security = match cfg.tls {
+        TlsMode::Tls => {
+            let config = crate::tls::client_config(cfg.tls_ca_file.as_deref())
+                .map_err(|e| anyhow::anyhow!("outbound: {e}"))?;
+            let host = cfg.host.trim_start_matches('[').trim_end_matches(']');
+            let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+                .with_context(|| format!("outbound SMTP host {host:?} as a TLS server name"))?;
+            Security::Wrapper {
+                config: std::sync::Arc::new(config),
+                name,
+            }
+        }
+        TlsMode::StartTls => Security::StartTls(tls_parameters(cfg)?),
         TlsMode::None => {
             // Plain SMTP only to a relay on this machine: nothing crosses a
             // network unencrypted (the config check says the same).
@@ -183,23 +185,25 @@ fn smtp_transport(cfg: &SmtpConfig) -> anyhow::Result<AsyncSmtpTransport<Tokio1E
                     cfg.host
                 );
             }
-            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&cfg.host)
+            Security::None
         }
     };
-    let mut builder = builder
-        .port(cfg.port)
-        .timeout(Some(SMTP_TIMEOUT))
-        .pool_config(PoolConfig::new().max_size(POOL_MAX).idle_timeout(POOL_IDLE));
-    match (&cfg.username, &cfg.password) {
+    let credentials = match (&cfg.username, &cfg.password) {
         (Some(user), Some(password)) => {
-            builder =
-                builder.credentials(Credentials::new(user.clone(), password.expose().to_owned()));
+            Some(Credentials::new(user.clone(), password.expose().to_owned()))
         }
-        (None, None) => {}
+        (None, None) => None,
         (Some(_), None) => bail!("outbound SMTP: a username without a password"),
         (None, Some(_)) => bail!("outbound SMTP: a password without a username"),
-    }
-    Ok(builder.build())
+    };
+    let server = Server {
+        host: cfg.host.clone(),
+        port: cfg.port,
+        security,
+        credentials,
+        timeout: SMTP_TIMEOUT,
+    };
+    Ok(Pool::new(server, POOL_MAX, POOL_IDLE))
 }
 
 /// TLS settings: the server name checked against its certificate is the
@@ -416,13 +420,6 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, SendError::Transient(_)), "{err}");
-    }
-
-    #[test]
-    fn smtp_outside_a_runtime_is_an_error_not_a_panic() {
-        let err = Transport::from_config(&OutboundConfig::Smtp(smtp("127.0.0.1", TlsMode::None)))
-            .unwrap_err();
-        assert!(err.to_string().contains("runtime"), "{err}");
     }
 
     #[tokio::test]

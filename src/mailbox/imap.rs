@@ -29,8 +29,7 @@ use std::time::Duration;
 use async_imap::error::Error as ImapError;
 use async_imap::imap_proto::{AttributeValue, MailboxDatum, Outcome, Response, Status};
 use rand::Rng as _;
-use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep, timeout};
@@ -871,37 +870,8 @@ async fn greeting(client: &mut async_imap::Client<Transport>) -> Result<(), Trou
     }
 }
 
-/// The rustls client configuration: ring, webpki roots, plus the operator's
-/// own CA when `ca_file` is given.
 fn build_tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, Trouble> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = ca_file {
-        let pem = std::fs::read(path)
-            .map_err(|e| Trouble::Broken(format!("reading CA file {}: {e}", path.display())))?;
-        let mut added = 0usize;
-        for cert in CertificateDer::pem_slice_iter(&pem) {
-            let cert =
-                cert.map_err(|e| Trouble::Broken(format!("CA file {}: {e}", path.display())))?;
-            roots
-                .add(cert)
-                .map_err(|e| Trouble::Broken(format!("CA file {}: {e}", path.display())))?;
-            added += 1;
-        }
-        if added == 0 {
-            return Err(Trouble::Broken(format!(
-                "CA file {} holds no PEM certificate",
-                path.display()
-            )));
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Trouble::Broken(format!("TLS setup: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(config)
+    crate::tls::client_config(ca_file).map_err(Trouble::Broken)
 }
 
 /// Creates `name` (and subscribes to it) unless it already exists.

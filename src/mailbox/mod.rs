@@ -52,41 +52,52 @@ pub enum MailboxError {
     Other(String),
 }
 
-/// The contract both edges implement.
-#[allow(async_fn_in_trait)]
-pub trait Mailbox {
+/// The contract both edges implement. Every future is `Send`, so that the
+/// mailbox can live in a task of its own (see [`crate::fetcher`]).
+pub trait Mailbox: Send {
     /// Connects (or checks the Maildir), creating the three folders when
     /// absent. A refused login is [`MailboxError::LoginRefused`].
-    async fn open(&mut self) -> Result<(), MailboxError>;
+    fn open(&mut self) -> impl Future<Output = Result<(), MailboxError>> + Send;
 
     /// The next message in the inbox that has not been filed yet, waiting
     /// (IDLE or polling) while the inbox is empty. Returns `Ok(None)` once
     /// `shutdown` is cancelled. Reconnects with capped back-off on its own.
-    async fn next(&mut self, shutdown: &CancellationToken)
-    -> Result<Option<Fetched>, MailboxError>;
+    fn next(
+        &mut self,
+        shutdown: &CancellationToken,
+    ) -> impl Future<Output = Result<Option<Fetched>, MailboxError>> + Send;
 
     /// The next message only if one is already known to be waiting (the
     /// rest of a backlog); never waits, never reconnects. Lets the daemon
     /// take a batch and make it durable with one flush.
-    async fn next_ready(&mut self) -> Result<Option<Fetched>, MailboxError>;
+    fn next_ready(&mut self) -> impl Future<Output = Result<Option<Fetched>, MailboxError>> + Send;
 
     /// Moves a message out of the inbox into `folder`. Must be idempotent:
     /// filing a message that is already gone is not an error.
-    async fn file(&mut self, id: &MessageId, folder: Folder) -> Result<(), MailboxError>;
+    fn file(
+        &mut self,
+        id: &MessageId,
+        folder: Folder,
+    ) -> impl Future<Output = Result<(), MailboxError>> + Send;
 
     /// Files several messages; the same as [`Mailbox::file`] on each, which
     /// an edge may do in fewer round trips. Every message is tried; the
     /// last error, if any, is returned.
-    async fn file_all(&mut self, items: &[(MessageId, Folder)]) -> Result<(), MailboxError> {
-        let mut result = Ok(());
-        for (id, folder) in items {
-            if let Err(e) = self.file(id, *folder).await {
-                result = Err(e);
+    fn file_all(
+        &mut self,
+        items: &[(MessageId, Folder)],
+    ) -> impl Future<Output = Result<(), MailboxError>> + Send {
+        async move {
+            let mut result = Ok(());
+            for (id, folder) in items {
+                if let Err(e) = self.file(id, *folder).await {
+                    result = Err(e);
+                }
             }
+            result
         }
-        result
     }
 
     /// Closes the connection politely (LOGOUT). Best effort.
-    async fn close(&mut self);
+    fn close(&mut self) -> impl Future<Output = ()> + Send;
 }
