@@ -106,6 +106,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cfg: Config) -> ExitCode {
+    keep_large_buffers_out_of_the_heap();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -210,4 +211,19 @@ fn show_case(store: &Store, reference: &str) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// glibc raises its mmap threshold each time a large block is freed; after
+/// that, multi-megabyte buffers (a message, its decoded attachments) come
+/// from the heap arenas of the parsing threads and stay there once freed.
+/// On a backlog of 2 MB packs that doubled the daemon's RSS (97.6 MiB
+/// against 48.3 MiB with a fixed threshold, 400 packs). A fixed threshold
+/// keeps every large buffer in a mapping of its own, returned when freed.
+fn keep_large_buffers_out_of_the_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning; called before any
+    // thread of ours exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
 }
