@@ -56,9 +56,13 @@ fn rendered(to: &str, seed: &str) -> RenderedEmail {
 }
 
 fn transport(servers: &MailServers, tls: TlsMode, with_ca: bool) -> Transport {
+    transport_on(servers.smtp_port, servers, tls, with_ca)
+}
+
+fn transport_on(port: u16, servers: &MailServers, tls: TlsMode, with_ca: bool) -> Transport {
     Transport::from_config(&OutboundConfig::Smtp(SmtpConfig {
         host: "127.0.0.1".into(),
-        port: servers.smtp_port,
+        port,
         tls,
         username: None,
         password: None,
@@ -135,6 +139,32 @@ async fn plain_smtp_delivers_and_tls_trouble_is_transient() {
     match send(&wrong_mode, &rendered(SIGNEE, "wrong-mode")).await {
         Err(SendError::Transient(_)) => {}
         other => panic!("a TLS handshake failure must be transient, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn implicit_tls_delivers_and_reuses_its_connection() {
+    let servers = MailServers::start();
+    let smtps = transport_on(servers.smtps_port, &servers, TlsMode::Tls, true);
+    send(&smtps, &rendered(SIGNEE, "smtps-1")).await.unwrap();
+    send(&smtps, &rendered(SIGNEE, "smtps-2")).await.unwrap();
+    let inbox = servers.wait_for(SIGNEE, "INBOX", 2, WAIT).await;
+    assert_eq!(inbox.len(), 2);
+    // Postfix notes TLS in its Received header: the mail really went over TLS.
+    for raw in &inbox {
+        let text = String::from_utf8_lossy(raw);
+        assert!(
+            text.contains("with ESMTPS"),
+            "not received over TLS:\n{text}"
+        );
+    }
+    smtps.shutdown().await;
+
+    // Without the test CA the certificate is not trusted: worth retrying.
+    let untrusted = transport_on(servers.smtps_port, &servers, TlsMode::Tls, false);
+    match send(&untrusted, &rendered(SIGNEE, "smtps-untrusted")).await {
+        Err(SendError::Transient(_)) => {}
+        other => panic!("an untrusted certificate must be transient, got {other:?}"),
     }
 }
 

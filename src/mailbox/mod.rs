@@ -68,8 +68,8 @@ pub trait Mailbox: Send {
     ) -> impl Future<Output = Result<Option<Fetched>, MailboxError>> + Send;
 
     /// The next message only if one is already known to be waiting (the
-    /// rest of a backlog); never waits, never reconnects. Lets the daemon
-    /// take a batch and make it durable with one flush.
+    /// rest of a backlog); never waits, never reconnects. Lets the fetcher
+    /// read ahead while earlier messages wait to be filed.
     fn next_ready(&mut self) -> impl Future<Output = Result<Option<Fetched>, MailboxError>> + Send;
 
     /// Moves a message out of the inbox into `folder`. Must be idempotent:
