@@ -672,6 +672,98 @@ async fn raw_fetch(servers: &MailServers) -> anyhow::Result<Rate> {
     })
 }
 
+/// The most any daemon could do on this machine: the ceiling's FETCH, and for every message
+/// three small emails handed to Postfix (which holds them) over sijil's own SMTP pool, eight at
+/// a time; nothing parsed, stored or filed. Ends when the last email is accepted.
+async fn bare_relay(servers: &MailServers) -> anyhow::Result<Rate> {
+    use sijil::config::{OutboundConfig, SmtpConfig, TlsMode};
+    use sijil::transport::Transport;
+
+    let transport = Arc::new(
+        Transport::from_config(&OutboundConfig::Smtp(SmtpConfig {
+            host: "127.0.0.1".into(),
+            port: servers.smtp_port,
+            tls: TlsMode::None,
+            username: None,
+            password: None,
+            tls_ca_file: None,
+        }))
+        .map_err(|e| anyhow!("SMTP transport: {e:#}"))?,
+    );
+    let (tx, rx) = tokio::sync::mpsc::channel::<usize>(64);
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    let mut senders = Vec::new();
+    for _ in 0..8 {
+        let (rx, transport) = (rx.clone(), transport.clone());
+        senders.push(tokio::spawn(async move {
+            // About the size of an EMEL 1.
+            let filler = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. ".repeat(45);
+            loop {
+                let Some(n) = rx.lock().await.recv().await else {
+                    return Ok::<_, anyhow::Error>(());
+                };
+                let email = format!(
+                    "From: kpkt.retail@ra.example.my\r\nTo: bare@buyer.example.com\r\n\
+                     Message-ID: <bare-{n}@ra.example.my>\r\nSubject: bare relay {n}\r\n\r\n{filler}\r\n"
+                );
+                transport
+                    .send(
+                        "kpkt.retail@ra.example.my",
+                        &["bare@buyer.example.com".to_string()],
+                        email.as_bytes(),
+                    )
+                    .await
+                    .map_err(|e| anyhow!("bare relay send: {e}"))?;
+            }
+        }));
+    }
+
+    let stream = TcpStream::connect(("127.0.0.1", servers.imap_port)).await?;
+    stream.set_nodelay(true)?;
+    let (r, mut w) = stream.into_split();
+    let mut r = BufReader::with_capacity(256 * 1024, r);
+    let mut line = Vec::new();
+    r.read_until(b'\n', &mut line).await?;
+    let login = format!("LOGIN {} {}", quoted(RA_ADDRESS), quoted(&servers.password));
+    raw_command(&mut r, &mut w, "a1", &login).await?;
+    raw_command(&mut r, &mut w, "a2", "EXAMINE INBOX").await?;
+
+    let start = Instant::now();
+    w.write_all(b"a3 UID FETCH 1:* BODY.PEEK[]\r\n").await?;
+    let (mut messages, mut bytes) = (0usize, 0u64);
+    loop {
+        line.clear();
+        if r.read_until(b'\n', &mut line).await? == 0 {
+            bail!("connection closed during the FETCH");
+        }
+        if let Some(n) = literal_len(&line) {
+            let got = tokio::io::copy_buf(&mut (&mut r).take(n), &mut tokio::io::sink()).await?;
+            if got != n {
+                bail!("literal cut short: {got} of {n} bytes");
+            }
+            for k in 0..3 {
+                tx.send(messages * 3 + k).await?;
+            }
+            messages += 1;
+            bytes += n;
+        } else if line.starts_with(b"a3 ") {
+            break;
+        }
+    }
+    drop(tx);
+    for s in senders {
+        s.await??;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let _ = raw_command(&mut r, &mut w, "a4", "LOGOUT").await;
+    transport.shutdown().await;
+    Ok(Rate {
+        messages,
+        bytes,
+        secs,
+    })
+}
+
 /// For information: the same fetch through async-imap (parsed responses, bodies dropped).
 async fn library_fetch(servers: &MailServers) -> anyhow::Result<Rate> {
     let mut s = servers.try_imap(RA_ADDRESS).await?;
@@ -1462,6 +1554,12 @@ uses (responses parsed, bodies dropped), for information.
 into a fresh Maildir; wall time of the `getmail` process (start-up, login and its per-message
 `UID FETCH` included). MB/s counts the backlog's bytes.
 
+**Bare relay.** The bound on this machine for any daemon doing sijil's job: the ceiling's single
+FETCH, and for each message fetched three small emails (about 2.6 KB, like an EMEL 1) handed to
+Postfix through sijil's own SMTP pool, eight at a time, while Postfix holds what it accepts;
+nothing parsed, stored, rendered or filed. Wall time until the last email is accepted. The
+difference to the ceiling is Postfix's acceptance sharing the two cores with Dovecot.
+
 **sijil throughput.** Wall time from spawning the daemon (start-up included) until the inbox is
 empty, every pack is filed in Processed, and the developer's ACK, the signee's EMEL 1 and the
 verifier's STAFF-VERIFY of every pack have been accepted by Postfix — issue 6's definition. For
@@ -1635,6 +1733,32 @@ fn throughput_and_latency(o: &Options, rt: &tokio::runtime::Runtime, report: &mu
             report.error(metric, target, &e);
         }
         return;
+    }
+    if o.has(Phase::Sijil) {
+        eprintln!("bare relay: the ceiling's FETCH plus three emails per message to Postfix");
+        match rt.block_on(bare_relay(&servers)) {
+            Ok(r) => {
+                let ratio = ceiling.map(|c| {
+                    format!(
+                        "; {:.1} % of the ceiling",
+                        100.0 * r.per_sec() / c.per_sec()
+                    )
+                });
+                report.row(
+                    "bare relay: FETCH + 3 emails accepted, nothing else (bound on this machine)",
+                    format!("{}{}", r.show(), ratio.unwrap_or_default()),
+                    "",
+                    Verdict::Info,
+                );
+            }
+            Err(e) => report.error(
+                "bare relay: FETCH + 3 emails accepted, nothing else (bound on this machine)",
+                "",
+                &e,
+            ),
+        }
+        // The daemon's count of held emails starts from nothing.
+        servers.delete_held_mail();
     }
     eprintln!("sijil: starting the daemon on the backlog");
     let since = Instant::now();
