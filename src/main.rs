@@ -213,17 +213,23 @@ fn show_case(store: &Store, reference: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// glibc raises its mmap threshold each time a large block is freed; after
-/// that, multi-megabyte buffers (a message, its decoded attachments) come
-/// from the heap arenas of the parsing threads and stay there once freed.
-/// On a backlog of 2 MB packs that doubled the daemon's RSS (97.6 MiB
-/// against 48.3 MiB with a fixed threshold, 400 packs). A fixed threshold
-/// keeps every large buffer in a mapping of its own, returned when freed.
+/// glibc's defaults grow the heap without bound here: its mmap threshold
+/// rises each time a large block is freed, after which multi-megabyte
+/// buffers (a message, its decoded documents) come from the arenas of the
+/// parsing threads (one arena per thread, up to 8 per core) and stay there
+/// once freed. Measured draining 400 packs of 2 MB (`scripts/bench --only
+/// rss --rss-n 400`): glibc's defaults peaked at 97.6 MiB; a fixed 128 KiB
+/// threshold at 49.7 MiB, but every buffer then came fresh from the kernel
+/// and page faults took 18 % of the daemon's CPU (56–61 packs/s); two
+/// arenas, a fixed threshold above any message and trimming from 128 KiB
+/// peak at 69–71 MiB and run at 70–78 packs/s.
 fn keep_large_buffers_out_of_the_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator tuning; called before any
     // thread of ours exists.
     unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 10);
     }
 }

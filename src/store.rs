@@ -66,8 +66,9 @@ pub enum Committed {
     Already(Folder),
 }
 
-/// The store's page cache.
-const CACHE_BYTES: u64 = 32 << 20;
+/// The store's page cache: cases, history and the outbox are small, and
+/// every megabyte here is resident (the memory target is 128 MiB in all).
+const CACHE_BYTES: u64 = 16 << 20;
 
 #[derive(Clone)]
 pub struct Store {

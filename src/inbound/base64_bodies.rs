@@ -136,14 +136,18 @@ fn is_base64(header: &[u8]) -> bool {
         .is_some_and(|e| e.trim().eq_ignore_ascii_case("base64"))
 }
 
-/// Strict decoding of a body: line breaks and blanks are skipped, anything
-/// else outside the alphabet makes it `None` (mail-parser then decides).
+/// Strict decoding of a body: line breaks and blanks around lines are
+/// skipped, anything else outside the alphabet (a blank inside a line too)
+/// makes it `None`, and mail-parser decides. Lines are found with memchr
+/// and copied whole: a byte-by-byte filter cost three times the decoding.
 fn decode(body: &[u8]) -> Option<Vec<u8>> {
-    let text: Vec<u8> = body
-        .iter()
-        .copied()
-        .filter(|b| !matches!(b, b'\r' | b'\n' | b' ' | b'\t'))
-        .collect();
+    let mut text = Vec::with_capacity(body.len());
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', body).chain(std::iter::once(body.len())) {
+        let line = body.get(start..end)?;
+        text.extend_from_slice(line.trim_ascii());
+        start = end + 1;
+    }
     ENGINE.decode(&text).ok()
 }
 
