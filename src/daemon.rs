@@ -227,7 +227,7 @@ async fn serve<M: Mailbox + 'static>(
         }
         let decided = started.elapsed();
         if let Err(e) = worker.make_durable().await {
-            pause = fetcher::next_pause(pause);
+            trouble = true;
             tracing::error!(error = %e, "cannot make the batch durable; nothing filed");
             handled.clear();
         } else {

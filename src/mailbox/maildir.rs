@@ -21,6 +21,10 @@ pub struct MaildirMailbox {
     root: PathBuf,
     /// Handed out and not yet filed: skipped by the next look at the inbox.
     in_hand: std::collections::HashSet<String>,
+    /// Found by the last look at the inbox, oldest first, not yet handed
+    /// out: one directory listing serves a whole backlog (a listing per
+    /// message would make a backlog of n messages cost n² entries read).
+    queue: std::collections::VecDeque<(String, PathBuf)>,
     processed: String,
     rejected: String,
     quarantine: String,
@@ -31,6 +35,7 @@ impl MaildirMailbox {
         MaildirMailbox {
             root: cfg.path.clone(),
             in_hand: Default::default(),
+            queue: Default::default(),
             processed: cfg.folders.processed.clone(),
             rejected: cfg.folders.rejected.clone(),
             quarantine: cfg.folders.quarantine.clone(),
@@ -46,8 +51,9 @@ impl MaildirMailbox {
         self.root.join(format!(".{name}"))
     }
 
-    /// The oldest message file in `new/`, then in `cur/`.
-    fn oldest(&self) -> Result<Option<(String, PathBuf)>, MailboxError> {
+    /// Lists the message files not in hand: `new/`, then `cur/`, each
+    /// oldest first (Maildir names start with the delivery time).
+    fn look(&mut self) -> Result<(), MailboxError> {
         for sub in ["new", "cur"] {
             let dir = self.root.join(sub);
             let mut names: Vec<String> = std::fs::read_dir(&dir)
@@ -59,12 +65,12 @@ impl MaildirMailbox {
                 .filter(|n| !self.in_hand.contains(&format!("{sub}/{n}")))
                 .collect();
             names.sort();
-            if let Some(name) = names.into_iter().next() {
+            for name in names {
                 let path = dir.join(&name);
-                return Ok(Some((format!("{sub}/{name}"), path)));
+                self.queue.push_back((format!("{sub}/{name}"), path));
             }
         }
-        Ok(None)
+        Ok(())
     }
 }
 
@@ -108,7 +114,10 @@ impl Mailbox for MaildirMailbox {
     }
 
     async fn next_ready(&mut self) -> Result<Option<Fetched>, MailboxError> {
-        while let Some((file, path)) = self.oldest()? {
+        if self.queue.is_empty() {
+            self.look()?;
+        }
+        while let Some((file, path)) = self.queue.pop_front() {
             match tokio::fs::read(&path).await {
                 Ok(raw) => {
                     self.in_hand.insert(file.clone());
