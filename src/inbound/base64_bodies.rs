@@ -85,9 +85,12 @@ pub fn split(raw: &[u8]) -> Option<Split> {
     if cuts.is_empty() {
         return None;
     }
-    let mut stripped = Vec::with_capacity(raw.len() - cuts.iter().map(|c| c.len()).sum::<usize>());
+    let cut_out: usize = cuts.iter().map(|c| c.len()).sum();
+    let mut stripped = Vec::with_capacity(raw.len().saturating_sub(cut_out));
     let mut at = 0;
     for cut in cuts {
+        // Parts come in order and never overlap; anything else is left to
+        // mail-parser alone.
         stripped.extend_from_slice(raw.get(at..cut.start)?);
         at = cut.end;
     }

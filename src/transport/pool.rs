@@ -149,11 +149,14 @@ impl Pool {
 
     /// A new connection: TCP with TCP_NODELAY, TLS as configured, EHLO,
     /// AUTH when credentials are set. Every failure here is transient
-    /// unless the server itself answered 5xx (a refused login, say).
+    /// unless the server itself answered 5xx to the greeting or STARTTLS;
+    /// a refused login is transient too (the configuration gets fixed).
     async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
         let s = &self.server;
         let step = s.timeout;
-        let tcp = tokio::time::timeout(step, TcpStream::connect((s.host.as_str(), s.port)))
+        // `[::1]` in the configuration is the address `::1`.
+        let host = s.host.trim_start_matches('[').trim_end_matches(']');
+        let tcp = tokio::time::timeout(step, TcpStream::connect((host, s.port)))
             .await
             .map_err(|_| {
                 SendError::Transient(format!("connecting to {}:{} timed out", s.host, s.port))
@@ -196,7 +199,9 @@ impl Pool {
             )
             .await
             .map_err(|_| timed_out())?
-            .map_err(lettre)?;
+            // A refused login is the operator's to fix, not the email's
+            // fault: it waits in the outbox instead of failing for good.
+            .map_err(|e| SendError::Transient(format!("SMTP login refused: {e}")))?;
         }
         Ok(conn)
     }
