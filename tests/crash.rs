@@ -125,21 +125,6 @@ fn schedule(rng: &mut Rng) -> Vec<Kill> {
     kills
 }
 
-/// Pack `i`: its own eSPA reference (so it is no duplicate of another) and
-/// its own signee address (so its EMEL 1 can be counted).
-fn pack(i: usize) -> Pack {
-    Pack::mykad_valid()
-        .field(
-            "Rujukan eSPA / eSPA Reference",
-            &format!("HDA-2026-{:06}", 700_000 + i),
-        )
-        .field("Emel / Email", &signee(i))
-}
-
-fn signee(i: usize) -> String {
-    format!("signee{i}@buyer.example.com")
-}
-
 /// The real `sijil run`, started as often as the test likes with its own
 /// environment (the failpoints), its output appended to one log.
 struct Sijil {
@@ -294,18 +279,6 @@ impl Drop for Sijil {
         }
         self.kill();
     }
-}
-
-/// Files of a Maildir folder (`new/` and `cur/`).
-fn maildir_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = ["new", "cur"]
-        .iter()
-        .filter_map(|s| fs::read_dir(dir.join(s)).ok())
-        .flatten()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    out.sort();
-    out
 }
 
 /// The headers the counting needs, from a delivered email.
@@ -505,8 +478,8 @@ impl Feed<'_> {
     /// Messages in the inbox now.
     fn inbox(&self) -> usize {
         match self {
-            Feed::Imap(servers) => maildir_files(&servers.maildir(RA_ADDRESS)).len(),
-            Feed::Maildir(mail) => maildir_files(mail).len(),
+            Feed::Imap(servers) => support::maildir_files(&servers.maildir(RA_ADDRESS)).len(),
+            Feed::Maildir(mail) => support::maildir_files(mail).len(),
         }
     }
 }
@@ -762,7 +735,7 @@ fn count(report: &mut Report, outcome: &Outcome, packs: &[Pack]) {
         }
         match outcome
             .emel1
-            .get(&signee(i))
+            .get(&support::numbered_signee(i))
             .map(Tally::distinct)
             .unwrap_or(0)
         {
@@ -813,10 +786,10 @@ fn new_report(variant: &'static str) -> Report {
 /// verifier and the signees, read from disk (Dovecot stores Maildir).
 fn dovecot_deliveries(servers: &MailServers) -> Vec<Delivered> {
     let mut users = vec![DEVELOPER.to_string(), VERIFIER.to_string()];
-    users.extend((0..PACKS).map(signee));
+    users.extend((0..PACKS).map(support::numbered_signee));
     users
         .iter()
-        .flat_map(|u| maildir_files(&servers.maildir(u)))
+        .flat_map(|u| support::maildir_files(&servers.maildir(u)))
         .filter_map(|f| fs::read(f).ok())
         .map(|raw| delivered(&raw))
         .collect()
@@ -834,7 +807,7 @@ async fn imap_burst_survives_kills_anywhere() {
         daemon.log_path(),
         daemon.web_port,
     );
-    let packs: Vec<Pack> = (0..PACKS).map(pack).collect();
+    let packs: Vec<Pack> = (0..PACKS).map(|i| Pack::numbered(700_000, i)).collect();
 
     let feed = Feed::Imap(&servers);
     feed.deliver(&packs, 0..PRELOADED, false).await;
@@ -843,11 +816,11 @@ async fn imap_burst_survives_kills_anywhere() {
         kill_rounds(&mut sijil, &mut rng, &mut report, &feed, &packs).await;
 
     let ra = servers.maildir(RA_ADDRESS);
-    report.filed_after_kills = maildir_files(&ra.join(".Processed")).len();
+    report.filed_after_kills = support::maildir_files(&ra.join(".Processed")).len();
     drain(
         &mut sijil,
-        || maildir_files(&ra.join(".Processed")).len(),
-        || maildir_files(&ra).len(),
+        || support::maildir_files(&ra.join(".Processed")).len(),
+        || support::maildir_files(&ra).len(),
     )
     .await;
     let count_distinct = || Outcome::new(dovecot_deliveries(&servers)).distinct();
@@ -953,24 +926,24 @@ async fn maildir_burst_survives_kills_anywhere() {
         fs::create_dir_all(mail.join(sub)).unwrap();
     }
     let mut sijil = Sijil::new(&config, root, &root.join("sijil.log"), web_port);
-    let packs: Vec<Pack> = (0..PACKS).map(pack).collect();
+    let packs: Vec<Pack> = (0..PACKS).map(|i| Pack::numbered(700_000, i)).collect();
     let feed = Feed::Maildir(&mail);
     feed.deliver(&packs, 0..PRELOADED, false).await;
     let mut report = new_report("maildir");
     report.loaded_during_kills =
         kill_rounds(&mut sijil, &mut rng, &mut report, &feed, &packs).await;
 
-    report.filed_after_kills = maildir_files(&mail.join(".Processed")).len();
+    report.filed_after_kills = support::maildir_files(&mail.join(".Processed")).len();
     drain(
         &mut sijil,
-        || maildir_files(&mail.join(".Processed")).len(),
-        || maildir_files(&mail).len(),
+        || support::maildir_files(&mail.join(".Processed")).len(),
+        || support::maildir_files(&mail).len(),
     )
     .await;
     let (status, _) = sijil.terminate().await;
     assert!(status.success(), "{status}");
 
-    let outbox: Vec<Delivered> = maildir_files(&root.join("outbox"))
+    let outbox: Vec<Delivered> = support::maildir_files(&root.join("outbox"))
         .iter()
         .map(|f| delivered(&fs::read(f).unwrap()))
         .collect();
@@ -981,10 +954,19 @@ async fn maildir_burst_survives_kills_anywhere() {
     report.elapsed = t0.elapsed();
     report.print();
 
-    assert!(maildir_files(&mail).is_empty(), "the inbox is empty");
-    assert_eq!(maildir_files(&mail.join(".Processed")).len(), PACKS);
+    assert!(
+        support::maildir_files(&mail).is_empty(),
+        "the inbox is empty"
+    );
+    assert_eq!(
+        support::maildir_files(&mail.join(".Processed")).len(),
+        PACKS
+    );
     for folder in [".Rejected", ".Quarantine"] {
-        assert!(maildir_files(&mail.join(folder)).is_empty(), "{folder}");
+        assert!(
+            support::maildir_files(&mail.join(folder)).is_empty(),
+            "{folder}"
+        );
     }
     assert_exactly_once(&report, &outcome);
 }

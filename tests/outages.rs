@@ -10,7 +10,7 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -20,50 +20,19 @@ use support::{DEVELOPER, Daemon, MailServers, Pack, RA_ADDRESS, REJECTING_DOMAIN
 
 const WAIT: Duration = Duration::from_secs(60);
 
-/// Pack `i`: its own eSPA reference and signee address.
-fn pack(i: usize) -> Pack {
-    Pack::mykad_valid()
-        .field(
-            "Rujukan eSPA / eSPA Reference",
-            &format!("HDA-2026-{:06}", 800_000 + i),
-        )
-        .field("Emel / Email", &signee(i))
-}
-
-fn signee(i: usize) -> String {
-    format!("signee{i}@buyer.example.com")
-}
-
-/// Files of a Maildir folder (`new/` and `cur/`); Dovecot stores Maildir.
-fn maildir_files(dir: &Path) -> Vec<PathBuf> {
-    ["new", "cur"]
-        .iter()
-        .filter_map(|s| fs::read_dir(dir.join(s)).ok())
-        .flatten()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect()
-}
-
-fn header(raw: &[u8], name: &str) -> String {
-    support::parse(raw)
-        .header_raw(name)
-        .unwrap_or_default()
-        .trim()
-        .to_lowercase()
-}
-
 /// Copies per Message-ID in `user`'s inbox, read from disk; with
 /// `in_reply_to`, only the answers to that message.
 fn copies(servers: &MailServers, user: &str, in_reply_to: Option<&str>) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
-    for f in maildir_files(&servers.maildir(user)) {
+    for f in support::maildir_files(&servers.maildir(user)) {
         let Ok(raw) = fs::read(&f) else { continue };
         if let Some(parent) = in_reply_to
-            && header(&raw, "In-Reply-To") != parent.to_lowercase()
+            && support::header_lowercase(&raw, "In-Reply-To") != parent.to_lowercase()
         {
             continue;
         }
-        *out.entry(header(&raw, "Message-ID")).or_insert(0) += 1;
+        *out.entry(support::header_lowercase(&raw, "Message-ID"))
+            .or_insert(0) += 1;
     }
     out
 }
@@ -105,25 +74,27 @@ async fn smtp_outage_during_a_burst_delays_mail_then_delivers_it_once() {
     let mut sijil = Daemon::start(&servers);
     // One pack before the outage, fully delivered: nothing is in flight
     // when Postfix stops (a delivery cut short could arrive twice).
-    let first = pack(0);
+    let first = Pack::numbered(800_000, 0);
     servers.send(&first.build(), DEVELOPER, &[RA_ADDRESS]).await;
     servers.wait_for(DEVELOPER, "INBOX", 1, WAIT).await;
     servers.wait_for(VERIFIER, "INBOX", 1, WAIT).await;
-    servers.wait_for(&signee(0), "INBOX", 1, WAIT).await;
+    servers
+        .wait_for(&support::numbered_signee(0), "INBOX", 1, WAIT)
+        .await;
 
     let offset = sijil.log().len();
     servers.stop_smtp();
     let down = Instant::now();
     // The burst keeps arriving during the outage, as mail does: each pack
     // is decided on its own and queues its emails while Postfix is away.
-    let burst: Vec<Pack> = (1..=BURST).map(pack).collect();
+    let burst: Vec<Pack> = (1..=BURST).map(|i| Pack::numbered(800_000, i)).collect();
     for p in &burst {
         servers.append(RA_ADDRESS, "INBOX", &p.build()).await;
         tokio::time::sleep(Duration::from_millis(600)).await;
     }
     let processed = servers.maildir(RA_ADDRESS).join(".Processed");
     until("the burst filed", WAIT, || {
-        maildir_files(&processed).len() == BURST + 1
+        support::maildir_files(&processed).len() == BURST + 1
     })
     .await;
     until("a failed send logged", WAIT, || {
@@ -145,7 +116,7 @@ async fn smtp_outage_during_a_burst_delays_mail_then_delivers_it_once() {
             .iter()
             .all(|p| !copies(&servers, DEVELOPER, Some(p.id())).is_empty())
             && copies(&servers, VERIFIER, None).len() == BURST + 1
-            && (1..=BURST).all(|i| !copies(&servers, &signee(i), None).is_empty())
+            && (1..=BURST).all(|i| !copies(&servers, &support::numbered_signee(i), None).is_empty())
     };
     until(
         "everything delivered after Postfix returned",
@@ -174,7 +145,7 @@ async fn smtp_outage_during_a_burst_delays_mail_then_delivers_it_once() {
         );
     }
     for i in 1..=BURST {
-        let emel1 = copies(&servers, &signee(i), None);
+        let emel1 = copies(&servers, &support::numbered_signee(i), None);
         assert_eq!(
             emel1.values().copied().collect::<Vec<_>>(),
             [1],
@@ -320,7 +291,7 @@ async fn imap_outage_while_idle_is_ridden_out_with_backoff() {
         "OUTAGE imap: the pack answered {:.1?} after Dovecot returned",
         up.elapsed()
     );
-    assert!(header(&dev[0], "In-Reply-To").contains(&pack.id().to_lowercase()));
+    assert!(support::header_lowercase(&dev[0], "In-Reply-To").contains(&pack.id().to_lowercase()));
     servers.wait_for(RA_ADDRESS, "Processed", 1, WAIT).await;
     assert!(servers.messages(RA_ADDRESS, "INBOX").await.is_empty());
     assert!(log_since(&sijil, offset).contains("IMAP mailbox ready"));
@@ -401,7 +372,7 @@ async fn recreate_inbox(servers: &MailServers, old: u32) -> u32 {
 async fn a_new_uidvalidity_processes_nothing_twice() {
     let servers = MailServers::start();
     let mut sijil = Daemon::configure(&servers, |_| {});
-    let committed = pack(0);
+    let committed = Pack::numbered(800_000, 0);
     servers
         .append(RA_ADDRESS, "INBOX", &committed.build())
         .await;
@@ -425,7 +396,7 @@ async fn a_new_uidvalidity_processes_nothing_twice() {
     let old = uidvalidity(&servers).await;
     let new = recreate_inbox(&servers, old).await;
     assert_eq!(servers.messages(RA_ADDRESS, "INBOX").await.len(), 1);
-    let fresh = pack(1);
+    let fresh = Pack::numbered(800_000, 1);
     servers.append(RA_ADDRESS, "INBOX", &fresh.build()).await;
 
     let offset = sijil.log().len();
@@ -460,13 +431,17 @@ async fn a_new_uidvalidity_processes_nothing_twice() {
             p.id()
         );
     }
-    assert_eq!(copies(&servers, &signee(0), None).len(), 1, "one EMEL 1");
+    assert_eq!(
+        copies(&servers, &support::numbered_signee(0), None).len(),
+        1,
+        "one EMEL 1"
+    );
     assert!(servers.messages(RA_ADDRESS, "INBOX").await.is_empty());
     let processed: BTreeSet<String> = servers
         .messages(RA_ADDRESS, "Processed")
         .await
         .iter()
-        .map(|m| header(m, "Message-ID"))
+        .map(|m| support::header_lowercase(m, "Message-ID"))
         .collect();
     assert_eq!(processed.len(), 2);
     let store = Store::open(&sijil.dir.join("store/sijil.db")).unwrap();

@@ -8,7 +8,7 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use sijil::store::Store;
@@ -18,44 +18,13 @@ const WAIT: Duration = Duration::from_secs(90);
 /// The promise: SIGTERM to exit within this.
 const STOP_WITHIN: Duration = Duration::from_secs(10);
 
-/// Pack `i`: its own eSPA reference and signee address.
-fn pack(i: usize) -> Pack {
-    Pack::mykad_valid()
-        .field(
-            "Rujukan eSPA / eSPA Reference",
-            &format!("HDA-2026-{:06}", 900_000 + i),
-        )
-        .field("Emel / Email", &signee(i))
-}
-
-fn signee(i: usize) -> String {
-    format!("signee{i}@buyer.example.com")
-}
-
-/// Files of a Maildir folder (`new/` and `cur/`); Dovecot stores Maildir.
-fn maildir_files(dir: &Path) -> Vec<PathBuf> {
-    ["new", "cur"]
-        .iter()
-        .filter_map(|s| fs::read_dir(dir.join(s)).ok())
-        .flatten()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect()
-}
-
-fn header(raw: &[u8], name: &str) -> String {
-    support::parse(raw)
-        .header_raw(name)
-        .unwrap_or_default()
-        .trim()
-        .to_lowercase()
-}
-
 /// Copies per Message-ID of everything in `user`'s inbox, from disk.
 fn copies(servers: &MailServers, user: &str) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
-    for f in maildir_files(&servers.maildir(user)) {
+    for f in support::maildir_files(&servers.maildir(user)) {
         if let Ok(raw) = fs::read(&f) {
-            *out.entry(header(&raw, "Message-ID")).or_insert(0) += 1;
+            *out.entry(support::header_lowercase(&raw, "Message-ID"))
+                .or_insert(0) += 1;
         }
     }
     out
@@ -64,11 +33,11 @@ fn copies(servers: &MailServers, user: &str) -> BTreeMap<String, usize> {
 /// Per pack Message-ID: the ACK Message-IDs (with copies) answering it.
 fn acks(servers: &MailServers) -> BTreeMap<String, BTreeMap<String, usize>> {
     let mut out: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
-    for f in maildir_files(&servers.maildir(DEVELOPER)) {
+    for f in support::maildir_files(&servers.maildir(DEVELOPER)) {
         if let Ok(raw) = fs::read(&f) {
-            *out.entry(header(&raw, "In-Reply-To"))
+            *out.entry(support::header_lowercase(&raw, "In-Reply-To"))
                 .or_default()
-                .entry(header(&raw, "Message-ID"))
+                .entry(support::header_lowercase(&raw, "Message-ID"))
                 .or_insert(0) += 1;
         }
     }
@@ -113,7 +82,7 @@ fn cases(sijil: &Daemon) -> usize {
 async fn sigterm_finishes_the_message_in_hand_and_a_restart_goes_on() {
     const N: usize = 30;
     let servers = MailServers::start();
-    let packs: Vec<Pack> = (0..N).map(pack).collect();
+    let packs: Vec<Pack> = (0..N).map(|i| Pack::numbered(900_000, i)).collect();
     let mut session = servers.imap(RA_ADDRESS).await;
     for p in &packs {
         session
@@ -123,8 +92,8 @@ async fn sigterm_finishes_the_message_in_hand_and_a_restart_goes_on() {
     }
     let _ = session.logout().await;
     let ra = servers.maildir(RA_ADDRESS);
-    let filed = || maildir_files(&ra.join(".Processed")).len();
-    let inbox = || maildir_files(&ra).len();
+    let filed = || support::maildir_files(&ra.join(".Processed")).len();
+    let inbox = || support::maildir_files(&ra).len();
 
     let mut sijil = Daemon::start(&servers);
     let mut stops = Vec::new();
@@ -184,7 +153,7 @@ async fn sigterm_finishes_the_message_in_hand_and_a_restart_goes_on() {
     until("every ACK, EMEL 1 and STAFF-VERIFY", WAIT, || {
         acks(&servers).len() == N
             && copies(&servers, VERIFIER).len() == N
-            && (0..N).all(|i| !copies(&servers, &signee(i)).is_empty())
+            && (0..N).all(|i| !copies(&servers, &support::numbered_signee(i)).is_empty())
     })
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -201,7 +170,7 @@ async fn sigterm_finishes_the_message_in_hand_and_a_restart_goes_on() {
         assert!(ids.values().all(|&n| n == 1), "ACK copied: {ids:?}");
     }
     for i in 0..N {
-        let emel1 = copies(&servers, &signee(i));
+        let emel1 = copies(&servers, &support::numbered_signee(i));
         assert_eq!(
             emel1.values().copied().collect::<Vec<_>>(),
             [1],
@@ -237,11 +206,11 @@ async fn sigterm_while_idle_or_while_the_servers_are_away() {
     // The pack is read and answered, but Postfix is away: the ACK waits in
     // the outbox. Then Dovecot goes too: the inbox is reconnecting.
     servers.stop_smtp();
-    let first = pack(0);
+    let first = Pack::numbered(900_000, 0);
     servers.append(RA_ADDRESS, "INBOX", &first.build()).await;
     let processed = servers.maildir(RA_ADDRESS).join(".Processed");
     until("the pack filed", WAIT, || {
-        maildir_files(&processed).len() == 1
+        support::maildir_files(&processed).len() == 1
     })
     .await;
     until("the ACK waiting", WAIT, || {
@@ -260,7 +229,7 @@ async fn sigterm_while_idle_or_while_the_servers_are_away() {
     servers.start_imap();
     servers.start_smtp();
     sijil.spawn_and_wait();
-    let second = pack(1);
+    let second = Pack::numbered(900_000, 1);
     servers
         .send(&second.build(), DEVELOPER, &[RA_ADDRESS])
         .await;

@@ -46,3 +46,29 @@ pub fn parse(raw: &[u8]) -> mail_parser::Message<'_> {
         .parse(raw)
         .expect("a parseable message")
 }
+
+/// Files of a Maildir folder (`new/` and `cur/`; Dovecot stores Maildir), sorted.
+pub fn maildir_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out: Vec<std::path::PathBuf> = ["new", "cur"]
+        .iter()
+        .filter_map(|s| std::fs::read_dir(dir.join(s)).ok())
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    out.sort();
+    out
+}
+
+/// A header of a raw message, trimmed and lower-cased ("" when absent).
+pub fn header_lowercase(raw: &[u8], name: &str) -> String {
+    parse(raw)
+        .header_raw(name)
+        .unwrap_or_default()
+        .trim()
+        .to_lowercase()
+}
+
+/// The signee address of numbered pack `i` (see [`Pack::numbered`]).
+pub fn numbered_signee(i: usize) -> String {
+    format!("signee{i}@buyer.example.com")
+}

@@ -148,6 +148,18 @@ impl Pack {
         }
     }
 
+    /// Pack `i` of a numbered series: [`Pack::mykad_valid`] with its own eSPA reference
+    /// (`HDA-2026-` and `base + i`, so it is no duplicate of another) and its own signee
+    /// address ([`crate::support::numbered_signee`], so its EMEL 1 can be counted).
+    pub fn numbered(base: usize, i: usize) -> Pack {
+        Pack::mykad_valid()
+            .field(
+                "Rujukan eSPA / eSPA Reference",
+                &format!("HDA-2026-{:06}", base + i),
+            )
+            .field("Emel / Email", &super::numbered_signee(i))
+    }
+
     /// The SPEC §4 example pack: Ali bin Abu, MyKad, Malaysian abroad (LUAR_NEGARA) with a UAE
     /// phone, order 2 of [`ESPA_REF`], signee [`SIGNEE`]; attachments: the application form
     /// (PDF), MyKad front and back (JPEG), the Letter of Authorisation (PDF). Valid.

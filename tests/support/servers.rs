@@ -190,26 +190,29 @@ impl MailServers {
     /// deliveries competing for the CPU. Sessions already open keep delivering; a probe message
     /// landing in [`Self::held`] shows that the change took effect.
     pub fn hold_accepted_mail(&self) {
-        self.postconf(&[
-            "-e",
-            "smtpd_data_restrictions = check_client_access static:HOLD",
-        ]);
-        self.postfix_command(&["reload"]);
+        self.postfix_tool(
+            "postconf",
+            &[
+                "-e",
+                "smtpd_data_restrictions = check_client_access static:HOLD",
+            ],
+        );
+        self.postfix_tool("postfix", &["reload"]);
     }
 
     /// Stops holding and releases everything on the hold queue for delivery. Postfix is
     /// restarted rather than reloaded: an SMTP session opened while holding (a client's pooled
     /// connection) would otherwise go on holding what it is sent.
     pub fn release_held_mail(&self) {
-        self.postconf(&["-X", "smtpd_data_restrictions"]);
+        self.postfix_tool("postconf", &["-X", "smtpd_data_restrictions"]);
         self.stop_smtp();
         self.start_smtp();
-        self.postsuper(&["-H", "ALL"]);
+        self.postfix_tool("postsuper", &["-H", "ALL"]);
     }
 
     /// Deletes everything on the hold queue (a probe, say).
     pub fn delete_held_mail(&self) {
-        self.postsuper(&["-d", "ALL", "hold"]);
+        self.postfix_tool("postsuper", &["-d", "ALL", "hold"]);
     }
 
     /// How many messages are on Postfix's hold queue.
@@ -219,35 +222,15 @@ impl MailServers {
             .unwrap_or(0)
     }
 
-    fn postconf(&self, args: &[&str]) {
-        let postconf = find_program("postconf").unwrap_or_else(|| panic!("postconf: {MISSING}"));
+    /// Runs one of Postfix's commands (`postconf`, `postfix`, `postsuper`) on this instance.
+    fn postfix_tool(&self, program: &str, args: &[&str]) {
+        let path = find_program(program).unwrap_or_else(|| panic!("{program}: {MISSING}"));
         run_ok(
-            Command::new(postconf)
+            Command::new(path)
                 .arg("-c")
                 .arg(self.postfix_dir().join("conf"))
                 .args(args),
-            "postconf",
-        );
-    }
-
-    fn postfix_command(&self, args: &[&str]) {
-        run_ok(
-            Command::new(&programs().postfix)
-                .arg("-c")
-                .arg(self.postfix_dir().join("conf"))
-                .args(args),
-            "postfix",
-        );
-    }
-
-    fn postsuper(&self, args: &[&str]) {
-        let postsuper = find_program("postsuper").unwrap_or_else(|| panic!("postsuper: {MISSING}"));
-        run_ok(
-            Command::new(postsuper)
-                .arg("-c")
-                .arg(self.postfix_dir().join("conf"))
-                .args(args),
-            "postsuper",
+            program,
         );
     }
 
