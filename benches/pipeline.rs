@@ -687,7 +687,7 @@ async fn fetch_every_body(
 /// The most any daemon could do on this machine: the ceiling's FETCH, and for every message
 /// three small emails handed to Postfix (which holds them) over sijil's own SMTP pool, eight at
 /// a time; nothing parsed, stored or filed. Ends when the last email is accepted.
-async fn bare_relay(servers: &MailServers) -> anyhow::Result<Rate> {
+async fn bare_relay(servers: &MailServers) -> anyhow::Result<(Rate, Cpu)> {
     use sijil::config::{OutboundConfig, SmtpConfig, TlsMode};
     use sijil::transport::Transport;
 
@@ -702,6 +702,7 @@ async fn bare_relay(servers: &MailServers) -> anyhow::Result<Rate> {
         }))
         .map_err(|e| anyhow!("SMTP transport: {e:#}"))?,
     );
+    let cpu_before = own_cpu();
     let (tx, rx) = tokio::sync::mpsc::channel::<usize>(64);
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
     let mut senders = Vec::new();
@@ -743,8 +744,9 @@ async fn bare_relay(servers: &MailServers) -> anyhow::Result<Rate> {
     }
     // Until the last email is accepted, not only the last message fetched.
     let secs = started.elapsed().as_secs_f64();
+    let cpu = own_cpu().since(cpu_before);
     transport.shutdown().await;
-    Ok(Rate { secs, ..fetched })
+    Ok((Rate { secs, ..fetched }, cpu))
 }
 
 /// For information: the same fetch through async-imap (parsed responses, bodies dropped).
@@ -946,6 +948,60 @@ fn proc_status_bytes(pid: u32, field: &str) -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// CPU time a process has used so far, user and system, in seconds (`/proc/PID/stat`, whose
+/// clock ticks are always 1/100 s).
+fn proc_cpu(pid: u32) -> Option<Cpu> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: the fields start after the last ')'.
+    let mut fields = stat.get(stat.rfind(')')? + 1..)?.split_whitespace();
+    let user: f64 = fields.nth(11)?.parse().ok()?;
+    let system: f64 = fields.next()?.parse().ok()?;
+    Some(Cpu {
+        user: user / 100.0,
+        system: system / 100.0,
+    })
+}
+
+/// CPU this bench process has used so far (every thread), user and system, in seconds.
+fn own_cpu() -> Cpu {
+    // SAFETY: `usage` is a plain struct getrusage fills in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_SELF with a valid pointer.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Cpu {
+        user: secs(usage.ru_utime),
+        system: secs(usage.ru_stime),
+    }
+}
+
+/// CPU seconds, user and system.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cpu {
+    user: f64,
+    system: f64,
+}
+
+impl Cpu {
+    fn since(self, start: Cpu) -> Cpu {
+        Cpu {
+            user: self.user - start.user,
+            system: self.system - start.system,
+        }
+    }
+
+    /// "X ms of CPU per message (user U, system S)".
+    fn per_message(self, messages: usize) -> String {
+        let ms = |s: f64| 1000.0 * s / messages.max(1) as f64;
+        format!(
+            "{:.1} ms of CPU per message (user {:.1}, system {:.1})",
+            ms(self.user + self.system),
+            ms(self.user),
+            ms(self.system)
+        )
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Drained {
     secs: f64,
@@ -955,6 +1011,8 @@ struct Drained {
     counts: Counts,
     /// Largest VmRSS seen by the poller (VmHWM is the authoritative peak).
     max_rss: u64,
+    /// CPU the daemon had used when the drain ended.
+    cpu: Option<Cpu>,
 }
 
 /// Waits until the daemon (pid) has emptied the inbox, filed `packs` messages and every ACK,
@@ -987,6 +1045,7 @@ async fn drain(
                 filed_secs: filed_secs.unwrap_or(secs),
                 counts: c,
                 max_rss,
+                cpu: proc_cpu(pid),
             });
         }
         if c.rejected + c.quarantine > 0 {
@@ -1720,7 +1779,7 @@ fn throughput_and_latency(o: &Options, rt: &tokio::runtime::Runtime, report: &mu
     if o.has(Phase::Sijil) {
         eprintln!("bare relay: the ceiling's FETCH plus three emails per message to Postfix");
         match rt.block_on(bare_relay(&servers)) {
-            Ok(r) => {
+            Ok((r, cpu)) => {
                 let ratio = ceiling.map(|c| {
                     format!(
                         "; {:.1} % of the ceiling",
@@ -1733,6 +1792,10 @@ fn throughput_and_latency(o: &Options, rt: &tokio::runtime::Runtime, report: &mu
                     "",
                     Verdict::Info,
                 );
+                report.notes.push(format!(
+                    "Bare relay client (the bench process): {}.",
+                    cpu.per_message(r.messages)
+                ));
             }
             Err(e) => report.error(
                 "bare relay: FETCH + 3 emails accepted, nothing else (bound on this machine)",
@@ -1757,6 +1820,7 @@ fn throughput_and_latency(o: &Options, rt: &tokio::runtime::Runtime, report: &mu
     let Some(pid) = daemon.pid() else {
         return;
     };
+    let cpu_at_ready = proc_cpu(pid);
     let mut throughput_ok = true;
     let mut sijil_rate: Option<f64> = None;
     if o.has(Phase::Sijil) {
@@ -1824,6 +1888,12 @@ fn throughput_and_latency(o: &Options, rt: &tokio::runtime::Runtime, report: &mu
                         "> 1.00 ×",
                         missing(o, Phase::Getmail),
                     ),
+                }
+                if let (Some(end), Some(start)) = (d.cpu, cpu_at_ready) {
+                    report.notes.push(format!(
+                        "sijil's own CPU from ready to the last email accepted: {}.",
+                        end.since(start).per_message(loaded.messages)
+                    ));
                 }
                 report.notes.push(format!(
                     "Throughput drain: every pack filed after {:.2} s ({:.1} msg/s, the intake's \

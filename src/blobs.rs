@@ -49,20 +49,29 @@ impl Blobs {
             return Ok(());
         }
         let dir = path.parent().unwrap_or(&self.root);
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)?;
         let tmp = dir.join(format!(".{sha256}.{}.tmp", std::process::id()));
-        {
-            let mut f = std::fs::OpenOptions::new()
+        let open = || {
+            std::fs::OpenOptions::new()
                 .write(true)
                 .create(true)
                 .truncate(true)
                 .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(bytes)?;
-        }
+                .open(&tmp)
+        };
+        // The fan-out directory is made the first time one of its blobs is
+        // written, not checked before every write.
+        let mut f = match open() {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(dir)?;
+                open()?
+            }
+            other => other?,
+        };
+        f.write_all(bytes)?;
+        drop(f);
         std::fs::rename(&tmp, &path)
     }
 

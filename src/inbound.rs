@@ -78,18 +78,30 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 pub fn parse(raw: &[u8]) -> Inbound {
     // Large base64 documents are decoded apart, much faster; mail-parser
     // reads the rest. Whenever the two disagree, mail-parser reads it all.
-    if let Some(split) = base64_bodies::split(raw) {
-        let base64_bodies::Split {
-            stripped,
-            mut bodies,
-        } = split;
-        if let Some(msg) = MessageParser::default().parse(&stripped)
-            && bodies.fits(&msg)
-        {
-            return read(raw, Some(msg), &mut |index| bodies.take(index));
-        }
+    parse_fast(raw).unwrap_or_else(|| read(raw, MessageParser::default().parse(raw), &mut |_| None))
+}
+
+/// The fast path of [`parse`], or `None` when it does not apply: no large
+/// base64 body, or one that mail-parser must decode itself.
+fn parse_fast(raw: &[u8]) -> Option<Inbound> {
+    let mut split = base64_bodies::split(raw)?;
+    // A cut that was not a whole base64 body is put back; a cut inside a
+    // forwarded message, say. Two rounds settle it: the second puts back
+    // nothing the first did not.
+    for _round in 0..2 {
+        let misfits = {
+            let msg = MessageParser::default().parse(&split.stripped)?;
+            match split.fit(raw, &msg) {
+                base64_bodies::Fit::Bodies(mut bodies) => {
+                    return Some(read(raw, Some(msg), &mut |index| bodies.take(index)));
+                }
+                base64_bodies::Fit::Undecodable => return None,
+                base64_bodies::Fit::Misfits(misfits) => misfits,
+            }
+        };
+        split = split.without(raw, &misfits)?;
     }
-    read(raw, MessageParser::default().parse(raw), &mut |_| None)
+    None
 }
 
 /// Builds the [`Inbound`] from mail-parser's reading of `raw` (or of a copy
