@@ -78,13 +78,27 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 pub fn parse(raw: &[u8]) -> Inbound {
     // Large base64 documents are decoded apart, much faster; mail-parser
     // reads the rest. Whenever the two disagree, mail-parser reads it all.
-    parse_fast(raw).unwrap_or_else(|| read(raw, MessageParser::default().parse(raw), &mut |_| None))
+    parse_fast(raw, base64_bodies::WORTH_IT).unwrap_or_else(|| parse_slow(raw))
 }
 
-/// The fast path of [`parse`], or `None` when it does not apply: no large
-/// base64 body, or one that mail-parser must decode itself.
-fn parse_fast(raw: &[u8]) -> Option<Inbound> {
-    let mut split = base64_bodies::split(raw)?;
+/// What mail-parser alone reads: the reference the fast path of [`parse`]
+/// must agree with.
+fn parse_slow(raw: &[u8]) -> Inbound {
+    read(raw, MessageParser::default().parse(raw), &mut |_| None)
+}
+
+/// For the fuzz target that checks the fast path: its reading of `raw`
+/// with base64 bodies of `min_len` bytes or more decoded apart (`None` when
+/// it does not apply), and mail-parser's reading alone. They must agree.
+#[doc(hidden)]
+pub fn both_ways(raw: &[u8], min_len: usize) -> (Option<Inbound>, Inbound) {
+    (parse_fast(raw, min_len), parse_slow(raw))
+}
+
+/// The fast path of [`parse`], or `None` when it does not apply: no base64
+/// body of `min_len` bytes or more, or one that mail-parser must decode.
+fn parse_fast(raw: &[u8], min_len: usize) -> Option<Inbound> {
+    let mut split = base64_bodies::split(raw, min_len)?;
     // A cut that was not a whole base64 body is put back; a cut inside a
     // forwarded message, say. Two rounds settle it: the second puts back
     // nothing the first did not.

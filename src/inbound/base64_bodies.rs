@@ -21,7 +21,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use mail_parser::{Encoding, MimeHeaders, PartType};
 
 /// Bodies smaller than this are left to mail-parser: not worth the cut.
-const WORTH_IT: usize = 16 * 1024;
+pub const WORTH_IT: usize = 16 * 1024;
 
 /// Padding is required (mail-parser drops an unpadded last group, so such
 /// a body is left to it); bits after the last full byte are ignored, as
@@ -57,13 +57,14 @@ pub enum Fit {
 #[derive(Debug)]
 pub struct Bodies(Vec<(usize, Vec<u8>)>);
 
-/// Cuts the large base64 runs out of `raw`, or `None` when there are none
-/// (then mail-parser reads it all).
-pub fn split(raw: &[u8]) -> Option<Split> {
-    if raw.len() < WORTH_IT {
+/// Cuts the base64 runs of `min_len` bytes or more out of `raw` ([`WORTH_IT`]
+/// but for tests), or `None` when there are none (then mail-parser reads it
+/// all).
+pub fn split(raw: &[u8], min_len: usize) -> Option<Split> {
+    if raw.len() < min_len {
         return None;
     }
-    Split::with_cuts(raw, runs(raw))
+    Split::with_cuts(raw, runs(raw, min_len))
 }
 
 impl Split {
@@ -157,7 +158,7 @@ fn owner(stripped: &[u8], msg: &mail_parser::Message<'_>, at: usize) -> Option<u
 /// The runs of `raw` that may be a large base64 body: each starts after a
 /// blank line with a line of base64 and ends, blanks trimmed, before the
 /// next line that starts with `--` (or at the end of the message).
-fn runs(raw: &[u8]) -> Vec<Range<usize>> {
+fn runs(raw: &[u8], min_len: usize) -> Vec<Range<usize>> {
     let dashes = memchr::memmem::Finder::new(b"\n--");
     let mut runs = Vec::new();
     let mut from = 0;
@@ -173,7 +174,7 @@ fn runs(raw: &[u8]) -> Vec<Range<usize>> {
         let run = raw.get(start..end).unwrap_or_default();
         let len = run.len() - run.trim_ascii_end().len();
         let end = end - len;
-        if end - start >= WORTH_IT && starts_with_base64_line(run) {
+        if end - start >= min_len.max(1) && starts_with_base64_line(run) {
             runs.push(start..end);
             from = end;
         } else {
@@ -218,17 +219,36 @@ fn starts_with_base64_line(text: &[u8]) -> bool {
 /// Strict decoding of a body: line breaks and blanks around lines are
 /// skipped, anything else outside the alphabet (a blank inside a line too)
 /// makes it `None`, and mail-parser decides. Lines are found with memchr
-/// and copied whole: a byte-by-byte filter cost three times the decoding.
+/// and copied whole (a byte-by-byte filter cost three times the decoding)
+/// into a small buffer that stays in cache, decoded whenever it holds
+/// [`CHUNK`] characters: a copy of the whole body would be a second
+/// megabyte-sized buffer per document.
 fn decode(body: &[u8]) -> Option<Vec<u8>> {
-    let mut text = Vec::with_capacity(body.len());
+    let mut out = Vec::with_capacity(body.len() / 4 * 3 + 3);
+    let mut chunk = Vec::with_capacity(CHUNK + 128);
     let mut start = 0;
+    // Once a `=` (padding) is seen the rest is decoded at the end, in one
+    // piece, where padding is allowed only last, as when decoding it all.
+    let mut padded = false;
     for end in memchr::memchr_iter(b'\n', body).chain(std::iter::once(body.len())) {
-        let line = body.get(start..end)?;
-        text.extend_from_slice(line.trim_ascii());
+        chunk.extend_from_slice(body.get(start..end)?.trim_ascii());
         start = end + 1;
+        if chunk.len() >= CHUNK && !padded {
+            let whole = chunk.len() / 4 * 4;
+            let groups = chunk.get(..whole)?;
+            padded = groups.contains(&b'=');
+            if !padded {
+                ENGINE.decode_vec(groups, &mut out).ok()?;
+                chunk.drain(..whole);
+            }
+        }
     }
-    ENGINE.decode(&text).ok()
+    ENGINE.decode_vec(&chunk, &mut out).ok()?;
+    Some(out)
 }
+
+/// Characters decoded at a time by [`decode`].
+const CHUNK: usize = 16 * 1024;
 
 #[cfg(test)]
 mod tests {
@@ -255,8 +275,12 @@ mod tests {
             .join("\r\n")
     }
 
+    fn split_(raw: &[u8]) -> Option<Split> {
+        split(raw, WORTH_IT)
+    }
+
     fn fit(raw: &[u8]) -> Option<Fit> {
-        let split = split(raw)?;
+        let split = split(raw, WORTH_IT)?;
         let msg = MessageParser::default().parse(&split.stripped)?;
         Some(split.fit(raw, &msg))
     }
@@ -265,7 +289,7 @@ mod tests {
     fn a_large_base64_body_is_taken_out_and_decoded() {
         let bytes: Vec<u8> = (0..40_000u32).map(|i| (i * 7 % 251) as u8).collect();
         let raw = message("base64", &encoded(&bytes));
-        let split = split(&raw).expect("split");
+        let split = split(&raw, WORTH_IT).expect("split");
         assert!(split.stripped.len() < 1_000, "{}", split.stripped.len());
         let Some(Fit::Bodies(mut bodies)) = fit(&raw) else {
             panic!("not taken out");
@@ -278,8 +302,8 @@ mod tests {
         // Looks like base64, but the part says it is not.
         let looks = encoded(&[7u8; 30_000]);
         assert!(matches!(fit(&message("7bit", &looks)), Some(Fit::Misfits(m)) if m == [0]));
-        assert!(split(&message("7bit", &"a letter, not base64 ".repeat(2_000))).is_none());
-        assert!(split(&message("base64", "aGVsbG8=")).is_none());
+        assert!(split_(&message("7bit", &"a letter, not base64 ".repeat(2_000))).is_none());
+        assert!(split_(&message("base64", "aGVsbG8=")).is_none());
         // Outside the alphabet: mail-parser decides what it means.
         let bad = format!("{}\r\n!!", encoded(&[1u8; 30_000]));
         assert!(matches!(
@@ -289,9 +313,35 @@ mod tests {
     }
 
     #[test]
+    fn decoding_in_chunks_is_decoding_at_once() {
+        for len in (CHUNK / 4 * 3 - 8..CHUNK / 4 * 3 + 8).chain([0, 1, 2, 3, 100_000]) {
+            let bytes: Vec<u8> = (0..len as u32).map(|i| (i * 31 % 253) as u8).collect();
+            for width in [76, 73, 64] {
+                let text = base64::engine::general_purpose::STANDARD.encode(&bytes);
+                let body = text
+                    .as_bytes()
+                    .chunks(width)
+                    .map(|l| String::from_utf8_lossy(l).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" \r\n");
+                assert!(
+                    decode(body.as_bytes()) == Some(bytes.clone()),
+                    "{len} {width}"
+                );
+            }
+        }
+        // Padding anywhere but at the end is refused, in the first chunk
+        // or in the last.
+        let run = encoded(&[5u8; 1_000]);
+        let long = encoded(&[6u8; 30_000]);
+        assert_eq!(decode(format!("{run}\r\n{long}").as_bytes()), None);
+        assert_eq!(decode(format!("{long}\r\n{run}\r\n{run}").as_bytes()), None);
+    }
+
+    #[test]
     fn a_misfit_is_put_back_and_the_rest_stays_cut() {
         let raw = message("base64", &encoded(&[3u8; 30_000]));
-        let split = split(&raw).expect("split");
+        let split = split(&raw, WORTH_IT).expect("split");
         let cuts = split.cuts.len();
         assert_eq!(cuts, 1);
         assert!(split.without(&raw, &[0]).is_none());
