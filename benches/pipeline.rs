@@ -862,6 +862,8 @@ struct Expect<'a> {
     packs: usize,
     signee_base: &'a str,
     until: Until,
+    /// Emails already on the hold queue when the daemon started (the bare relay's).
+    held_before: usize,
 }
 
 /// When a drain counts as done.
@@ -906,7 +908,7 @@ impl Counts {
         let filed = self.inbox == 0 && self.processed >= expect.packs;
         filed
             && match expect.until {
-                Until::Accepted => self.held >= 3 * expect.packs,
+                Until::Accepted => self.held >= expect.held_before + 3 * expect.packs,
                 Until::Delivered => {
                     self.acks >= expect.packs
                         && self.staff >= expect.packs
@@ -1803,9 +1805,12 @@ fn throughput_and_latency(o: &Options, rt: &tokio::runtime::Runtime, report: &mu
                 &e,
             ),
         }
-        // The daemon's count of held emails starts from nothing.
-        servers.delete_held_mail();
+        // The bare relay's emails stay on the hold queue, counted apart, and are delivered with
+        // sijil's: deleting them here would leave hundreds of just-freed inodes, which ext4
+        // without a journal (this machine's root file system) scans past for 5 s on every file
+        // created after, so the daemon's first seconds would pay for the bench's own cleanup.
     }
+    let held_before = servers.held();
     eprintln!("sijil: starting the daemon on the backlog");
     let since = Instant::now();
     let daemon = match start_daemon(&servers) {
@@ -1828,6 +1833,7 @@ fn throughput_and_latency(o: &Options, rt: &tokio::runtime::Runtime, report: &mu
             packs: loaded.messages,
             signee_base: "signee",
             until: Until::Accepted,
+            held_before,
         };
         let drained = rt
             .block_on(drain(&servers, pid, since, &expect, "throughput drain"))
@@ -1898,12 +1904,14 @@ fn throughput_and_latency(o: &Options, rt: &tokio::runtime::Runtime, report: &mu
                 report.notes.push(format!(
                     "Throughput drain: every pack filed after {:.2} s ({:.1} msg/s, the intake's \
                      own pace), its {} emails accepted by Postfix (on hold) after {:.2} s; largest \
-                     VmRSS seen {:.1} MiB. Released, they were all delivered after {:.2} s ({}).",
+                     VmRSS seen {:.1} MiB. Released (with the bare relay's {}), they were all \
+                     delivered after {:.2} s ({}).",
                     d.filed_secs,
                     loaded.messages as f64 / d.filed_secs.max(1e-9),
-                    d.counts.held,
+                    d.counts.held.saturating_sub(held_before),
                     d.secs,
                     d.max_rss.max(delivered.max_rss) as f64 / 1048576.0,
+                    held_before,
                     delivered.secs,
                     delivered.counts.show(),
                 ));
@@ -2101,6 +2109,7 @@ fn memory(o: &Options, rt: &tokio::runtime::Runtime, report: &mut Report) {
         packs: n,
         signee_base: "rss",
         until: Until::Delivered,
+        held_before: 0,
     };
     match rt.block_on(drain(&servers, pid, since, &expect, "memory drain")) {
         Ok(d) => {
