@@ -27,7 +27,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_imap::error::Error as ImapError;
-use async_imap::imap_proto::{AttributeValue, MailboxDatum, Outcome, Response, Status};
+use async_imap::imap_proto::{AttributeValue, MailboxDatum, Outcome, RequestId, Response, Status};
 use rand::Rng as _;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -481,19 +481,38 @@ impl ImapMailbox {
         let Some(conn) = self.conn.as_mut() else {
             return Err(Trouble::Broken("not connected".into()));
         };
-        let mut body = None;
-        command_with(
-            &mut conn.session,
-            &format!("UID FETCH {uid} (UID BODY.PEEK[])"),
-            FETCH_TIMEOUT,
-            |resp| {
-                if body.is_none() {
-                    body = body_of(resp, uid);
+        let session = &mut conn.session;
+        let exchange = async {
+            let tag = session
+                .run_command(&format!("UID FETCH {uid} (UID BODY.PEEK[])"))
+                .await?;
+            let mut body = None;
+            loop {
+                let Some(resp) = session.read_response().await.map_err(ImapError::Io)? else {
+                    return Err(Trouble::Broken("connection closed".into()));
+                };
+                if let Some(done) = completion(resp.parsed(), &tag) {
+                    return done.map(|()| body);
                 }
-            },
-        )
-        .await?;
-        Ok(body)
+                if body.is_some() {
+                    continue;
+                }
+                // The body is taken out of the buffer async-imap read the
+                // response into, rather than copied: a fresh megabyte-sized
+                // copy per message cost a tenth of the daemon's CPU.
+                body = match body_range(resp.parsed(), resp.borrow_owner(), uid) {
+                    Some(Body::Within(range)) => {
+                        let mut buffer = resp.into_owner();
+                        buffer.truncate(range.end);
+                        bytes::Buf::advance(&mut buffer, range.start);
+                        Some(Vec::from(buffer))
+                    }
+                    Some(Body::Elsewhere(bytes)) => Some(bytes),
+                    None => None,
+                };
+            }
+        };
+        within(FETCH_TIMEOUT, exchange).await
     }
 
     /// Hands out a fetched message (taking it off the queue), or records
@@ -940,24 +959,39 @@ where
             let Some(resp) = session.read_response().await.map_err(ImapError::Io)? else {
                 return Err(Trouble::Broken("connection closed".into()));
             };
-            match resp.parsed() {
-                Response::Done {
-                    tag: done,
-                    status,
-                    outcome,
-                } if *done == tag => {
-                    return match status {
-                        Status::Ok => Ok(()),
-                        Status::No | Status::Bad => Err(Trouble::Refused(outcome_text(outcome))),
-                        other => Err(Trouble::Broken(format!("unexpected completion {other:?}"))),
-                    };
-                }
+            match completion(resp.parsed(), &tag) {
+                Some(done) => return done,
                 // A completion for some earlier, abandoned command.
-                Response::Done { .. } => {}
-                other => on_untagged(other),
+                None if matches!(resp.parsed(), Response::Done { .. }) => {}
+                None => on_untagged(resp.parsed()),
             }
         }
     };
+    within(limit, exchange).await
+}
+
+/// Whether `resp` completes the command tagged `tag`, and how: `Ok`,
+/// [`Trouble::Refused`] (NO/BAD) or [`Trouble::Broken`].
+fn completion(resp: &Response<'_>, tag: &RequestId) -> Option<Result<(), Trouble>> {
+    match resp {
+        Response::Done {
+            tag: done,
+            status,
+            outcome,
+        } if done == tag => Some(match status {
+            Status::Ok => Ok(()),
+            Status::No | Status::Bad => Err(Trouble::Refused(outcome_text(outcome))),
+            other => Err(Trouble::Broken(format!("unexpected completion {other:?}"))),
+        }),
+        _ => None,
+    }
+}
+
+/// `exchange`, or [`Trouble::Broken`] when it takes longer than `limit`.
+async fn within<T>(
+    limit: Duration,
+    exchange: impl Future<Output = Result<T, Trouble>>,
+) -> Result<T, Trouble> {
     match timeout(limit, exchange).await {
         Ok(r) => r,
         Err(_) => Err(Trouble::Broken(format!(
@@ -1082,10 +1116,10 @@ fn is_change(resp: &Response<'_>) -> Result<bool, Trouble> {
     }
 }
 
-/// The full message of a FETCH response about `uid`, if that is what
-/// `resp` is; responses about other messages (or lacking the UID) are
-/// ignored.
-fn body_of(resp: &Response<'_>, uid: u32) -> Option<Vec<u8>> {
+/// Where the full message of a FETCH response about `uid` is, if that is
+/// what `resp` (read into `buffer`) is; responses about other messages (or
+/// lacking the UID) are ignored.
+fn body_range(resp: &Response<'_>, buffer: &[u8], uid: u32) -> Option<Body> {
     let Response::Fetch(_, attrs) = resp else {
         return None;
     };
@@ -1103,11 +1137,25 @@ fn body_of(resp: &Response<'_>, uid: u32) -> Option<Vec<u8>> {
             _ => {}
         }
     }
-    if this_uid == Some(uid) {
-        body.map(|b| b.to_vec())
-    } else {
-        None
+    if this_uid != Some(uid) {
+        return None;
     }
+    let body: &[u8] = body?;
+    // Below the buffer, the offset wraps around to something far too large.
+    let start = (body.as_ptr() as usize).wrapping_sub(buffer.as_ptr() as usize);
+    Some(match start.checked_add(body.len()) {
+        Some(end) if end <= buffer.len() => Body::Within(start..end),
+        _ => Body::Elsewhere(body.to_vec()),
+    })
+}
+
+/// Where the message body of a FETCH answer is.
+enum Body {
+    /// This range of the buffer the answer was read into (the usual case:
+    /// the parser borrows the literal).
+    Within(std::ops::Range<usize>),
+    /// Somewhere else, copied.
+    Elsewhere(Vec<u8>),
 }
 
 /// A mailbox name as an IMAP quoted string.
@@ -1376,16 +1424,30 @@ mod tests {
 
     #[test]
     fn body_is_taken_only_from_the_right_uid() {
+        let range = |raw: &[u8], uid| {
+            let (_, resp) = Response::parse(raw).unwrap();
+            match body_range(&resp, raw, uid) {
+                Some(Body::Within(r)) => Some(raw[r].to_vec()),
+                Some(Body::Elsewhere(_)) => panic!("the literal is borrowed from the buffer"),
+                None => None,
+            }
+        };
         let raw = b"* 3 FETCH (UID 7 BODY[] {5}\r\nhello)\r\n";
+        assert_eq!(range(raw, 7).as_deref(), Some(&b"hello"[..]));
+        assert_eq!(range(raw, 8), None);
+        assert_eq!(
+            range(b"* 3 FETCH (BODY[] {5}\r\nhello)\r\n", 7),
+            None,
+            "no UID: not trusted"
+        );
+        assert_eq!(range(b"* 3 FETCH (UID 7 BODY[] NIL)\r\n", 7), None);
+        // A body the parser did not borrow from this buffer is copied.
         let (_, resp) = Response::parse(raw).unwrap();
-        assert_eq!(body_of(&resp, 7).as_deref(), Some(&b"hello"[..]));
-        assert_eq!(body_of(&resp, 8), None);
-        let raw = b"* 3 FETCH (BODY[] {5}\r\nhello)\r\n";
-        let (_, resp) = Response::parse(raw).unwrap();
-        assert_eq!(body_of(&resp, 7), None, "no UID: not trusted");
-        let raw = b"* 3 FETCH (UID 7 BODY[] NIL)\r\n";
-        let (_, resp) = Response::parse(raw).unwrap();
-        assert_eq!(body_of(&resp, 7), None);
+        let other = raw.to_vec();
+        assert!(matches!(
+            body_range(&resp, &other, 7),
+            Some(Body::Elsewhere(b)) if b == b"hello"
+        ));
     }
 
     #[test]
