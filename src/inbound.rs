@@ -99,9 +99,10 @@ pub fn both_ways(raw: &[u8], min_len: usize) -> (Option<Inbound>, Inbound) {
 /// body of `min_len` bytes or more, or one that mail-parser must decode.
 fn parse_fast(raw: &[u8], min_len: usize) -> Option<Inbound> {
     let mut split = base64_bodies::split(raw, min_len)?;
-    // A cut that was not a whole base64 body is put back; a cut inside a
-    // forwarded message, say. Two rounds settle it: the second puts back
-    // nothing the first did not.
+    // A cut that was not a whole base64 body (one inside a forwarded
+    // message, say) is put back. That changes nothing around the other
+    // cuts, so a second round finds no new misfit; were there one,
+    // mail-parser would read it all.
     for _round in 0..2 {
         let misfits = {
             let msg = MessageParser::default().parse(&split.stripped)?;
