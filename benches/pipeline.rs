@@ -1610,7 +1610,10 @@ into a fresh Maildir; wall time of the `getmail` process (start-up, login and it
 FETCH, and for each message fetched three small emails (about 2.6 KB, like an EMEL 1) handed to
 Postfix through sijil's own SMTP pool, eight at a time, while Postfix holds what it accepts;
 nothing parsed, stored, rendered or filed. Wall time until the last email is accepted. The
-difference to the ceiling is Postfix's acceptance sharing the two cores with Dovecot.
+difference to the ceiling is Postfix's acceptance sharing the two cores with Dovecot. Its CPU
+(the bench process's, from `getrusage`) is shown per message; its emails stay on the hold queue,
+counted apart, rather than being deleted just before sijil starts: on ext4 without a journal,
+as here, every file created in the next 5 s would scan past the freed inodes.
 
 **sijil throughput.** Wall time from spawning the daemon (start-up included) until the inbox is
 empty, every pack is filed in Processed, and the developer's ACK, the signee's EMEL 1 and the
@@ -1622,7 +1625,12 @@ end is 3 × N messages on the hold queue. Then the hold is lifted and the bench 
 email has been delivered into its Maildir, which checks that none was lost and is shown as
 "delivered after". Postfix's own acceptance (smtpd, cleanup with its fsync, qmgr) stays inside
 the measurement. The bench polls every {poll} ms. A rejected or quarantined pack aborts the run.
-The ratios compare messages per second on the same backlog in the same run.
+The ratios compare messages per second on the same backlog in the same run. The daemon's own CPU
+(user and system, from `/proc/PID/stat`) from ready to the end is shown per pack.
+
+**Before every timed phase** the bench calls `sync(2)`, so that no phase pays for an earlier
+one's writes: sijil's barrier is `syncfs`, which writes out the whole file system, and would
+otherwise write getmail6's Maildir to disk inside sijil's window.
 
 **Latency.** After the throughput drain, the same daemon sits idle in IMAP IDLE. Packs (a fresh
 set, generated before the clock starts) are APPENDed at a steady rate over {appenders} IMAP sessions.
