@@ -27,6 +27,9 @@ impl Sijil {
             .arg("run")
             .current_dir(dir.path())
             .env_remove("SIJIL_CONFIG")
+            // The daemon's default log level: the test reads its info lines.
+            .env_remove("SIJIL_LOG")
+            .env_remove("RUST_LOG")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -263,8 +263,15 @@ roles = ["qc"]
             }
             if Instant::now() > deadline {
                 self.kill();
+                // The ready line is logged at info: a RUST_LOG that hides
+                // sijil's info lines hides it too.
+                let filter = ["SIJIL_LOG", "RUST_LOG"]
+                    .iter()
+                    .find_map(|k| std::env::var(k).ok().map(|v| (k, v)))
+                    .map(|(k, v)| format!(" ({k}={v}: the ready line is an info line of sijil)"))
+                    .unwrap_or_default();
                 return Err(format!(
-                    "sijil not ready after {READY_TIMEOUT:?}; log tail:\n{}",
+                    "sijil not ready after {READY_TIMEOUT:?}{filter}; log tail:\n{}",
                     tail(&self.log_path, 40)
                 ));
             }
