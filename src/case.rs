@@ -82,8 +82,9 @@ impl std::fmt::Display for CaseState {
     }
 }
 
-/// A document received for a case. The bytes live in the blob store under
-/// `sha256`; the sender's file name is kept only for display.
+/// A document received for a case. The bytes live in the document segments
+/// (`crate::documents`), indexed under `sha256`; the sender's file name is
+/// kept only for display.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Document {
     pub kind: Option<DocKind>,
@@ -92,7 +93,7 @@ pub struct Document {
     pub size: u64,
     pub sha256: String,
     /// The first bytes, enough to sniff the type again when the pack is
-    /// re-checked after a supplement, without reading the blob.
+    /// re-checked after a supplement, without reading the document back.
     #[serde(default)]
     pub head: Vec<u8>,
     pub received_at: DateTime<Utc>,

@@ -2,10 +2,10 @@
 //!
 //! The [`fetcher`] task fetches messages and has them parsed and
 //! classified on the blocking pool; this loop takes them in arrival order,
-//! in batches: decide → store the documents → render the emails → commit
-//! (case, history, outbox and the message's key in one transaction) for
-//! each, then one barrier makes the whole batch durable, and only then does
-//! the fetcher file its messages. The outbox sender and the web server run
+//! in batches: decide → append the documents → render the emails → commit
+//! (case, document index, history, outbox and the message's key in one
+//! transaction) for each, then one barrier makes the whole batch durable,
+//! and only then does the fetcher file its messages. The outbox sender and the web server run
 //! beside this loop.
 
 use std::panic::AssertUnwindSafe;
@@ -17,12 +17,12 @@ use chrono::Utc;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use crate::blobs::Blobs;
 use crate::classify::Class;
 use crate::config::{Config, MailboxConfig};
+use crate::documents::{Documents, Location};
 use crate::email::Sender as From;
 use crate::fetcher::{self, Filing, Parsed, Parser};
-use crate::inbound::Inbound;
+use crate::inbound::{Attachment, Inbound};
 use crate::intake::{self, Decision};
 use crate::mailbox::imap::ImapMailbox;
 use crate::mailbox::maildir::MaildirMailbox;
@@ -100,7 +100,7 @@ async fn serve<M: Mailbox + 'static>(
     mut mailbox: M,
     shutdown: CancellationToken,
 ) -> Result<(), RunError> {
-    let blobs = Blobs::open(&cfg.store.documents).map_err(|e| RunError::Store {
+    let documents = Documents::open(&cfg.store.documents).map_err(|e| RunError::Store {
         path: cfg.store.documents.display().to_string(),
         error: e.to_string(),
     })?;
@@ -167,11 +167,10 @@ async fn serve<M: Mailbox + 'static>(
     let mut worker = Worker {
         cfg,
         store: store.clone(),
-        blobs,
+        documents,
         renderer,
         wake,
         stats: inbound_stats,
-        blobs_dirty: false,
         queued: false,
     };
     let mut pause = Duration::ZERO;
@@ -284,28 +283,26 @@ fn mailbox_kind(cfg: &Config) -> &'static str {
 struct Worker {
     cfg: Arc<Config>,
     store: Store,
-    blobs: Blobs,
+    documents: Documents,
     renderer: Renderer,
     wake: Arc<Notify>,
     stats: Arc<InboundStats>,
-    /// Blobs written since the last barrier.
-    blobs_dirty: bool,
     /// Emails committed since the outbox was last woken.
     queued: bool,
 }
 
 impl Worker {
     /// Makes everything the batch committed durable: the documents first
-    /// (a durable case must never point at a lost blob), then the store.
+    /// (a durable case must never point at lost bytes), then the store.
     /// Only then may the messages be filed, and the outbox send.
     async fn make_durable(&mut self) -> Result<(), String> {
-        if self.blobs_dirty {
-            let blobs = self.blobs.clone();
-            tokio::task::spawn_blocking(move || blobs.sync())
+        let segments = self.documents.unsynced();
+        if !segments.is_empty() {
+            tokio::task::spawn_blocking(move || segments.iter().try_for_each(|f| f.sync_data()))
                 .await
                 .map_err(|e| e.to_string())?
                 .map_err(|e| format!("documents: {e}"))?;
-            self.blobs_dirty = false;
+            self.documents.synced();
         }
         self.store.flush().await.map_err(|e| e.to_string())?;
         if std::mem::take(&mut self.queued) {
@@ -322,6 +319,12 @@ impl Worker {
             panicked,
         } = parsed;
         if let Some(seen) = self.store.seen(&msg.key).map_err(|e| e.to_string())? {
+            // A crash may have kept the case but not its documents' bytes;
+            // the message is still here to write them again.
+            let indexed = self.keep(msg.attachments.iter(), false)?;
+            self.store
+                .relocate_documents(&indexed)
+                .map_err(|e| e.to_string())?;
             self.stats.duplicates.fetch_add(1, Ordering::Relaxed);
             tracing::info!(key = %short(&msg.key), folder = ?seen.folder, "already handled; filing only");
             return Ok(seen.folder);
@@ -348,18 +351,15 @@ impl Worker {
             keep_attachments: Vec::new(),
         });
 
-        for &i in &decision.keep_attachments {
-            if let Some(a) = msg.attachments.get(i) {
-                self.blobs
-                    .put(&a.sha256, &a.bytes)
-                    .map_err(|e| format!("documents: {e}"))?;
-                self.blobs_dirty = true;
-            }
-        }
+        let kept = decision
+            .keep_attachments
+            .iter()
+            .filter_map(|&i| msg.attachments.get(i));
+        let stored = self.keep(kept, true)?;
         let outgoing = self.render(&msg, &decision, now)?;
         let committed = self
             .store
-            .commit(&msg.key, &decision, &outgoing, now)
+            .commit(&msg.key, &decision, &stored, &outgoing, now)
             .await
             .map_err(|e| e.to_string())?;
         let folder = match committed {
@@ -385,6 +385,36 @@ impl Worker {
             "message handled"
         );
         Ok(folder)
+    }
+
+    /// Makes sure the documents are held, writing those whose bytes are not
+    /// where the store says (or, with `new`, that the store has never
+    /// seen). Returns what was written, for the store to index.
+    fn keep<'a>(
+        &mut self,
+        attachments: impl Iterator<Item = &'a Attachment>,
+        new: bool,
+    ) -> Result<Vec<(String, Location)>, String> {
+        let mut stored: Vec<(String, Location)> = Vec::new();
+        let mut checked: Vec<&str> = Vec::new();
+        for a in attachments {
+            if checked.contains(&a.sha256.as_str()) {
+                continue;
+            }
+            checked.push(&a.sha256);
+            let known = self.store.document(&a.sha256).map_err(|e| e.to_string())?;
+            if known.is_none() && !new {
+                continue;
+            }
+            let written = self
+                .documents
+                .ensure(&a.sha256, &a.bytes, known.as_ref())
+                .map_err(|e| format!("documents: {e}"))?;
+            if let Some(at) = written {
+                stored.push((a.sha256.clone(), at));
+            }
+        }
+        Ok(stored)
     }
 
     /// Renders the decided emails. Message-IDs derive from the inbound

@@ -19,7 +19,7 @@ pub struct Attachment {
     /// The declared MIME type, e.g. `application/pdf`.
     pub content_type: String,
     pub bytes: Vec<u8>,
-    /// Lower-case hex SHA-256 of `bytes`: the key of the blob store.
+    /// Lower-case hex SHA-256 of `bytes`: the key of the document index.
     pub sha256: String,
 }
 

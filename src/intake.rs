@@ -20,7 +20,7 @@ use crate::mailbox::Folder;
 use crate::pack_check::{self, Application, AttachmentMeta, IdType, Limits, Role};
 
 /// How much of a document is kept beside its digest, so that a later
-/// re-check (after a supplement) can sniff its type without reading the blob.
+/// re-check (after a supplement) can sniff its type without reading the document back.
 const HEAD_LEN: usize = 64;
 
 /// Read-only view of the stored cases the core needs.
@@ -58,7 +58,7 @@ pub struct Decision {
     /// History to append, by case reference.
     pub events: Vec<(String, Event)>,
     pub emails: Vec<Email>,
-    /// Indexes into `Inbound::attachments` to keep in the blob store.
+    /// Indexes into `Inbound::attachments` to keep in the documents.
     pub keep_attachments: Vec<usize>,
 }
 

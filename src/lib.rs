@@ -5,12 +5,12 @@
 //! Maildir in, the sled store, the outbox, the web links).
 
 pub mod attachment;
-pub mod blobs;
 pub mod bounce;
 pub mod case;
 pub mod classify;
 pub mod config;
 pub mod daemon;
+pub mod documents;
 pub mod email;
 pub mod failpoint;
 pub mod fetcher;

@@ -16,6 +16,7 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use crate::case::{Actor, Case, Event, EventKind};
+use crate::documents::Location;
 use crate::email::Template;
 use crate::intake::{Cases, Decision};
 use crate::mailbox::Folder;
@@ -80,6 +81,8 @@ pub struct Store {
     outbox: sled::Tree,
     outbox_body: sled::Tree,
     meta: sled::Tree,
+    /// A document's SHA-256 → its [`Location`] in the segments.
+    documents: sled::Tree,
 }
 
 impl Store {
@@ -105,6 +108,7 @@ impl Store {
             outbox: db.open_tree("outbox")?,
             outbox_body: db.open_tree("outbox_body")?,
             meta: db.open_tree("meta")?,
+            documents: db.open_tree("documents")?,
             db,
         })
     }
@@ -124,12 +128,37 @@ impl Store {
         self.seen.get(key)?.map(|v| decode(key, &v)).transpose()
     }
 
-    /// Stores a decision and its rendered emails atomically. Durable after
-    /// the next [`Store::flush`]; the caller files the message only then.
+    /// Where the document with this SHA-256 was stored, if it was.
+    pub fn document(&self, sha256: &str) -> Result<Option<Location>, StoreError> {
+        self.documents
+            .get(sha256)?
+            .map(|v| {
+                Location::from_bytes(&v).ok_or_else(|| StoreError::Corrupt {
+                    key: format!("documents/{sha256}"),
+                    error: format!("{} bytes, not a location", v.len()),
+                })
+            })
+            .transpose()
+    }
+
+    /// Records where documents were stored again (their old location had
+    /// lost its bytes). Durable after the next [`Store::flush`].
+    pub fn relocate_documents(&self, stored: &[(String, Location)]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (sha256, at) in stored {
+            batch.insert(sha256.as_bytes(), &at.to_bytes()[..]);
+        }
+        Ok(self.documents.apply_batch(batch)?)
+    }
+
+    /// Stores a decision, where its documents were stored and its rendered
+    /// emails atomically. Durable after the next [`Store::flush`]; the
+    /// caller files the message only then.
     pub async fn commit(
         &self,
         key: &str,
         decision: &Decision,
+        stored: &[(String, Location)],
         emails: &[Outgoing],
         now: DateTime<Utc>,
     ) -> Result<Committed, StoreError> {
@@ -214,9 +243,10 @@ impl Store {
             &self.outbox,
             &self.outbox_body,
             &self.meta,
+            &self.documents,
         )
             .transaction(
-                |(seen_t, cases_t, index_t, history_t, outbox_t, body_t, meta_t)| {
+                |(seen_t, cases_t, index_t, history_t, outbox_t, body_t, meta_t, documents_t)| {
                     if let Some(old) = seen_t.get(key)? {
                         let folder = serde_json::from_slice::<Seen>(&old)
                             .map(|s| s.folder)
@@ -238,6 +268,9 @@ impl Store {
                     for (id, entry, body) in &outgoing {
                         outbox_t.insert(&id[..], entry.as_slice())?;
                         body_t.insert(&id[..], body.as_slice())?;
+                    }
+                    for (sha256, at) in stored {
+                        documents_t.insert(sha256.as_bytes(), &at.to_bytes()[..])?;
                     }
                     if let Some((k, n)) = &sequence {
                         meta_t.insert(k.as_bytes(), &n[..])?;
@@ -545,11 +578,11 @@ mod tests {
         let out = [outgoing("SJL-2026-000001", "m1@x")];
         let now = Utc::now();
         assert_eq!(
-            store.commit("mid:a", &d, &out, now).await.unwrap(),
+            store.commit("mid:a", &d, &[], &out, now).await.unwrap(),
             Committed::Now
         );
         assert_eq!(
-            store.commit("mid:a", &d, &out, now).await.unwrap(),
+            store.commit("mid:a", &d, &[], &out, now).await.unwrap(),
             Committed::Already(Folder::Processed)
         );
         assert_eq!(store.outbox().count(), 1, "the email is queued once");
@@ -574,14 +607,50 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn documents_are_indexed_with_their_case() {
+        let store = Store::temporary().unwrap();
+        let d = decision(case("SJL-2026-000001", CaseState::Received));
+        let at = Location {
+            segment: 1,
+            offset: 0,
+            len: 10,
+        };
+        let stored = [("ab".repeat(32), at)];
+        store
+            .commit("mid:a", &d, &stored, &[], Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(store.document(&"ab".repeat(32)).unwrap(), Some(at));
+        assert_eq!(store.document(&"cd".repeat(32)).unwrap(), None);
+        // A message that already took effect indexes nothing more.
+        let elsewhere = Location { segment: 2, ..at };
+        let again = [("ab".repeat(32), elsewhere), ("cd".repeat(32), elsewhere)];
+        store
+            .commit("mid:a", &d, &again, &[], Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(store.document(&"ab".repeat(32)).unwrap(), Some(at));
+        assert_eq!(store.document(&"cd".repeat(32)).unwrap(), None);
+        // ... unless its documents had to be stored again.
+        store.relocate_documents(&again[..1]).unwrap();
+        assert_eq!(store.document(&"ab".repeat(32)).unwrap(), Some(elsewhere));
+    }
+
+    #[tokio::test]
     async fn only_open_cases_count_as_duplicates() {
         let store = Store::temporary().unwrap();
         let d = decision(case("SJL-2026-000001", CaseState::Incomplete));
-        store.commit("mid:a", &d, &[], Utc::now()).await.unwrap();
+        store
+            .commit("mid:a", &d, &[], &[], Utc::now())
+            .await
+            .unwrap();
         assert!(store.open_for_order("HDA-2026-000123", 2).is_some());
         assert!(store.open_for_order("HDA-2026-000123", 3).is_none());
         let d = decision(case("SJL-2026-000001", CaseState::Withdrawn));
-        store.commit("mid:b", &d, &[], Utc::now()).await.unwrap();
+        store
+            .commit("mid:b", &d, &[], &[], Utc::now())
+            .await
+            .unwrap();
         assert!(store.open_for_order("HDA-2026-000123", 2).is_none());
     }
 
@@ -593,6 +662,7 @@ mod tests {
             .commit(
                 "mid:a",
                 &d,
+                &[],
                 &[outgoing("SJL-2026-000001", "m1@x")],
                 Utc::now(),
             )

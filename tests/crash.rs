@@ -646,7 +646,8 @@ async fn settle(what: &str, want: usize, count: impl Fn() -> usize) {
 
 /// The store, opened after the daemon stopped: one `received` case per
 /// pack, each with its three emails queued and sent exactly once, nothing
-/// failed, the outbox empty. Returns the number of cases.
+/// failed, the outbox empty, every document readable. Returns the number of
+/// cases.
 fn check_store(path: &Path, pack_refs: &BTreeSet<String>) -> usize {
     let store = Store::open(path).unwrap();
     let cases: Vec<_> = store.cases().map(Result::unwrap).collect();
@@ -690,6 +691,11 @@ fn check_store(path: &Path, pack_refs: &BTreeSet<String>) -> usize {
     assert_eq!(&espas, pack_refs, "one case per pack, no other");
     let left: Vec<_> = store.outbox().map(Result::unwrap).collect();
     assert!(left.is_empty(), "the outbox still holds {left:?}");
+    drop(store);
+    assert!(
+        support::check_documents(path) >= cases.len(),
+        "every case keeps its documents"
+    );
     cases.len()
 }
 

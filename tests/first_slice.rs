@@ -355,3 +355,54 @@ async fn a_bounced_emel1_is_recorded_and_the_developer_and_verifier_told() {
         "{history:?}"
     );
 }
+
+/// A power cut can keep what the store wrote and lose the documents' bytes:
+/// the store's log may reach the disk before the batch's barrier does. The
+/// message is filed only after that barrier, so it is then still in the
+/// inbox. When it is read again, nothing is decided or sent twice, and the
+/// case's documents are written again from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_lost_to_a_power_cut_are_written_again_from_the_unfiled_message() {
+    let servers = MailServers::start();
+    let pack = Pack::mykad_valid();
+    let raw = pack.build();
+    servers.append(RA_ADDRESS, "INBOX", &raw).await;
+    let mut sijil = Daemon::start(&servers);
+    servers.wait_for(RA_ADDRESS, "Processed", 1, WAIT).await;
+    servers.wait_for(DEVELOPER, "INBOX", 1, WAIT).await;
+    assert!(sijil.stop().success());
+
+    let db = sijil.config_path().parent().unwrap().join("store/sijil.db");
+    let documents = db.with_extension("db.documents");
+    let mut segments = 0;
+    for entry in std::fs::read_dir(&documents).unwrap() {
+        let segment = std::fs::OpenOptions::new()
+            .write(true)
+            .open(entry.unwrap().path())
+            .unwrap();
+        segment.set_len(0).unwrap();
+        segments += 1;
+    }
+    assert!(segments > 0, "the pack's documents were stored");
+    servers.append(RA_ADDRESS, "INBOX", &raw).await;
+    sijil.spawn_and_wait();
+    servers.wait_for(RA_ADDRESS, "Processed", 2, WAIT).await;
+    assert!(sijil.stop().success());
+
+    assert!(sijil.log().contains("already handled"), "{}", sijil.log());
+    assert_eq!(
+        support::check_documents(&db),
+        4,
+        "form, MyKad front and back, LOA"
+    );
+    assert_eq!(
+        servers.messages(DEVELOPER, "INBOX").await.len(),
+        1,
+        "one ACK"
+    );
+    assert_eq!(
+        servers.messages(SIGNEE, "INBOX").await.len(),
+        1,
+        "one EMEL 1"
+    );
+}

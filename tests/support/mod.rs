@@ -72,3 +72,28 @@ pub fn header_lowercase(raw: &[u8], name: &str) -> String {
 pub fn numbered_signee(i: usize) -> String {
     format!("signee{i}@buyer.example.com")
 }
+
+/// Opens a stopped daemon's store and documents (`<db>.documents`, the default beside it) and
+/// checks that every document of every case reads back as the bytes its SHA-256 names.
+/// Returns how many were read.
+pub fn check_documents(db: &std::path::Path) -> usize {
+    let mut documents = db.as_os_str().to_owned();
+    documents.push(".documents");
+    let store = sijil::store::Store::open(db).expect("open the stopped daemon's store");
+    let docs = sijil::documents::Documents::open(std::path::Path::new(&documents))
+        .expect("open its documents");
+    let mut read = 0;
+    for case in store.cases() {
+        let case = case.expect("a readable case");
+        for doc in &case.documents {
+            let what = format!("{}: {}", case.reference, doc.name);
+            let at = store.document(&doc.sha256).expect("the document index");
+            let at = at.unwrap_or_else(|| panic!("{what}: not stored"));
+            let bytes = docs.read(&at).unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!(bytes.len() as u64, doc.size, "{what}");
+            assert_eq!(sijil::inbound::sha256_hex(&bytes), doc.sha256, "{what}");
+            read += 1;
+        }
+    }
+    read
+}
