@@ -7,7 +7,10 @@
 //! only way a part can end), and gives mail-parser a copy of the message
 //! with those runs cut out. [`Split::fit`] then asks mail-parser's reading
 //! of that copy where each cut was: only a cut that was the whole body of a
-//! base64 part of a binary type is decoded here, with the `base64` crate.
+//! base64 part of a binary type is decoded here: its groups with SIMD
+//! (`base64-simd`), its last group, where padding may be, with the `base64`
+//! crate. That took a 1.48 MB four-document pack from 2.1–2.3 to 1.6 ms of
+//! parsing.
 //! A cut that was anything else is put back and the copy read again; a body
 //! the strict decoder refuses makes the caller read the whole message with
 //! mail-parser alone. Cutting base64 out of a body changes nothing else
@@ -240,13 +243,33 @@ fn decode(body: &[u8]) -> Option<Vec<u8>> {
             let groups = chunk.get(..whole)?;
             padded = groups.contains(&b'=');
             if !padded {
-                ENGINE.decode_vec(groups, &mut out).ok()?;
+                decode_groups(groups, &mut out)?;
                 chunk.drain(..whole);
             }
         }
     }
-    ENGINE.decode_vec(&chunk, &mut out).ok()?;
+    // Only the last group may hold padding: the groups before it go the
+    // fast way unless a `=` among them makes the whole rest the base64
+    // crate's to refuse.
+    let last = chunk.len().saturating_sub(4) / 4 * 4;
+    let (groups, tail) = chunk.split_at(last);
+    if groups.contains(&b'=') {
+        ENGINE.decode_vec(&chunk, &mut out).ok()?;
+    } else {
+        decode_groups(groups, &mut out)?;
+        ENGINE.decode_vec(tail, &mut out).ok()?;
+    }
     Some(out)
+}
+
+/// Decodes whole groups of four base64 characters with no padding among
+/// them, with SIMD. For such input base64-simd and [`ENGINE`] accept and
+/// refuse the same (any byte outside the alphabet) and agree on the bytes;
+/// they differ only at the end (base64-simd refuses bits after the last
+/// full byte, which mail-parser ignores), which never gets here.
+fn decode_groups(groups: &[u8], out: &mut Vec<u8>) -> Option<()> {
+    debug_assert!(groups.len().is_multiple_of(4) && !groups.contains(&b'='));
+    base64_simd::STANDARD.decode_append(groups, out).ok()
 }
 
 /// Characters decoded at a time by [`decode`].
@@ -338,6 +361,37 @@ mod tests {
         let long = encoded(&[6u8; 30_000]);
         assert_eq!(decode(format!("{run}\r\n{long}").as_bytes()), None);
         assert_eq!(decode(format!("{long}\r\n{run}\r\n{run}").as_bytes()), None);
+    }
+
+    #[test]
+    fn the_fast_way_takes_and_refuses_what_the_base64_crate_does() {
+        let long = encoded(&[7u8; 30_000]);
+        let mut odd_byte = long.clone().into_bytes();
+        odd_byte[20_000] = b'*';
+        let cases = [
+            "QUJD".to_string(),
+            "QQ==".into(),
+            // Bits after the last full byte: ignored, as mail-parser does.
+            "QR==".into(),
+            "QUJDQR==".into(),
+            format!("{long}\r\nQR=="),
+            // Padding before the last group, short and long.
+            "QQ==QUJD".into(),
+            format!("{long}\r\nQQ==QUJD"),
+            format!("QQ==\r\n{long}"),
+            // No padding where it is due.
+            "QUJDQQ".into(),
+            format!("{long}\r\nQQ"),
+            "====".into(),
+            "QUJD=".into(),
+            String::from_utf8_lossy(&odd_byte).into_owned(),
+        ];
+        for body in cases {
+            let compact: Vec<u8> = body.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+            let expected = ENGINE.decode(&compact).ok();
+            let shown = &body[body.len().saturating_sub(12)..];
+            assert_eq!(decode(body.as_bytes()), expected, "...{shown:?}");
+        }
     }
 
     #[test]
