@@ -136,6 +136,7 @@ async fn serve<M: Mailbox + 'static>(
         inbound: inbound_stats.clone(),
         outbox: outbox_stats,
     });
+    let sweeper = tokio::spawn(forget_past_reply_counters(store.clone(), shutdown.clone()));
     let web_stop = shutdown.clone();
     let web_task = tokio::spawn(async move {
         let served = axum::serve(listener, app)
@@ -259,11 +260,33 @@ async fn serve<M: Mailbox + 'static>(
     let _ = fetcher_task.await;
     let _ = outbox_task.await;
     let _ = web_task.await;
+    let _ = sweeper.await;
     if let Err(e) = store.flush().await {
         tracing::error!(error = %e, "final store flush failed");
     }
     tracing::info!("sijil stopped");
     Ok(())
+}
+
+/// At start and then every hour, the reply counters of past hours go: each
+/// answer adds one, and only the current hour's limit anything.
+async fn forget_past_reply_counters(store: Store, shutdown: CancellationToken) {
+    let mut hourly = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = hourly.tick() => {}
+        }
+        let store = store.clone();
+        let swept =
+            tokio::task::spawn_blocking(move || store.forget_past_reply_counters(Utc::now())).await;
+        match swept {
+            Ok(Ok(0)) => {}
+            Ok(Ok(forgotten)) => tracing::info!(forgotten, "past reply counters forgotten"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot forget past reply counters"),
+            Err(e) => tracing::warn!(error = %e, "reply counter sweep failed"),
+        }
+    }
 }
 
 /// The most messages decided before one flush makes them durable.

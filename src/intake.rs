@@ -40,9 +40,21 @@ pub trait Cases {
 }
 
 /// The key under which answers to one sender on one case are counted per
-/// clock hour (the store persists the counts).
+/// clock hour (the store persists the counts): [`REPLY_COUNTER_PREFIX`],
+/// then address, reference and [`counter_hour`], `\0` between them.
 pub fn reply_counter(address: &str, reference: &str, now: DateTime<Utc>) -> String {
-    format!("rate\0{address}\0{reference}\0{}", now.format("%Y%m%d%H"))
+    format!(
+        "{REPLY_COUNTER_PREFIX}{address}\0{reference}\0{}",
+        counter_hour(now)
+    )
+}
+
+pub const REPLY_COUNTER_PREFIX: &str = "rate\0";
+
+/// The clock hour a reply counter counts, `YYYYMMDDHH`: the last part of
+/// its key, in an order that sorts as time does.
+pub fn counter_hour(now: DateTime<Utc>) -> String {
+    now.format("%Y%m%d%H").to_string()
 }
 
 /// What to do with one inbound message.

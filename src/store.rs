@@ -128,6 +128,26 @@ impl Store {
         self.seen.get(key)?.map(|v| decode(key, &v)).transpose()
     }
 
+    /// Forgets the reply counters of the hours before `now`'s: only the
+    /// current hour's count limits anything, and each answer adds a key.
+    /// Returns how many were forgotten; durable with the next flush (a
+    /// counter that comes back after a crash is forgotten next time).
+    pub fn forget_past_reply_counters(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let hour = crate::intake::counter_hour(now);
+        let mut batch = sled::Batch::default();
+        let mut forgotten = 0;
+        for kv in self.meta.scan_prefix(crate::intake::REPLY_COUNTER_PREFIX) {
+            let (key, _) = kv?;
+            let counted = key.rsplit(|&b| b == 0).next().unwrap_or_default();
+            if counted < hour.as_bytes() {
+                batch.remove(key);
+                forgotten += 1;
+            }
+        }
+        self.meta.apply_batch(batch)?;
+        Ok(forgotten)
+    }
+
     /// Where the document with this SHA-256 was stored, if it was.
     pub fn document(&self, sha256: &str) -> Result<Option<Location>, StoreError> {
         self.documents
@@ -604,6 +624,26 @@ mod tests {
             store.replies_this_hour("submit@seriindah.my", "SJL-2026-000001", now),
             1
         );
+    }
+
+    #[tokio::test]
+    async fn past_reply_counters_are_forgotten_the_current_hour_kept() {
+        let store = Store::temporary().unwrap();
+        let now = Utc::now();
+        let earlier = now - chrono::TimeDelta::hours(2);
+        let d = decision(case("SJL-2026-000001", CaseState::Received));
+        let out = [outgoing("SJL-2026-000001", "m1@x")];
+        store.commit("mid:a", &d, &[], &out, earlier).await.unwrap();
+        let out = [outgoing("SJL-2026-000001", "m2@x")];
+        store.commit("mid:b", &d, &[], &out, now).await.unwrap();
+        let who = ("submit@seriindah.my", "SJL-2026-000001");
+        assert_eq!(store.replies_this_hour(who.0, who.1, earlier), 1);
+        assert_eq!(store.forget_past_reply_counters(now).unwrap(), 1);
+        assert_eq!(store.replies_this_hour(who.0, who.1, earlier), 0);
+        assert_eq!(store.replies_this_hour(who.0, who.1, now), 1);
+        assert_eq!(store.forget_past_reply_counters(now).unwrap(), 0);
+        // The case sequence beside them is left alone.
+        assert_eq!(store.next_sequence(2026), 2);
     }
 
     #[tokio::test]
