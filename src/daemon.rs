@@ -20,16 +20,15 @@ use tokio_util::sync::CancellationToken;
 use crate::classify::Class;
 use crate::config::{Config, MailboxConfig};
 use crate::documents::{Documents, Location};
-use crate::email::Sender as From;
 use crate::fetcher::{self, Filing, Parsed, Parser};
-use crate::inbound::{Attachment, Inbound};
+use crate::inbound::Attachment;
 use crate::intake::{self, Decision};
 use crate::mailbox::imap::ImapMailbox;
 use crate::mailbox::maildir::MaildirMailbox;
 use crate::mailbox::{Folder, Mailbox, MailboxError};
 use crate::outbox::{self, OutboxStats};
-use crate::render::{self, Renderer};
-use crate::store::{Committed, Outgoing, Store};
+use crate::render::Renderer;
+use crate::store::{Committed, Store};
 use crate::transport::Transport;
 use crate::web::{self, AppState, InboundStats};
 
@@ -379,7 +378,9 @@ impl Worker {
             .iter()
             .filter_map(|&i| msg.attachments.get(i));
         let stored = self.keep(kept, true)?;
-        let outgoing = self.render(&msg, &decision, now)?;
+        let outgoing =
+            self.renderer
+                .render_all(&decision.emails, &self.cfg.outbound, &msg.key, now)?;
         let committed = self
             .store
             .commit(&msg.key, &decision, &stored, &outgoing, now)
@@ -438,40 +439,6 @@ impl Worker {
             }
         }
         Ok(stored)
-    }
-
-    /// Renders the decided emails. Message-IDs derive from the inbound
-    /// message's key, so deciding the same message again after a crash
-    /// yields the very same emails.
-    fn render(
-        &self,
-        msg: &Inbound,
-        decision: &Decision,
-        now: chrono::DateTime<Utc>,
-    ) -> Result<Vec<Outgoing>, String> {
-        decision
-            .emails
-            .iter()
-            .enumerate()
-            .map(|(i, email)| {
-                let from = match email.sender {
-                    From::Ra => &self.cfg.outbound.from_ra,
-                    From::Hims => &self.cfg.outbound.from_hims,
-                };
-                let domain = from.email.rsplit('@').next().unwrap_or("sijil.invalid");
-                let seed = format!("{}\n{i}\n{}", msg.key, email.template.name());
-                let message_id = render::message_id_for(domain, seed.as_bytes());
-                let rendered = self
-                    .renderer
-                    .render(email, from, &message_id, now)
-                    .map_err(|e| format!("rendering {}: {e:#}", email.template.name()))?;
-                Ok(Outgoing {
-                    case_ref: email.case_ref.clone(),
-                    template: email.template,
-                    rendered,
-                })
-            })
-            .collect()
     }
 }
 

@@ -26,8 +26,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::config::Address;
-use crate::email::{Email, Template};
+use crate::config::{Address, Outbound};
+use crate::email::{Email, Sender, Template};
+use crate::store::Outgoing;
 
 /// A message ready for the outbox: what the transport needs and the bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -272,6 +273,42 @@ impl Renderer {
             subject,
             bytes: message.formatted(),
         })
+    }
+}
+
+impl Renderer {
+    /// Renders the emails a decision about the inbound message `key` wants
+    /// sent, each from the address its sender names. Message-IDs derive from
+    /// `key`, so deciding the same message again after a crash yields the
+    /// very same emails.
+    pub fn render_all(
+        &self,
+        emails: &[Email],
+        senders: &Outbound,
+        key: &str,
+        date: DateTime<Utc>,
+    ) -> Result<Vec<Outgoing>, String> {
+        emails
+            .iter()
+            .enumerate()
+            .map(|(i, email)| {
+                let from = match email.sender {
+                    Sender::Ra => &senders.from_ra,
+                    Sender::Hims => &senders.from_hims,
+                };
+                let domain = from.email.rsplit('@').next().unwrap_or("sijil.invalid");
+                let seed = format!("{key}\n{i}\n{}", email.template.name());
+                let message_id = message_id_for(domain, seed.as_bytes());
+                let rendered = self
+                    .render(email, from, &message_id, date)
+                    .map_err(|e| format!("rendering {}: {e:#}", email.template.name()))?;
+                Ok(Outgoing {
+                    case_ref: email.case_ref.clone(),
+                    template: email.template,
+                    rendered,
+                })
+            })
+            .collect()
     }
 }
 
