@@ -1725,10 +1725,10 @@ email has been delivered into its Maildir, which checks that none was lost and i
 "delivered after". Postfix's own acceptance (smtpd, cleanup with its fsync, qmgr) stays inside
 the measurement. The bench polls every {poll} ms. A rejected or quarantined pack aborts the run.
 The daemon's own CPU (user and system, from `/proc/PID/stat`) from ready to the end is shown per
-pack. The backlog is drained {sijil_runs} time(s), each by a new daemon with an empty store after
-one IMAP MOVE put the filed backlog back into the inbox, unread; the run with the median msg/s
-is reported, and the median CPU (one noisy run on a shared machine moves a single figure by a
-fifth). The ratios compare messages per second on the same backlog in the same run.
+pack. The backlog is drained {sijil_runs}; every drain is by a new daemon with an empty store,
+the later ones after one IMAP MOVE put the filed backlog back into the inbox, unread. The drain
+with the median msg/s is reported, and the median CPU (one noisy run on a shared machine moves a
+single figure by a fifth). The ratios compare messages per second on the same backlog in the same run.
 
 **Before every timed phase** the bench calls `sync(2)`, so that no phase pays for an earlier
 one's writes (getmail6's 460 MB Maildir, an earlier run's documents).
@@ -1754,7 +1754,10 @@ too.
         poll = POLL.as_millis(),
         appenders = APPENDERS,
         ceiling_runs = CEILING_RUNS,
-        sijil_runs = o.sijil_runs,
+        sijil_runs = match o.sijil_runs {
+            1 => "once".to_string(),
+            n => format!("{n} times"),
+        },
         idle_probes = IDLE_PROBES,
     );
     out
