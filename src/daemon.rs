@@ -5,8 +5,9 @@
 //! in batches: decide → append the documents → render the emails → commit
 //! (case, document index, history, outbox and the message's key in one
 //! transaction) for each, then one barrier makes the whole batch durable,
-//! and only then does the fetcher file its messages. The outbox sender and the web server run
-//! beside this loop.
+//! and only then does the fetcher file its messages. The outbox sender, the
+//! web server and an hourly sweep of the reply counters run beside this
+//! loop.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;

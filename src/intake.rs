@@ -20,7 +20,8 @@ use crate::mailbox::Folder;
 use crate::pack_check::{self, Application, AttachmentMeta, IdType, Limits, Role};
 
 /// How much of a document is kept beside its digest, so that a later
-/// re-check (after a supplement) can sniff its type without reading the document back.
+/// re-check (after a supplement) can sniff its type without reading the
+/// document back.
 const HEAD_LEN: usize = 64;
 
 /// Read-only view of the stored cases the core needs.

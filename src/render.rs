@@ -274,9 +274,7 @@ impl Renderer {
             bytes: message.formatted(),
         })
     }
-}
 
-impl Renderer {
     /// Renders the emails a decision about the inbound message `key` wants
     /// sent, each from the address its sender names. Message-IDs derive from
     /// `key`, so deciding the same message again after a crash yields the
