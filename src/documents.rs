@@ -56,6 +56,7 @@ impl Location {
         out
     }
 
+    /// The location [`Location::to_bytes`] wrote; `None` for anything else.
     pub fn from_bytes(bytes: &[u8]) -> Option<Location> {
         let word = |i: usize| {
             let w: [u8; 8] = bytes.get(i * 8..i * 8 + 8)?.try_into().ok()?;
@@ -111,7 +112,7 @@ impl Documents {
         Ok(Documents {
             root: root.to_path_buf(),
             active: None,
-            next: last + 1,
+            next: last.saturating_add(1),
             unsynced: Vec::new(),
             segment_bytes: SEGMENT_BYTES,
         })
@@ -157,7 +158,9 @@ impl Documents {
 
     fn start_segment(&mut self) -> std::io::Result<()> {
         let number = self.next;
-        self.next += 1;
+        // At the very last number the next create fails (the file exists)
+        // instead of wrapping around onto segment 0.
+        self.next = self.next.saturating_add(1);
         let file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
