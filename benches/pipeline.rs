@@ -1202,6 +1202,17 @@ impl SijilRun {
     }
 }
 
+/// Clears `\Seen` on every message of the selected folder.
+async fn mark_unread(s: &mut support::ImapSession) -> anyhow::Result<()> {
+    let updates: Vec<_> = s
+        .uid_store("1:*", "-FLAGS.SILENT (\\Seen)")
+        .await?
+        .try_collect()
+        .await?;
+    drop(updates);
+    Ok(())
+}
+
 /// Puts the backlog a run filed back into the inbox, unread, as it was loaded: one IMAP MOVE
 /// of the Processed folder.
 async fn refile_backlog(servers: &MailServers, expected: usize) -> anyhow::Result<()> {
@@ -1209,12 +1220,7 @@ async fn refile_backlog(servers: &MailServers, expected: usize) -> anyhow::Resul
     s.select("Processed").await?;
     s.uid_mv("1:*", "INBOX").await?;
     let inbox = s.select("INBOX").await?;
-    let updates: Vec<_> = s
-        .uid_store("1:*", "-FLAGS.SILENT (\\Seen)")
-        .await?
-        .try_collect()
-        .await?;
-    drop(updates);
+    mark_unread(&mut s).await?;
     let _ = s.logout().await;
     if inbox.exists as usize != expected {
         bail!(
@@ -1879,12 +1885,7 @@ fn throughput_and_latency(o: &Options, rt: &tokio::runtime::Runtime, report: &mu
         let _ = rt.block_on(async {
             let mut s = servers.try_imap(RA_ADDRESS).await?;
             s.select("INBOX").await?;
-            let updates: Vec<_> = s
-                .uid_store("1:*", "-FLAGS.SILENT (\\Seen)")
-                .await?
-                .try_collect()
-                .await?;
-            drop(updates);
+            mark_unread(&mut s).await?;
             let _ = s.logout().await;
             Ok::<_, anyhow::Error>(())
         });
