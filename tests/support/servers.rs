@@ -502,9 +502,12 @@ biff = no
 message_size_limit = 104857600
 smtpd_error_sleep_time = 0s
 in_flow_delay = 0s
+# Retry within seconds, but never sooner than 2 s after a failure. qmgr takes a deferred file
+# once its time stamp is at most 1 s ahead (whole seconds); with a 1 s backoff a scan could take
+# it back while the delivery agent still held its lock, and qmgr then parks it for 60 s.
 queue_run_delay = 1s
-minimal_backoff_time = 1s
-maximal_backoff_time = 2s
+minimal_backoff_time = 3s
+maximal_backoff_time = 4s
 smtpd_tls_security_level = may
 smtpd_tls_cert_file = {tls}/server.pem
 smtpd_tls_key_file = {tls}/server.key
