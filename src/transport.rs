@@ -22,6 +22,7 @@ use lettre::transport::smtp::client::{Certificate, TlsParameters};
 
 use crate::config::{OutboundConfig, SmtpConfig, TlsMode};
 
+mod pipelining;
 mod pool;
 
 use pool::{Pool, Security, Server};

@@ -1,7 +1,8 @@
 //! The SMTP transport against a real Postfix (tests/support): a rendered
 //! message is delivered intact over STARTTLS and plain SMTP; a 5xx refusal is
 //! permanent; a 4xx refusal, a server that is away, and TLS trouble are
-//! transient; the connection pool recovers once the server is back.
+//! transient; the connection pool recovers once the server is back. Postfix offers PIPELINING
+//! on all but one port, so most of these go pipelined; that one port gets one command at a time.
 
 mod support;
 
@@ -198,4 +199,26 @@ async fn server_away_is_transient_and_the_pool_recovers() {
             message_id_for("ra.example.my", b"after")
         ]
     );
+}
+
+/// A server that does not offer PIPELINING (and disconnects a client that pipelines anyway) is
+/// sent one command at a time, and its refusals are classified the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_pipelining_gets_one_command_at_a_time() {
+    let servers = MailServers::start();
+    let t = transport_on(servers.smtp_serial_port, &servers, TlsMode::None, false);
+    let first = rendered(SIGNEE, "serial-1");
+    send(&t, &first).await.unwrap();
+    let refused = format!("nobody@{REJECTING_DOMAIN}");
+    match t.send(RA_ADDRESS, &[refused], &first.bytes).await {
+        Err(SendError::Permanent(why)) => assert!(why.contains("550"), "{why}"),
+        other => panic!("550 at RCPT must be permanent, got {other:?}"),
+    }
+    send(&t, &rendered(SIGNEE, "serial-2")).await.unwrap();
+    let inbox = servers.wait_for(SIGNEE, "INBOX", 2, WAIT).await;
+    assert!(
+        inbox[0].ends_with(&first.bytes),
+        "message altered in transit"
+    );
+    t.shutdown().await;
 }

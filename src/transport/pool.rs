@@ -1,5 +1,6 @@
 //! SMTP connections for the outbox: lettre connections, pooled for reuse,
-//! on sockets with TCP_NODELAY.
+//! on sockets with TCP_NODELAY, each remembering whether its server offers
+//! PIPELINING (`pipelining` sends the email).
 //!
 //! Why not lettre's own pool: lettre writes a message's closing
 //! `CRLF . CRLF` apart from its body, and with Nagle's algorithm on, that
@@ -15,10 +16,11 @@ use std::time::{Duration, Instant};
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters};
+use lettre::transport::smtp::commands::Ehlo;
 use lettre::transport::smtp::extension::ClientId;
 use tokio::net::TcpStream;
 
-use super::SendError;
+use super::{SendError, pipelining};
 
 /// How the connection is secured.
 pub enum Security {
@@ -54,8 +56,14 @@ pub struct Pool {
 }
 
 struct Idle {
-    conn: AsyncSmtpConnection,
+    conn: Conn,
     since: Instant,
+}
+
+/// An open, greeted (and logged in) connection.
+struct Conn {
+    smtp: AsyncSmtpConnection,
+    pipelining: bool,
 }
 
 /// A connection idle for longer than this may have been closed by the
@@ -80,7 +88,8 @@ impl Pool {
         // lettre's own timeouts cover only the connect; a server that stops
         // answering mid-transaction must not hold the outbox forever.
         let whole = self.server.timeout * 4;
-        match tokio::time::timeout(whole, conn.send(envelope, body)).await {
+        let sent = pipelining::send(&mut conn.smtp, conn.pipelining, envelope, body);
+        match tokio::time::timeout(whole, sent).await {
             Ok(Ok(_response)) => {
                 self.checkin(conn);
                 Ok(())
@@ -111,7 +120,7 @@ impl Pool {
         self.idle.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    async fn checkout(&self) -> Result<AsyncSmtpConnection, SendError> {
+    async fn checkout(&self) -> Result<Conn, SendError> {
         loop {
             // Most recently used first: it is the likeliest to be alive.
             let candidate = self.lock().pop();
@@ -119,14 +128,14 @@ impl Pool {
                 return self.connect().await;
             };
             let idle_for = since.elapsed();
-            if conn.has_broken() || idle_for > self.idle_timeout {
+            if conn.smtp.has_broken() || idle_for > self.idle_timeout {
                 close(conn).await;
                 continue;
             }
             if idle_for <= TRUSTED_IDLE {
                 return Ok(conn);
             }
-            let alive = tokio::time::timeout(self.server.timeout, conn.test_connected()).await;
+            let alive = tokio::time::timeout(self.server.timeout, conn.smtp.test_connected()).await;
             if alive.unwrap_or(false) {
                 return Ok(conn);
             }
@@ -134,8 +143,8 @@ impl Pool {
         }
     }
 
-    fn checkin(&self, conn: AsyncSmtpConnection) {
-        if conn.has_broken() {
+    fn checkin(&self, conn: Conn) {
+        if conn.smtp.has_broken() {
             return;
         }
         let mut idle = self.lock();
@@ -151,7 +160,7 @@ impl Pool {
     /// AUTH when credentials are set. Every failure here is transient
     /// unless the server itself answered 5xx to the greeting or STARTTLS;
     /// a refused login is transient too (the configuration gets fixed).
-    async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
+    async fn connect(&self) -> Result<Conn, SendError> {
         let s = &self.server;
         let step = s.timeout;
         // `[::1]` in the configuration is the address `::1`.
@@ -192,6 +201,15 @@ impl Pool {
                 .map_err(|_| timed_out())?
                 .map_err(lettre)?;
         }
+        // lettre keeps from its own EHLO only the extensions it uses; a
+        // second EHLO (one round trip per connection, not per email) says
+        // whether the server pipelines. It comes before AUTH, which an EHLO
+        // may reset.
+        let ehlo = tokio::time::timeout(step, conn.command(Ehlo::new(self.hello.clone())))
+            .await
+            .map_err(|_| timed_out())?
+            .map_err(lettre)?;
+        let pipelining = pipelining::offered(&ehlo);
         if let Some(credentials) = &s.credentials {
             tokio::time::timeout(
                 step,
@@ -203,14 +221,17 @@ impl Pool {
             // fault: it waits in the outbox instead of failing for good.
             .map_err(|e| SendError::Transient(format!("SMTP login refused: {e}")))?;
         }
-        Ok(conn)
+        Ok(Conn {
+            smtp: conn,
+            pipelining,
+        })
     }
 }
 
 /// Says QUIT (unless the connection is known broken) and closes, without
 /// waiting long on a server that stopped answering.
-async fn close(mut conn: AsyncSmtpConnection) {
-    let _ = tokio::time::timeout(Duration::from_secs(2), conn.abort()).await;
+async fn close(mut conn: Conn) {
+    let _ = tokio::time::timeout(Duration::from_secs(2), conn.smtp.abort()).await;
 }
 
 /// Implicit TLS as lettre's stream: lettre needs the peer address.
