@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::Utc;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::classify::Class;
@@ -126,10 +126,15 @@ async fn serve<M: Mailbox + 'static>(
     // moment: pay it now, not on the first pack (or during a SIGTERM).
     let _ = crate::phone::normalise("+60 12-345 6789");
 
-    let wake = Arc::new(Notify::new());
+    let queued = Arc::new(outbox::Queued::default());
     let inbound_stats = Arc::new(InboundStats::default());
     let outbox_stats = Arc::new(OutboxStats::default());
-    let sender = outbox::Sender::new(store.clone(), transport, wake.clone(), outbox_stats.clone());
+    let sender = outbox::Sender::new(
+        store.clone(),
+        transport,
+        queued.clone(),
+        outbox_stats.clone(),
+    );
     let outbox_task = tokio::spawn(sender.run(shutdown.clone()));
     let app = web::app(AppState {
         store: store.clone(),
@@ -170,9 +175,9 @@ async fn serve<M: Mailbox + 'static>(
         store: store.clone(),
         documents,
         renderer,
-        wake,
+        queued,
         stats: inbound_stats,
-        queued: false,
+        announce: Vec::new(),
     };
     let mut pause = Duration::ZERO;
     loop {
@@ -308,10 +313,10 @@ struct Worker {
     store: Store,
     documents: Documents,
     renderer: Renderer,
-    wake: Arc<Notify>,
+    queued: Arc<outbox::Queued>,
     stats: Arc<InboundStats>,
-    /// Emails committed since the outbox was last woken.
-    queued: bool,
+    /// Emails committed since the outbox was last told.
+    announce: Vec<u64>,
 }
 
 impl Worker {
@@ -328,8 +333,8 @@ impl Worker {
             self.documents.synced();
         }
         self.store.flush().await.map_err(|e| e.to_string())?;
-        if std::mem::take(&mut self.queued) {
-            self.wake.notify_one();
+        if !self.announce.is_empty() {
+            self.queued.announce(self.announce.drain(..));
         }
         Ok(())
     }
@@ -388,10 +393,12 @@ impl Worker {
             .await
             .map_err(|e| e.to_string())?;
         let folder = match committed {
-            Committed::Now => decision.folder,
+            Committed::Now { queued } => {
+                self.announce.extend(queued);
+                decision.folder
+            }
             Committed::Already(folder) => folder,
         };
-        self.queued |= !outgoing.is_empty();
         let counter = match folder {
             Folder::Processed => &self.stats.processed,
             Folder::Rejected => &self.stats.rejected,

@@ -2,12 +2,23 @@
 //! retrying with back-off while the SMTP server is away.
 //!
 //! After chatmail's `smtp.rs`: an attempt is counted in the store *before*
-//! it is made, so an email that somehow kills the sender cannot be retried
-//! forever. Transient or permanent is decided by the transport from lettre's
-//! own classification; a permanent refusal is recorded on the case.
+//! it is made, so an email that kills the sender cannot be retried forever.
+//! The first attempt is counted by the commit that queues the email (no
+//! flush of its own); the sender counts the others, a round at a time. An
+//! attempt counted but never settled was cut short. An email cut short
+//! twice is tried alone from then on, so that it alone is blamed if it
+//! happens again; cut short eight times (six of them alone), it is given up
+//! and recorded as failed on its case. The margin is wide on purpose: a
+//! round is counted whole, so one crash cuts short emails that were only
+//! waiting their turn, and a crash just after the server accepted an email
+//! cuts it short too.
+//!
+//! Transient or permanent is decided by the transport from lettre's own
+//! classification; a permanent refusal is recorded on the case.
 
-use std::sync::Arc;
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -31,11 +42,43 @@ pub const PARALLEL: usize = 8;
 /// tried, then sent `PARALLEL` at a time: a round. A flush costs an fsync,
 /// so counting per email would cost more than the sending.
 const ROUND: usize = 64;
+/// Attempts cut short (see the module doc) after which an email is tried
+/// alone, and after which it is given up.
+const TRY_ALONE_AFTER: u32 = 2;
+const GIVE_UP_CUT_SHORT: u32 = 8;
 
 /// Back-off after `failures` consecutive transient failures.
 pub fn backoff(failures: u32) -> Duration {
     let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(16));
     FIRST_BACKOFF.saturating_mul(factor).min(MAX_BACKOFF)
+}
+
+/// How the worker hands emails to the sender: once the commit that queued
+/// them (and counted their first attempt) is durable, their ids, and a
+/// wakeup. An email the sender learns of only from the store (after a
+/// restart, or before the worker's barrier) has its attempt counted again.
+#[derive(Debug, Default)]
+pub struct Queued {
+    counted: Mutex<HashSet<u64>>,
+    bell: Notify,
+}
+
+impl Queued {
+    /// `ids` are queued and their commit is durable; wakes the sender.
+    pub fn announce(&self, ids: impl IntoIterator<Item = u64>) {
+        self.lock().extend(ids);
+        self.bell.notify_one();
+    }
+
+    /// Whether the attempt about to be made on `id` was counted by its
+    /// commit; true once per id.
+    fn take(&self, id: u64) -> bool {
+        self.lock().remove(&id)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<u64>> {
+        self.counted.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// Counters the web edge exposes on `/metrics`.
@@ -49,7 +92,7 @@ pub struct OutboxStats {
 pub struct Sender {
     store: Store,
     transport: Transport,
-    wake: Arc<Notify>,
+    queued: Arc<Queued>,
     stats: Arc<OutboxStats>,
     /// Consecutive rounds in which nothing got through: the server, not one
     /// email, is away. Counted once per round, not once per email, so a long
@@ -64,13 +107,13 @@ impl Sender {
     pub fn new(
         store: Store,
         transport: Transport,
-        wake: Arc<Notify>,
+        queued: Arc<Queued>,
         stats: Arc<OutboxStats>,
     ) -> Sender {
         Sender {
             store,
             transport,
-            wake,
+            queued,
             stats,
             failures: 0,
             retry_at: None,
@@ -95,7 +138,7 @@ impl Sender {
             };
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                _ = self.wake.notified() => {}
+                _ = self.queued.bell.notified() => {}
                 _ = sleep => {}
             }
         }
@@ -116,16 +159,24 @@ impl Sender {
         let (due, later): (Vec<_>, Vec<_>) =
             entries.into_iter().partition(|e| e.next_attempt <= now);
         let next = later.iter().map(|e| e.next_attempt).min();
-        for batch in due.chunks(ROUND) {
+        let Plan { give_up, rounds } = plan(due);
+        self.give_up(give_up).await?;
+        for mut batch in rounds {
             if shutdown.is_cancelled() {
                 return Ok(None);
             }
-            // Counted before trying (see the module doc), in one flush.
-            let mut batch = batch.to_vec();
+            // Counted before trying (see the module doc), in one flush;
+            // the first attempt was counted by the commit that queued it.
+            let mut counted = Vec::new();
             for entry in &mut batch {
-                entry.attempts += 1;
+                if !self.queued.take(entry.id) {
+                    entry.attempts += 1;
+                    counted.push(entry.clone());
+                }
             }
-            self.store.update_outbox_all(&batch).await?;
+            if !counted.is_empty() {
+                self.store.update_outbox_all(&counted).await?;
+            }
             let attempts: Vec<_> = batch.iter().map(|e| Box::pin(self.deliver(e))).collect();
             let results: Vec<_> = futures::stream::iter(attempts)
                 .buffered(PARALLEL)
@@ -169,6 +220,25 @@ impl Sender {
             }
         }
         Ok(next.map(|n| (n - Utc::now()).to_std().unwrap_or(Duration::ZERO)))
+    }
+
+    /// Records emails whose attempts were cut short too often as failed.
+    async fn give_up(&mut self, entries: Vec<OutboxEntry>) -> Result<(), StoreError> {
+        let mut failed = Vec::new();
+        for entry in entries {
+            self.stats.failed.fetch_add(1, Ordering::Relaxed);
+            let error = format!(
+                "given up: sending was cut short {} times (the daemon stopped during each try)",
+                cut_short(&entry)
+            );
+            tracing::error!(message_id = %entry.message_id, %error, "email given up");
+            let what = EventKind::EmailFailed {
+                message_id: entry.message_id.clone(),
+                error,
+            };
+            failed.push((entry, what));
+        }
+        self.store.finish_outbox_all(&failed).await
     }
 
     /// One delivery attempt.
@@ -238,11 +308,42 @@ impl Sender {
                     "email not sent, will retry"
                 );
                 entry.last_error = Some(error);
+                entry.settled = entry.attempts;
                 entry.next_attempt = now + chrono::TimeDelta::from_std(wait).unwrap_or_default();
                 Settled::Retry(entry)
             }
         }
     }
+}
+
+/// Attempts counted whose outcome was never recorded.
+fn cut_short(entry: &OutboxEntry) -> u32 {
+    entry.attempts.saturating_sub(entry.settled)
+}
+
+/// What to do with the due emails.
+struct Plan {
+    /// Cut short too often: recorded as failed, not tried.
+    give_up: Vec<OutboxEntry>,
+    /// In the order tried: rounds of up to `ROUND`, then each email cut
+    /// short twice in a round of its own (if it stops the daemon again, the
+    /// others are not blamed with it).
+    rounds: Vec<Vec<OutboxEntry>>,
+}
+
+fn plan(due: Vec<OutboxEntry>) -> Plan {
+    let (give_up, due): (Vec<_>, Vec<_>) = due
+        .into_iter()
+        .partition(|e| cut_short(e) >= GIVE_UP_CUT_SHORT);
+    let (alone, together): (Vec<_>, Vec<_>) = due
+        .into_iter()
+        .partition(|e| cut_short(e) >= TRY_ALONE_AFTER);
+    let rounds = together
+        .chunks(ROUND)
+        .chain(alone.chunks(1))
+        .map(<[OutboxEntry]>::to_vec)
+        .collect();
+    Plan { give_up, rounds }
 }
 
 /// The outcome of one attempt for the store.
@@ -256,6 +357,133 @@ enum Settled {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::email::Template;
+    use crate::intake::Decision;
+    use crate::mailbox::Folder;
+    use crate::render::RenderedEmail;
+    use crate::store::{Committed, Outgoing};
+
+    const CASE: &str = "SJL-2026-000001";
+
+    /// Queues one email for `CASE` the way the worker does; its id.
+    async fn queue(store: &Store, key: &str) -> u64 {
+        let decision = Decision {
+            folder: Folder::Processed,
+            reason: "test",
+            case: None,
+            new_sequence: None,
+            events: Vec::new(),
+            emails: Vec::new(),
+            keep_attachments: Vec::new(),
+        };
+        let email = Outgoing {
+            case_ref: Some(CASE.into()),
+            template: Template::Ack,
+            rendered: RenderedEmail {
+                message_id: format!("{key}@ra.example.my"),
+                envelope_from: "ra@ra.example.my".into(),
+                envelope_to: vec!["submit@seriindah.my".into()],
+                subject: "s".into(),
+                bytes: b"Subject: s\r\n\r\nbody\r\n".to_vec(),
+            },
+        };
+        match store
+            .commit(key, &decision, &[], &[email], Utc::now())
+            .await
+        {
+            Ok(Committed::Now { queued }) if queued.len() == 1 => queued[0],
+            other => panic!("not queued: {other:?}"),
+        }
+    }
+
+    fn sender(store: &Store, maildir: std::path::PathBuf, queued: Arc<Queued>) -> Sender {
+        Sender::new(
+            store.clone(),
+            Transport::Maildir(maildir),
+            queued,
+            Arc::new(OutboxStats::default()),
+        )
+    }
+
+    fn entry(id: u64, attempts: u32, settled: u32) -> OutboxEntry {
+        OutboxEntry {
+            id,
+            case_ref: None,
+            template: Template::Ack,
+            message_id: format!("{id}@x"),
+            envelope_from: String::new(),
+            envelope_to: Vec::new(),
+            subject: String::new(),
+            attempts,
+            settled,
+            next_attempt: Utc::now(),
+            created_at: Utc::now(),
+            last_error: None,
+        }
+    }
+
+    #[test]
+    fn emails_cut_short_are_tried_alone_then_given_up() {
+        let mut due: Vec<_> = (0..70).map(|id| entry(id, 1, 0)).collect();
+        due.push(entry(100, 2, 0));
+        due.push(entry(101, 9, 2));
+        due.push(entry(102, 8, 0));
+        // Retried after 4xx answers: every attempt settled.
+        due.push(entry(103, 9, 9));
+        let Plan { give_up, rounds } = plan(due);
+        let ids = |v: &[OutboxEntry]| v.iter().map(|e| e.id).collect::<Vec<_>>();
+        assert_eq!(ids(&give_up), [102]);
+        let rounds: Vec<_> = rounds.iter().map(|r| ids(r)).collect();
+        assert_eq!(rounds.len(), 4);
+        assert_eq!(rounds[0], (0..64).collect::<Vec<_>>());
+        assert_eq!(rounds[1], [64, 65, 66, 67, 68, 69, 103]);
+        assert_eq!(rounds[2], [100]);
+        assert_eq!(rounds[3], [101]);
+    }
+
+    #[tokio::test]
+    async fn an_announced_email_is_not_counted_again_and_one_found_in_the_store_is() {
+        let store = Store::temporary().unwrap();
+        let announced = queue(&store, "mid:a").await;
+        let found = queue(&store, "mid:b").await;
+        let queued = Arc::new(Queued::default());
+        queued.announce([announced]);
+        // A Maildir whose root is a file: every delivery fails, transiently.
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("a-file");
+        std::fs::write(&root, "").unwrap();
+        let mut sender = sender(&store, root, queued);
+        sender.send_due(&CancellationToken::new()).await.unwrap();
+        let counts: std::collections::HashMap<u64, (u32, u32)> = store
+            .outbox()
+            .map(|e| e.map(|e| (e.id, (e.attempts, e.settled))))
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(counts[&announced], (1, 1), "counted by its commit only");
+        assert_eq!(counts[&found], (2, 2), "counted again before its try");
+    }
+
+    #[tokio::test]
+    async fn an_email_cut_short_eight_times_is_given_up_and_recorded_on_its_case() {
+        let store = Store::temporary().unwrap();
+        let id = queue(&store, "mid:a").await;
+        let mut e = store.outbox().next().unwrap().unwrap();
+        assert_eq!(e.id, id);
+        (e.attempts, e.settled) = (8, 0);
+        store.update_outbox_all(&[e]).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let maildir = dir.path().join("out");
+        let mut sender = sender(&store, maildir.clone(), Arc::new(Queued::default()));
+        sender.send_due(&CancellationToken::new()).await.unwrap();
+        assert_eq!(store.outbox().count(), 0);
+        assert!(!maildir.join("new").exists(), "it was not tried again");
+        match &store.history(CASE).unwrap().last().map(|e| &e.what) {
+            Some(EventKind::EmailFailed { error, .. }) => {
+                assert!(error.contains("cut short 8 times"), "{error}")
+            }
+            other => panic!("not recorded as failed: {other:?}"),
+        }
+    }
 
     #[test]
     fn backoff_doubles_and_is_capped() {

@@ -50,19 +50,26 @@ pub struct OutboxEntry {
     pub envelope_from: String,
     pub envelope_to: Vec<String>,
     pub subject: String,
-    /// Attempts started so far: counted before each try, so a message that
-    /// crashes the sender is not retried forever.
+    /// Attempts started so far, each counted durably before it is made:
+    /// the first by the commit that queues the email, the others by the
+    /// sender (see `outbox`).
     pub attempts: u32,
+    /// Attempts whose outcome was recorded. Any beyond this were cut short:
+    /// the process stopped during the try, or (at most once, for the count
+    /// the queueing commit made) before it.
+    #[serde(default)]
+    pub settled: u32,
     pub next_attempt: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub last_error: Option<String>,
 }
 
 /// Result of [`Store::commit`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Committed {
-    /// Written now.
-    Now,
+    /// Written now, with these emails queued in the outbox (their first
+    /// attempt counted).
+    Now { queued: Vec<u64> },
     /// The message had already taken effect earlier; nothing was written.
     Already(Folder),
 }
@@ -213,7 +220,8 @@ impl Store {
                 envelope_from: email.rendered.envelope_from.clone(),
                 envelope_to: email.rendered.envelope_to.clone(),
                 subject: email.rendered.subject.clone(),
-                attempts: 0,
+                attempts: 1,
+                settled: 0,
                 next_attempt: now,
                 created_at: now,
                 last_error: None,
@@ -304,7 +312,12 @@ impl Store {
                         meta_t.insert(k.as_bytes(), &(n + 1).to_be_bytes()[..])?;
                     }
                     seen_t.insert(key.as_bytes(), seen.as_slice())?;
-                    Ok::<_, ConflictableTransactionError<StoreError>>(Committed::Now)
+                    Ok::<_, ConflictableTransactionError<StoreError>>(Committed::Now {
+                        queued: outgoing
+                            .iter()
+                            .map(|(id, _, _)| u64::from_be_bytes(*id))
+                            .collect(),
+                    })
                 },
             );
         unwrap_tx(result)
@@ -597,15 +610,22 @@ mod tests {
         let d = decision(case("SJL-2026-000001", CaseState::Received));
         let out = [outgoing("SJL-2026-000001", "m1@x")];
         let now = Utc::now();
-        assert_eq!(
-            store.commit("mid:a", &d, &[], &out, now).await.unwrap(),
-            Committed::Now
-        );
+        let Committed::Now { queued } = store.commit("mid:a", &d, &[], &out, now).await.unwrap()
+        else {
+            panic!("the first commit must take effect");
+        };
         assert_eq!(
             store.commit("mid:a", &d, &[], &out, now).await.unwrap(),
             Committed::Already(Folder::Processed)
         );
-        assert_eq!(store.outbox().count(), 1, "the email is queued once");
+        let entries: Vec<_> = store.outbox().map(Result::unwrap).collect();
+        assert_eq!(entries.len(), 1, "the email is queued once");
+        assert_eq!(queued, [entries[0].id]);
+        assert_eq!(
+            (entries[0].attempts, entries[0].settled),
+            (1, 0),
+            "the first attempt is counted with the commit"
+        );
         assert_eq!(
             store.history("SJL-2026-000001").unwrap().len(),
             2,
