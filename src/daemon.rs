@@ -126,12 +126,17 @@ async fn serve<M: Mailbox + 'static>(
     // moment: pay it now, not on the first pack (or during a SIGTERM).
     let _ = crate::phone::normalise("+60 12-345 6789");
 
+    let cfg = Arc::new(cfg);
     let queued = Arc::new(outbox::Queued::default());
     let inbound_stats = Arc::new(InboundStats::default());
     let outbox_stats = Arc::new(OutboxStats::default());
     let sender = outbox::Sender::new(
         store.clone(),
         transport,
+        (
+            cfg.clone(),
+            Renderer::new().map_err(|e| RunError::Start(format!("templates: {e:#}")))?,
+        ),
         queued.clone(),
         outbox_stats.clone(),
     );
@@ -159,7 +164,6 @@ async fn serve<M: Mailbox + 'static>(
         "sijil ready"
     );
 
-    let cfg = Arc::new(cfg);
     let parser = Parser::new(cfg.clone());
     let (arrivals_tx, mut arrivals) = mpsc::unbounded_channel();
     let (filings, filings_rx) = mpsc::unbounded_channel();

@@ -395,15 +395,6 @@ fn delivery_report(
         return Decision::file(Folder::Quarantine, "report about unknown mail");
     };
     let mut d = Decision::file(Folder::Processed, "delivery report recorded");
-    let signee_email = case
-        .application
-        .as_ref()
-        .map(|a| a.email.to_lowercase())
-        .or_else(|| {
-            case.fields
-                .get(Field::Email)
-                .map(|e| e.trim().to_lowercase())
-        });
     for failure in &report.failed {
         d.events.push((
             case.reference.clone(),
@@ -417,31 +408,53 @@ fn delivery_report(
                 },
             ),
         ));
-        if signee_email.as_deref() != Some(failure.recipient.as_str()) {
-            continue;
-        }
-        let mut ctx = case_context(&case);
-        ctx["bounce"] = json!({ "recipient": failure.recipient, "status": failure.status });
-        let mut to = vec![Recipient {
-            name: Some(case.company.clone()).filter(|c| !c.is_empty()),
-            email: case.developer_address.clone(),
-        }];
-        to.extend(holders(&case, cfg));
-        for recipient in to {
-            d.emails.push(Email {
-                template: Template::Bounce,
-                sender: Sender::Ra,
-                to: vec![recipient],
-                case_ref: Some(case.reference.clone()),
-                thread: case.thread.clone(),
-                context: ctx.clone(),
-            });
-        }
+        d.emails.extend(signee_unreachable(
+            &case,
+            &failure.recipient,
+            &failure.status,
+            cfg,
+        ));
     }
     if d.events.is_empty() {
         d.reason = "report without a failure";
     }
     d
+}
+
+/// When `recipient` is the case's signee, the notices that our email to
+/// them failed (`status`: a DSN status such as `5.1.1`, or the SMTP reply
+/// code of a refusal): to the developer and to the staff holding the case.
+/// For any other recipient, none.
+pub fn signee_unreachable(case: &Case, recipient: &str, status: &str, cfg: &Config) -> Vec<Email> {
+    let signee_email = case
+        .application
+        .as_ref()
+        .map(|a| a.email.to_lowercase())
+        .or_else(|| {
+            case.fields
+                .get(Field::Email)
+                .map(|e| e.trim().to_lowercase())
+        });
+    if signee_email.as_deref() != Some(recipient.trim().to_lowercase().as_str()) {
+        return Vec::new();
+    }
+    let mut ctx = case_context(case);
+    ctx["bounce"] = json!({ "recipient": recipient, "status": status });
+    let mut to = vec![Recipient {
+        name: Some(case.company.clone()).filter(|c| !c.is_empty()),
+        email: case.developer_address.clone(),
+    }];
+    to.extend(holders(case, cfg));
+    to.into_iter()
+        .map(|recipient| Email {
+            template: Template::Bounce,
+            sender: Sender::Ra,
+            to: vec![recipient],
+            case_ref: Some(case.reference.clone()),
+            thread: case.thread.clone(),
+            context: ctx.clone(),
+        })
+        .collect()
 }
 
 /// The staff who hold a case in its current state: whose move it is.

@@ -14,7 +14,10 @@
 //! cuts it short too.
 //!
 //! Transient or permanent is decided by the transport from lettre's own
-//! classification; a permanent refusal is recorded on the case.
+//! classification; a permanent refusal is recorded on the case. When the
+//! server refused the signee's address outright, the developer and the
+//! staff holding the case are told, as when a delivery report says it
+//! bounced later (`intake::signee_unreachable`), in the same transaction.
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
@@ -27,7 +30,10 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::case::EventKind;
-use crate::store::{OutboxEntry, Store, StoreError};
+use crate::config::Config;
+use crate::email::Email;
+use crate::render::Renderer;
+use crate::store::{OutboxEntry, Outgoing, Store, StoreError};
 use crate::transport::{SendError, Transport};
 
 /// First wait after a transient failure; doubles up to [`MAX_BACKOFF`].
@@ -92,6 +98,9 @@ pub struct OutboxStats {
 pub struct Sender {
     store: Store,
     transport: Transport,
+    /// For the notices a refusal calls for.
+    cfg: Arc<Config>,
+    renderer: Renderer,
     queued: Arc<Queued>,
     stats: Arc<OutboxStats>,
     /// Consecutive rounds in which nothing got through: the server, not one
@@ -107,12 +116,15 @@ impl Sender {
     pub fn new(
         store: Store,
         transport: Transport,
+        (cfg, renderer): (Arc<Config>, Renderer),
         queued: Arc<Queued>,
         stats: Arc<OutboxStats>,
     ) -> Sender {
         Sender {
             store,
             transport,
+            cfg,
+            renderer,
             queued,
             stats,
             failures: 0,
@@ -185,13 +197,24 @@ impl Sender {
             let got_through = results.iter().any(Result::is_ok);
             let mut finished = Vec::new();
             let mut retry = Vec::new();
+            let mut notices = Vec::new();
             for (entry, result) in batch.into_iter().zip(results) {
                 match self.settle(entry, result) {
                     Settled::Finished(entry, outcome) => finished.push((entry, outcome)),
+                    Settled::Refused(entry, outcome, code) => {
+                        notices.extend(self.notices(&entry, &code));
+                        finished.push((entry, outcome));
+                    }
                     Settled::Retry(entry) => retry.push(entry),
                 }
             }
-            self.store.finish_outbox_all(&finished).await?;
+            let queued = self
+                .store
+                .finish_outbox_all(&finished, &notices, Utc::now())
+                .await?;
+            if !queued.is_empty() {
+                self.queued.announce(queued);
+            }
             if got_through {
                 self.failures = 0;
                 self.retry_at = None;
@@ -238,7 +261,47 @@ impl Sender {
             };
             failed.push((entry, what));
         }
-        self.store.finish_outbox_all(&failed).await
+        self.store
+            .finish_outbox_all(&failed, &[], Utc::now())
+            .await
+            .map(drop)
+    }
+
+    /// The notices a refusal of `entry` by `code` calls for, rendered: to
+    /// the developer and the holding staff when its recipient was the
+    /// signee of its case; otherwise none. Their Message-IDs derive from
+    /// the refused email's, so that they are the same whenever decided.
+    fn notices(&self, entry: &OutboxEntry, code: &str) -> Vec<Outgoing> {
+        let Some(reference) = &entry.case_ref else {
+            return Vec::new();
+        };
+        let case = match self.store.case(reference) {
+            Ok(Some(case)) => case,
+            Ok(None) => return Vec::new(),
+            Err(e) => {
+                tracing::error!(case = %reference, error = %e, "case unreadable: no refusal notice");
+                return Vec::new();
+            }
+        };
+        let emails: Vec<Email> = entry
+            .envelope_to
+            .iter()
+            .flat_map(|to| crate::intake::signee_unreachable(&case, to, code, &self.cfg))
+            .collect();
+        if emails.is_empty() {
+            return Vec::new();
+        }
+        let key = format!("refused:{}", entry.message_id);
+        match self
+            .renderer
+            .render_all(&emails, &self.cfg.outbound, &key, Utc::now())
+        {
+            Ok(rendered) => rendered,
+            Err(e) => {
+                tracing::error!(case = %reference, error = %e, "refusal notice not rendered");
+                Vec::new()
+            }
+        }
     }
 
     /// One delivery attempt.
@@ -277,9 +340,18 @@ impl Sender {
                 };
                 Settled::Finished(entry, sent)
             }
+            Err(SendError::Refused { code, reason }) => {
+                self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(message_id = %entry.message_id, error = %reason, "email refused permanently");
+                let failed = EventKind::EmailFailed {
+                    message_id: entry.message_id.clone(),
+                    error: reason,
+                };
+                Settled::Refused(entry, failed, code)
+            }
             Err(SendError::Permanent(error)) => {
                 self.stats.failed.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(message_id = %entry.message_id, %error, "email refused permanently");
+                tracing::warn!(message_id = %entry.message_id, %error, "email cannot be sent");
                 let failed = EventKind::EmailFailed {
                     message_id: entry.message_id.clone(),
                     error,
@@ -350,6 +422,9 @@ fn plan(due: Vec<OutboxEntry>) -> Plan {
 enum Settled {
     /// Delivered, or failed for good: leaves the outbox, recorded on the case.
     Finished(OutboxEntry, EventKind),
+    /// Refused for good by the server, with its reply code: as `Finished`,
+    /// and may call for notices.
+    Refused(OutboxEntry, EventKind, String),
     /// Stays in the outbox for a later attempt.
     Retry(OutboxEntry),
 }
@@ -400,6 +475,10 @@ mod tests {
         Sender::new(
             store.clone(),
             Transport::Maildir(maildir),
+            (
+                Arc::new(Config::embedded_default()),
+                Renderer::new().unwrap(),
+            ),
             queued,
             Arc::new(OutboxStats::default()),
         )

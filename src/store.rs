@@ -208,48 +208,12 @@ impl Store {
                 serde_json::to_vec(event)?,
             ));
         }
-        let mut outgoing = Vec::new();
-        let mut sent_index = Vec::new();
-        for email in emails {
-            let id = self.db.generate_id()?;
-            let entry = OutboxEntry {
-                id,
-                case_ref: email.case_ref.clone(),
-                template: email.template,
-                message_id: email.rendered.message_id.clone(),
-                envelope_from: email.rendered.envelope_from.clone(),
-                envelope_to: email.rendered.envelope_to.clone(),
-                subject: email.rendered.subject.clone(),
-                attempts: 1,
-                settled: 0,
-                next_attempt: now,
-                created_at: now,
-                last_error: None,
-            };
-            if let Some(reference) = &email.case_ref {
-                let queued = Event {
-                    at: now,
-                    actor: Actor::System,
-                    what: EventKind::EmailQueued {
-                        template: email.template.name().to_string(),
-                        to: entry.envelope_to.clone(),
-                        message_id: entry.message_id.clone(),
-                    },
-                };
-                history.push((
-                    history_key(reference, self.db.generate_id()?),
-                    serde_json::to_vec(&queued)?,
-                ));
-            }
-            if let Some(reference) = &email.case_ref {
-                sent_index.push((sent_key(&entry.message_id), reference.clone()));
-            }
-            outgoing.push((
-                id.to_be_bytes(),
-                serde_json::to_vec(&entry)?,
-                email.rendered.bytes.clone(),
-            ));
-        }
+        let Queue {
+            rows: outgoing,
+            history: queued_history,
+            sent_index,
+        } = self.queue(emails, now)?;
+        history.extend(queued_history);
         // Answers counted for the reply rate limit, one per recipient.
         let counters: Vec<String> = emails
             .iter()
@@ -323,6 +287,54 @@ impl Store {
         unwrap_tx(result)
     }
 
+    /// The rows that queue `emails` in the outbox at `now`, each with its
+    /// first attempt counted (see `outbox`): entry and body, the line on its
+    /// case that says it was queued, and the index that finds the case from
+    /// a reply to it.
+    fn queue(&self, emails: &[Outgoing], now: DateTime<Utc>) -> Result<Queue, StoreError> {
+        let mut q = Queue::default();
+        for email in emails {
+            let id = self.db.generate_id()?;
+            let entry = OutboxEntry {
+                id,
+                case_ref: email.case_ref.clone(),
+                template: email.template,
+                message_id: email.rendered.message_id.clone(),
+                envelope_from: email.rendered.envelope_from.clone(),
+                envelope_to: email.rendered.envelope_to.clone(),
+                subject: email.rendered.subject.clone(),
+                attempts: 1,
+                settled: 0,
+                next_attempt: now,
+                created_at: now,
+                last_error: None,
+            };
+            if let Some(reference) = &email.case_ref {
+                let queued = Event {
+                    at: now,
+                    actor: Actor::System,
+                    what: EventKind::EmailQueued {
+                        template: email.template.name().to_string(),
+                        to: entry.envelope_to.clone(),
+                        message_id: entry.message_id.clone(),
+                    },
+                };
+                q.history.push((
+                    history_key(reference, self.db.generate_id()?),
+                    serde_json::to_vec(&queued)?,
+                ));
+                q.sent_index
+                    .push((sent_key(&entry.message_id), reference.clone()));
+            }
+            q.rows.push((
+                id.to_be_bytes(),
+                serde_json::to_vec(&entry)?,
+                email.rendered.bytes.clone(),
+            ));
+        }
+        Ok(q)
+    }
+
     pub fn case(&self, reference: &str) -> Result<Option<Case>, StoreError> {
         self.cases
             .get(reference)?
@@ -381,19 +393,23 @@ impl Store {
     }
 
     /// Removes entries that were delivered or failed for good, recording
-    /// each outcome on its case, in one transaction and one flush.
+    /// each outcome on its case, and queues the emails those outcomes call
+    /// for (`follow_up`, queued at `now`), in one transaction and one flush.
+    /// Returns the ids of the emails queued.
     pub async fn finish_outbox_all(
         &self,
         finished: &[(OutboxEntry, EventKind)],
-    ) -> Result<(), StoreError> {
+        follow_up: &[Outgoing],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<u64>, StoreError> {
         if finished.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let mut events = Vec::new();
         for (entry, outcome) in finished {
             if let Some(reference) = &entry.case_ref {
                 let e = Event {
-                    at: Utc::now(),
+                    at: now,
                     actor: Actor::System,
                     what: outcome.clone(),
                 };
@@ -403,20 +419,46 @@ impl Store {
                 ));
             }
         }
-        let result = (&self.outbox, &self.outbox_body, &self.history).transaction(|(o, b, h)| {
-            for (entry, _) in finished {
-                let id = entry.id.to_be_bytes();
-                o.remove(&id[..])?;
-                b.remove(&id[..])?;
-            }
-            for (k, v) in &events {
-                h.insert(k.as_slice(), v.as_slice())?;
-            }
-            Ok::<_, ConflictableTransactionError<StoreError>>(())
-        });
+        // After the outcomes, so that their lines come first on the case.
+        let queue = self.queue(follow_up, now)?;
+        events.extend(queue.history);
+        let result = (&self.outbox, &self.outbox_body, &self.history, &self.index).transaction(
+            |(o, b, h, index)| {
+                for (entry, _) in finished {
+                    let id = entry.id.to_be_bytes();
+                    o.remove(&id[..])?;
+                    b.remove(&id[..])?;
+                }
+                for (id, entry, body) in &queue.rows {
+                    o.insert(&id[..], entry.as_slice())?;
+                    b.insert(&id[..], body.as_slice())?;
+                }
+                for (k, reference) in &queue.sent_index {
+                    index.insert(k.as_bytes(), reference.as_bytes())?;
+                }
+                for (k, v) in &events {
+                    h.insert(k.as_slice(), v.as_slice())?;
+                }
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            },
+        );
         unwrap_tx(result)?;
-        self.flush().await
+        self.flush().await?;
+        Ok(queue
+            .rows
+            .iter()
+            .map(|(id, _, _)| u64::from_be_bytes(*id))
+            .collect())
     }
+}
+
+/// Rows that put emails in the outbox; see [`Store::queue`].
+#[derive(Default)]
+struct Queue {
+    /// Id, entry, body.
+    rows: Vec<([u8; 8], Vec<u8>, Vec<u8>)>,
+    history: Vec<(Vec<u8>, Vec<u8>)>,
+    sent_index: Vec<(String, String)>,
 }
 
 /// A rendered email together with what the outbox records about it.
@@ -715,7 +757,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_finished_email_leaves_the_outbox_and_is_recorded() {
+    async fn a_finished_email_leaves_the_outbox_and_is_recorded_with_what_it_calls_for() {
         let store = Store::temporary().unwrap();
         let d = decision(case("SJL-2026-000001", CaseState::Received));
         store
@@ -733,13 +775,30 @@ mod tests {
         let sent = EventKind::EmailSent {
             message_id: entry.message_id.clone(),
         };
-        store
-            .finish_outbox_all(&[(entry.clone(), sent.clone())])
+        let follow_up = [outgoing("SJL-2026-000001", "notice@x")];
+        let queued = store
+            .finish_outbox_all(&[(entry.clone(), sent.clone())], &follow_up, Utc::now())
             .await
             .unwrap();
-        assert_eq!(store.outbox().count(), 0);
         assert!(store.outbox_body(entry.id).unwrap().is_none());
+        let left: Vec<_> = store.outbox().map(Result::unwrap).collect();
+        assert_eq!(left.len(), 1, "only the follow-up is left");
+        assert_eq!(queued, [left[0].id]);
+        assert_eq!(
+            (left[0].message_id.as_str(), left[0].attempts),
+            ("notice@x", 1)
+        );
+        assert!(store.outbox_body(left[0].id).unwrap().is_some());
         let history = store.history("SJL-2026-000001").unwrap();
-        assert_eq!(history.last().map(|e| &e.what), Some(&sent));
+        let n = history.len();
+        assert_eq!(history[n - 2].what, sent, "the outcome first");
+        assert!(
+            matches!(&history[n - 1].what, EventKind::EmailQueued { message_id, .. } if message_id == "notice@x")
+        );
+        assert_eq!(
+            store.case_for_email("<notice@x>").map(|c| c.reference),
+            Some("SJL-2026-000001".into()),
+            "a reply to the follow-up finds its case"
+        );
     }
 }

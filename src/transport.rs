@@ -1,9 +1,9 @@
 //! The outbox's way out: hands a rendered message to an SMTP server, or drops
 //! it into a Maildir (the embedded default, no mail server needed).
 //!
-//! A failed send is either [`SendError::Transient`] (retry later: the server
-//! is away, busy, or said 4xx) or [`SendError::Permanent`] (it said 5xx: give
-//! up and record it on the case). The SMTP verdict comes only from lettre's
+//! A failed send is [`SendError::Transient`] (retry later: the server is
+//! away, busy, or said 4xx), [`SendError::Refused`] (it said 5xx: give up and
+//! record it on the case) or [`SendError::Permanent`] (it can never be sent). The SMTP verdict comes only from lettre's
 //! own classification of the reply code, never from error text.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
@@ -57,7 +57,10 @@ pub enum SendError {
     /// Try again later (server away, 4xx, TLS or network trouble, disk).
     #[error("transient: {0}")]
     Transient(String),
-    /// The server refused for good (5xx), or the envelope can never be sent.
+    /// The server refused for good: 5xx, with its reply code (`550`).
+    #[error("permanent: {reason}")]
+    Refused { code: String, reason: String },
+    /// The email can never be sent (an envelope that does not parse).
     #[error("permanent: {0}")]
     Permanent(String),
 }
@@ -135,10 +138,13 @@ impl Transport {
 /// else — 4xx, no answer, refused connection, timeout, TLS, I/O — means the
 /// server may well take it later.
 fn classify(e: &lettre::transport::smtp::Error) -> SendError {
-    if e.is_permanent() {
-        SendError::Permanent(e.to_string())
-    } else {
-        SendError::Transient(e.to_string())
+    match e.status() {
+        Some(code) if e.is_permanent() => SendError::Refused {
+            code: code.to_string(),
+            reason: e.to_string(),
+        },
+        _ if e.is_permanent() => SendError::Permanent(e.to_string()),
+        _ => SendError::Transient(e.to_string()),
     }
 }
 

@@ -161,8 +161,9 @@ async fn smtp_outage_during_a_burst_delays_mail_then_delivers_it_once() {
 }
 
 /// Postfix refuses the signee's address for good (550): the refusal is
-/// recorded on the case, it is not retried, and the developer's ACK and
-/// the verifier's email still leave.
+/// recorded on the case, it is not retried, the developer's ACK and the
+/// verifier's email still leave, and both are told that the signee's
+/// address bounced, as a delivery report would have them told.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_permanent_refusal_is_recorded_on_the_case() {
     let servers = MailServers::start();
@@ -181,11 +182,25 @@ async fn a_permanent_refusal_is_recorded_on_the_case() {
         .unwrap_or_else(|| panic!("no case reference in {subject:?}"))
         .as_str()
         .to_string();
-    servers.wait_for(VERIFIER, "INBOX", 1, WAIT).await;
-    until("the refusal logged", WAIT, || {
-        sijil.log().contains("email refused permanently")
-    })
-    .await;
+    // The ACK, then the notice that the signee's address bounced, to the
+    // developer and to the verifier who holds the case.
+    let dev = servers.wait_for(DEVELOPER, "INBOX", 2, WAIT).await;
+    let staff = servers.wait_for(VERIFIER, "INBOX", 2, WAIT).await;
+    for notice in [&dev[1], &staff[1]] {
+        let m = support::parse(notice);
+        let subject = m.subject().unwrap_or_default();
+        assert!(
+            subject.starts_with(&format!("[{reference}] "))
+                && subject.contains("Signee's email bounced"),
+            "{subject}"
+        );
+        let text = m.body_text(0).unwrap_or_default();
+        assert!(
+            text.contains(&refused) && text.contains("(code 550)"),
+            "{text}"
+        );
+    }
+    assert!(sijil.log().contains("email refused permanently"));
     assert!(sijil.stop().success());
 
     let out = Command::new(env!("CARGO_BIN_EXE_sijil"))
@@ -230,7 +245,14 @@ async fn a_permanent_refusal_is_recorded_on_the_case() {
         .iter()
         .filter(|e| matches!(e.what, EventKind::EmailSent { .. }))
         .count();
-    assert_eq!(sent, 2, "ACK and STAFF-VERIFY sent: {history:?}");
+    assert_eq!(sent, 4, "ACK, STAFF-VERIFY and two notices: {history:?}");
+    let notices = history
+        .iter()
+        .filter(
+            |e| matches!(&e.what, EventKind::EmailQueued { template, .. } if template == "bounce"),
+        )
+        .count();
+    assert_eq!(notices, 2, "{history:?}");
     assert_eq!(store.outbox().count(), 0, "not retried");
 }
 

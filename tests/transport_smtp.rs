@@ -88,7 +88,10 @@ async fn starttls_delivers_and_refusals_are_classified() {
 
     let refused = format!("nobody@{REJECTING_DOMAIN}");
     match t.send(RA_ADDRESS, &[refused], &first.bytes).await {
-        Err(SendError::Permanent(why)) => assert!(why.contains("550"), "{why}"),
+        Err(SendError::Refused { code, reason }) => {
+            assert_eq!(code, "550");
+            assert!(reason.contains("550"), "{reason}");
+        }
         other => panic!("550 at RCPT must be permanent, got {other:?}"),
     }
     let deferred = format!("nobody@{TEMPFAIL_DOMAIN}");
@@ -211,7 +214,10 @@ async fn a_server_without_pipelining_gets_one_command_at_a_time() {
     send(&t, &first).await.unwrap();
     let refused = format!("nobody@{REJECTING_DOMAIN}");
     match t.send(RA_ADDRESS, &[refused], &first.bytes).await {
-        Err(SendError::Permanent(why)) => assert!(why.contains("550"), "{why}"),
+        Err(SendError::Refused { code, reason }) => {
+            assert_eq!(code, "550");
+            assert!(reason.contains("550"), "{reason}");
+        }
         other => panic!("550 at RCPT must be permanent, got {other:?}"),
     }
     send(&t, &rendered(SIGNEE, "serial-2")).await.unwrap();

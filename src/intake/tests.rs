@@ -428,6 +428,24 @@ Final-Recipient: rfc822; {SIGNEE}\r\nAction: failed\r\nStatus: 5.1.1\r\n\
 }
 
 #[test]
+fn only_the_signees_address_failing_calls_for_notices() {
+    let d = decide_raw(
+        &message(DEV, "Permohonan", "p8@dev", &body(&fields()), &documents()),
+        &Mem::default(),
+    );
+    let case = d.case.as_ref().expect("a case");
+    let cfg = cfg();
+    // As an SMTP server refusing it would write it: other case, same address.
+    let told = signee_unreachable(case, &SIGNEE.to_uppercase(), "550", &cfg);
+    let to: Vec<_> = told.iter().map(|e| e.to[0].email.as_str()).collect();
+    assert_eq!(to, [DEV, "aina@ra.example.my"]);
+    assert!(told.iter().all(|e| e.template == Template::Bounce
+        && e.context["bounce"]["status"] == "550"
+        && e.case_ref.as_deref() == Some(case.reference.as_str())));
+    assert!(signee_unreachable(case, DEV, "550", &cfg).is_empty());
+}
+
+#[test]
 fn a_robot_answering_our_answers_is_not_answered_forever() {
     let mut mem = Mem::default();
     let mut docs = documents();
