@@ -133,10 +133,8 @@ async fn serve<M: Mailbox + 'static>(
     let sender = outbox::Sender::new(
         store.clone(),
         transport,
-        (
-            cfg.clone(),
-            Renderer::new().map_err(|e| RunError::Start(format!("templates: {e:#}")))?,
-        ),
+        cfg.clone(),
+        Renderer::new().map_err(|e| RunError::Start(format!("templates: {e:#}")))?,
         queued.clone(),
         outbox_stats.clone(),
     );

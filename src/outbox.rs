@@ -76,10 +76,12 @@ impl Queued {
         self.bell.notify_one();
     }
 
-    /// Whether the attempt about to be made on `id` was counted by its
-    /// commit; true once per id.
-    fn take(&self, id: u64) -> bool {
-        self.lock().remove(&id)
+    /// The ids announced since the last call. Taken whole before the
+    /// sender reads the outbox: an id announced earlier is in what it reads
+    /// unless its email already left (it was found in the store and sent
+    /// before its announcement), and is forgotten either way.
+    fn take_all(&self) -> HashSet<u64> {
+        std::mem::take(&mut *self.lock())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<u64>> {
@@ -116,7 +118,8 @@ impl Sender {
     pub fn new(
         store: Store,
         transport: Transport,
-        (cfg, renderer): (Arc<Config>, Renderer),
+        cfg: Arc<Config>,
+        renderer: Renderer,
         queued: Arc<Queued>,
         stats: Arc<OutboxStats>,
     ) -> Sender {
@@ -167,6 +170,7 @@ impl Sender {
         if let Some(at) = self.retry_at.filter(|at| *at > now) {
             return Ok(Some((at - now).to_std().unwrap_or(Duration::ZERO)));
         }
+        let announced = self.queued.take_all();
         let entries: Vec<OutboxEntry> = self.store.outbox().collect::<Result<_, _>>()?;
         let (due, later): (Vec<_>, Vec<_>) =
             entries.into_iter().partition(|e| e.next_attempt <= now);
@@ -181,7 +185,7 @@ impl Sender {
             // the first attempt was counted by the commit that queued it.
             let mut counted = Vec::new();
             for entry in &mut batch {
-                if !self.queued.take(entry.id) {
+                if !announced.contains(&entry.id) {
                     entry.attempts += 1;
                     counted.push(entry.clone());
                 }
@@ -475,10 +479,8 @@ mod tests {
         Sender::new(
             store.clone(),
             Transport::Maildir(maildir),
-            (
-                Arc::new(Config::embedded_default()),
-                Renderer::new().unwrap(),
-            ),
+            Arc::new(Config::embedded_default()),
+            Renderer::new().unwrap(),
             queued,
             Arc::new(OutboxStats::default()),
         )
