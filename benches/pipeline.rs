@@ -12,7 +12,9 @@
 //!   EMEL 1 and STAFF-VERIFY have been delivered;
 //! - `latency` — the daemon idle in IMAP IDLE, packs APPENDed at a steady rate; time from each
 //!   APPEND to its EMEL 1 landing in the signee's Maildir;
-//! - `rss` — peak RSS (VmHWM) of a fresh daemon draining a backlog of 2 MB packs.
+//! - `rss` — peak RSS (VmHWM) of a fresh daemon draining a backlog of 2 MB packs;
+//! - `stages` — sijil's pure core in this process, no server: time per pack to parse, classify,
+//!   decide and render, the steps whose cost does not depend on the machine's noise as much.
 //!
 //! Flags: `--n N`, `--rss-n N`, `--latency-seconds S`, `--rate R`, `--quick`, `--only LIST`,
 //! `--no-write`, `--out PATH`. The results table is printed and written to
@@ -86,15 +88,17 @@ enum Phase {
     Sijil,
     Latency,
     Rss,
+    Stages,
 }
 
 impl Phase {
-    const ALL: [Phase; 5] = [
+    const ALL: [Phase; 6] = [
         Phase::Ceiling,
         Phase::Getmail,
         Phase::Sijil,
         Phase::Latency,
         Phase::Rss,
+        Phase::Stages,
     ];
 
     fn name(self) -> &'static str {
@@ -104,6 +108,7 @@ impl Phase {
             Phase::Sijil => "sijil",
             Phase::Latency => "latency",
             Phase::Rss => "rss",
+            Phase::Stages => "stages",
         }
     }
 }
@@ -125,7 +130,7 @@ struct Options {
 
 const USAGE: &str = "\
 usage: scripts/bench [--quick] [--n N] [--sijil-runs K] [--rss-n N] [--latency-seconds S]
-                     [--rate R] [--only ceiling,getmail,sijil,latency,rss] [--no-write]
+                     [--rate R] [--only ceiling,getmail,sijil,latency,rss,stages] [--no-write]
                      [--out PATH]
   --n N                 packs in the throughput backlog (default 300; quick 40)
   --sijil-runs K        times sijil drains that backlog, each with an empty store; the
@@ -700,18 +705,7 @@ async fn fetch_every_body(
 /// decided and rendered in this process by sijil's own core and templates, so that the bare relay
 /// hands Postfix what sijil hands it: bilingual text and HTML, 11 to 16 KB each.
 fn sijil_emails() -> anyhow::Result<Vec<Vec<u8>>> {
-    use sijil::config::{Config, Developer, Role, Staff};
-    let mut cfg = Config::embedded_default();
-    cfg.developers = vec![Developer {
-        company: support::DEVELOPER_COMPANY.into(),
-        addresses: vec![DEVELOPER.to_lowercase()],
-        domain: None,
-    }];
-    cfg.staff = vec![Staff {
-        name: "Aina".into(),
-        address: VERIFIER.to_lowercase(),
-        roles: vec![Role::Verifier],
-    }];
+    let cfg = bench_config();
     let raw = mixed_specs("signee", 0, 1, 1)
         .first()
         .map(PackSpec::build)
@@ -732,6 +726,24 @@ fn sijil_emails() -> anyhow::Result<Vec<Vec<u8>>> {
         );
     }
     Ok(emails.into_iter().map(|e| e.rendered.bytes).collect())
+}
+
+/// The daemon's settings as the harness writes them, for the core run in this process: the
+/// embedded default with the test developer and verifier.
+fn bench_config() -> sijil::config::Config {
+    use sijil::config::{Config, Developer, Role, Staff};
+    let mut cfg = Config::embedded_default();
+    cfg.developers = vec![Developer {
+        company: support::DEVELOPER_COMPANY.into(),
+        addresses: vec![DEVELOPER.to_lowercase()],
+        domain: None,
+    }];
+    cfg.staff = vec![Staff {
+        name: "Aina".into(),
+        address: VERIFIER.to_lowercase(),
+        roles: vec![Role::Verifier],
+    }];
+    cfg
 }
 
 async fn bare_relay(
@@ -2357,6 +2369,78 @@ fn memory(o: &Options, rt: &tokio::runtime::Runtime, report: &mut Report) {
     drop(daemon);
 }
 
+/// Packs of the throughput set the `stages` phase runs through the core, and how many times.
+const STAGE_PACKS: usize = 40;
+const STAGE_ROUNDS: usize = 5;
+
+/// sijil's pure core in this process, one thread, no server: for the throughput set's first
+/// packs, the time each step takes per pack (parse, classify, decide, render the three emails).
+/// Each round times every pack once; the median round counts. Nothing is stored, so every pack
+/// is decided as new, as in the throughput phase.
+fn stages(report: &mut Report) -> anyhow::Result<()> {
+    let cfg = bench_config();
+    let packs: Vec<Vec<u8>> = mixed_specs("signee", 0, STAGE_PACKS, 1)
+        .iter()
+        .map(PackSpec::build)
+        .collect();
+    let bytes: usize = packs.iter().map(Vec::len).sum();
+    let classifier = sijil::classify::Classifier::new(&cfg);
+    let renderer = sijil::render::Renderer::new()?;
+    let store = sijil::store::Store::temporary()?;
+    const STEPS: [&str; 4] = ["parse", "classify", "decide", "render"];
+    let mut rounds: Vec<[f64; 4]> = Vec::new();
+    for _ in 0..STAGE_ROUNDS {
+        let mut spent = [Duration::ZERO; 4];
+        for raw in &packs {
+            let t0 = Instant::now();
+            let msg = sijil::inbound::parse(raw);
+            let t1 = Instant::now();
+            let class = classifier.classify(&msg, &cfg);
+            let t2 = Instant::now();
+            let now = chrono::Utc::now();
+            let decision = sijil::intake::decide(&msg, &class, &store, &cfg, now);
+            let t3 = Instant::now();
+            let emails = renderer
+                .render_all(&decision.emails, &cfg.outbound, &msg.key, now)
+                .map_err(|e| anyhow!(e))?;
+            let t4 = Instant::now();
+            if emails.len() != 3 {
+                bail!(
+                    "a pack decided to {} emails, not 3 ({})",
+                    emails.len(),
+                    decision.reason
+                );
+            }
+            for (slot, d) in spent.iter_mut().zip([t1 - t0, t2 - t1, t3 - t2, t4 - t3]) {
+                *slot += d;
+            }
+        }
+        let per_pack = spent.map(|d| 1000.0 * d.as_secs_f64() / packs.len() as f64);
+        rounds.push(per_pack);
+    }
+    rounds.sort_by(|a, b| a.iter().sum::<f64>().total_cmp(&b.iter().sum::<f64>()));
+    let median = rounds[rounds.len() / 2];
+    report.row(
+        "core per pack, in process (median round)",
+        format!(
+            "{:.2} ms: {} ({} packs, avg {:.2} MB, {} rounds)",
+            median.iter().sum::<f64>(),
+            STEPS
+                .iter()
+                .zip(median)
+                .map(|(step, ms)| format!("{step} {ms:.2}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            packs.len(),
+            bytes as f64 / 1e6 / packs.len() as f64,
+            STAGE_ROUNDS
+        ),
+        "",
+        Verdict::Info,
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let o = match parse_options() {
         Ok(Some(o)) => o,
@@ -2404,6 +2488,12 @@ fn main() -> ExitCode {
     }
     if o.has(Phase::Rss) {
         memory(&o, &rt, &mut report);
+    }
+    if o.has(Phase::Stages) {
+        eprintln!("stages: the core in this process, {STAGE_PACKS} packs × {STAGE_ROUNDS}");
+        if let Err(e) = stages(&mut report) {
+            report.error("core per pack, in process (median round)", "", &e);
+        }
     }
 
     let table = report.table();

@@ -10,6 +10,15 @@
 //!
 //! The mailbox is used by this task alone, one command at a time, so the
 //! worker never waits on IMAP and filing never interrupts a fetch.
+//!
+//! While a backlog drains, decided messages are filed together, up to
+//! [`FILE_TOGETHER`] at once: for an IMAP server each `UID MOVE` costs a
+//! sync of both folders and an index commit whatever its size (Dovecot's
+//! Maildir: a lock file, a uidlist rewrite and a directory scan each), so
+//! the batch is what the server's work per message depends on. As soon as
+//! the fetcher has nothing in flight (the backlog is drained, or a single
+//! message has been handled) it files what it holds, so an idle daemon
+//! files every message at once.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -28,6 +37,9 @@ use crate::mailbox::{Fetched, Folder, Mailbox, MessageId};
 /// message more may be in flight, since a size is known only once fetched.
 /// Two batches' worth: the next batch is fetched while one is decided.
 pub const FETCH_AHEAD_BYTES: usize = 24 << 20;
+
+/// Most decided messages held back from filing while more are in flight.
+pub const FILE_TOGETHER: usize = 64;
 
 /// A message fetched and on its way to being parsed.
 pub struct Arrival {
@@ -143,11 +155,15 @@ pub async fn run<M: Mailbox>(
     shutdown: CancellationToken,
 ) {
     let mut budget = Budget::default();
+    let mut unfiled = Vec::new();
     let mut pause = Duration::ZERO;
     loop {
         // Filing first: it moves decided mail out and frees the budget.
         while let Ok(filing) = filings.try_recv() {
-            file(&mut mailbox, &mut budget, filing).await;
+            budget.settle(filing, &mut unfiled);
+        }
+        if unfiled.len() >= FILE_TOGETHER || (budget.messages == 0 && !unfiled.is_empty()) {
+            file(&mut mailbox, std::mem::take(&mut unfiled)).await;
         }
         if shutdown.is_cancelled() {
             break;
@@ -188,7 +204,7 @@ pub async fn run<M: Mailbox>(
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
                     filing = filings.recv() => match filing {
-                        Some(filing) => file(&mut mailbox, &mut budget, filing).await,
+                        Some(filing) => budget.settle(filing, &mut unfiled),
                         None => break,
                     },
                 }
@@ -202,8 +218,9 @@ pub async fn run<M: Mailbox>(
     // The worker finishes the batch in hand; file it before logging out.
     drop(arrivals);
     while let Some(filing) = filings.recv().await {
-        file(&mut mailbox, &mut budget, filing).await;
+        budget.settle(filing, &mut unfiled);
     }
+    file(&mut mailbox, unfiled).await;
     mailbox.close().await;
 }
 
@@ -214,13 +231,21 @@ struct Budget {
     bytes: usize,
 }
 
-async fn file<M: Mailbox>(mailbox: &mut M, budget: &mut Budget, filing: Filing) {
-    budget.messages = budget.messages.saturating_sub(filing.messages);
-    budget.bytes = budget.bytes.saturating_sub(filing.bytes);
-    if filing.items.is_empty() {
+impl Budget {
+    /// Takes the worker's word on a batch: its budget is free again, and
+    /// its messages join those waiting to be filed.
+    fn settle(&mut self, filing: Filing, unfiled: &mut Vec<(MessageId, Folder)>) {
+        self.messages = self.messages.saturating_sub(filing.messages);
+        self.bytes = self.bytes.saturating_sub(filing.bytes);
+        unfiled.extend(filing.items);
+    }
+}
+
+async fn file<M: Mailbox>(mailbox: &mut M, items: Vec<(MessageId, Folder)>) {
+    if items.is_empty() {
         return;
     }
-    if let Err(e) = mailbox.file_all(&filing.items).await {
+    if let Err(e) = mailbox.file_all(&items).await {
         // Their effect is stored: they are filed (only) when offered again.
         tracing::warn!(error = %e, "could not file every message, will retry");
     }
