@@ -18,11 +18,12 @@
 //! the batch is what the server's work per message depends on. As soon as
 //! the fetcher has nothing in flight (the backlog is drained, or a single
 //! message has been handled) it files what it holds, so an idle daemon
-//! files every message at once.
+//! files every message at once; under a steady stream, none waits longer
+//! than [`FILE_WITHIN`].
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
@@ -40,6 +41,10 @@ pub const FETCH_AHEAD_BYTES: usize = 24 << 20;
 
 /// Most decided messages held back from filing while more are in flight.
 pub const FILE_TOGETHER: usize = 64;
+
+/// ... and for at most this long: under a steady stream of mail the
+/// fetcher may never be without a message in flight.
+pub const FILE_WITHIN: Duration = Duration::from_secs(2);
 
 /// A message fetched and on its way to being parsed.
 pub struct Arrival {
@@ -155,16 +160,14 @@ pub async fn run<M: Mailbox>(
     shutdown: CancellationToken,
 ) {
     let mut budget = Budget::default();
-    let mut unfiled = Vec::new();
+    let mut unfiled = Unfiled::default();
     let mut pause = Duration::ZERO;
     loop {
         // Filing first: it moves decided mail out and frees the budget.
         while let Ok(filing) = filings.try_recv() {
             budget.settle(filing, &mut unfiled);
         }
-        if unfiled.len() >= FILE_TOGETHER || (budget.messages == 0 && !unfiled.is_empty()) {
-            file(&mut mailbox, std::mem::take(&mut unfiled)).await;
-        }
+        file(&mut mailbox, unfiled.due(budget.messages > 0)).await;
         if shutdown.is_cancelled() {
             break;
         }
@@ -220,7 +223,7 @@ pub async fn run<M: Mailbox>(
     while let Some(filing) = filings.recv().await {
         budget.settle(filing, &mut unfiled);
     }
-    file(&mut mailbox, unfiled).await;
+    file(&mut mailbox, unfiled.items).await;
     mailbox.close().await;
 }
 
@@ -234,24 +237,341 @@ struct Budget {
 impl Budget {
     /// Takes the worker's word on a batch: its budget is free again, and
     /// its messages join those waiting to be filed.
-    fn settle(&mut self, filing: Filing, unfiled: &mut Vec<(MessageId, Folder)>) {
+    fn settle(&mut self, filing: Filing, unfiled: &mut Unfiled) {
         self.messages = self.messages.saturating_sub(filing.messages);
         self.bytes = self.bytes.saturating_sub(filing.bytes);
-        unfiled.extend(filing.items);
+        if unfiled.items.is_empty() && !filing.items.is_empty() {
+            unfiled.since = Some(Instant::now());
+        }
+        unfiled.items.extend(filing.items);
     }
 }
 
-async fn file<M: Mailbox>(mailbox: &mut M, items: Vec<(MessageId, Folder)>) {
-    if items.is_empty() {
-        return;
+/// Decided messages not filed yet, oldest first.
+#[derive(Debug, Default)]
+struct Unfiled {
+    items: Vec<(MessageId, Folder)>,
+    /// When the oldest of them was decided.
+    since: Option<Instant>,
+}
+
+impl Unfiled {
+    /// Takes what is due for filing: whole moves while more mail is in
+    /// flight; everything once nothing is, or once the oldest has waited
+    /// [`FILE_WITHIN`].
+    fn due(&mut self, in_flight: bool) -> Vec<(MessageId, Folder)> {
+        let waited = self.since.is_some_and(|t| t.elapsed() >= FILE_WITHIN);
+        let n = if !in_flight || waited {
+            self.items.len()
+        } else {
+            self.items.len() - self.items.len() % FILE_TOGETHER
+        };
+        let due = self.items.drain(..n).collect();
+        if self.items.is_empty() {
+            self.since = None;
+        }
+        due
     }
-    if let Err(e) = mailbox.file_all(&items).await {
-        // Their effect is stored: they are filed (only) when offered again.
-        tracing::warn!(error = %e, "could not file every message, will retry");
+}
+
+/// Files `items`, at most [`FILE_TOGETHER`] in one go.
+async fn file<M: Mailbox>(mailbox: &mut M, items: Vec<(MessageId, Folder)>) {
+    for chunk in items.chunks(FILE_TOGETHER) {
+        if let Err(e) = mailbox.file_all(chunk).await {
+            // Their effect is stored: they are filed (only) when offered again.
+            tracing::warn!(error = %e, "could not file every message, will retry");
+        }
     }
 }
 
 /// Back-off after a mailbox error.
 pub fn next_pause(p: Duration) -> Duration {
     (p * 2).clamp(Duration::from_millis(500), Duration::from_secs(30))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The filing rule, against an in-memory inbox: what the fetcher files
+    //! and when, not how a server moves mail (the IMAP and Maildir edges
+    //! have their own tests against real folders).
+
+    use std::collections::VecDeque;
+
+    use super::*;
+
+    /// What the fake inbox was asked to do, in order.
+    #[derive(Debug, PartialEq)]
+    enum Call {
+        Filed(Vec<u32>),
+        Closed,
+    }
+
+    struct FakeInbox {
+        waiting: VecDeque<u32>,
+        calls: mpsc::UnboundedSender<Call>,
+    }
+
+    impl FakeInbox {
+        fn with(uids: impl IntoIterator<Item = u32>) -> (FakeInbox, Calls) {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let inbox = FakeInbox {
+                waiting: uids.into_iter().collect(),
+                calls: tx,
+            };
+            (inbox, Calls(rx))
+        }
+
+        fn take(&mut self) -> Option<Fetched> {
+            self.waiting.pop_front().map(|uid| Fetched {
+                id: MessageId::Imap {
+                    uidvalidity: 1,
+                    uid,
+                },
+                raw: format!("From: a@b.example\r\nSubject: {uid}\r\n\r\nhi\r\n").into_bytes(),
+            })
+        }
+    }
+
+    impl Mailbox for FakeInbox {
+        async fn open(&mut self) -> Result<(), crate::mailbox::MailboxError> {
+            Ok(())
+        }
+
+        async fn next(
+            &mut self,
+            shutdown: &CancellationToken,
+        ) -> Result<Option<Fetched>, crate::mailbox::MailboxError> {
+            match self.take() {
+                Some(fetched) => Ok(Some(fetched)),
+                None => {
+                    shutdown.cancelled().await;
+                    Ok(None)
+                }
+            }
+        }
+
+        async fn next_ready(&mut self) -> Result<Option<Fetched>, crate::mailbox::MailboxError> {
+            Ok(self.take())
+        }
+
+        async fn file(
+            &mut self,
+            id: &MessageId,
+            folder: Folder,
+        ) -> Result<(), crate::mailbox::MailboxError> {
+            self.file_all(&[(id.clone(), folder)]).await
+        }
+
+        async fn file_all(
+            &mut self,
+            items: &[(MessageId, Folder)],
+        ) -> Result<(), crate::mailbox::MailboxError> {
+            let uids = items
+                .iter()
+                .map(|(id, _)| match id {
+                    MessageId::Imap { uid, .. } => *uid,
+                    MessageId::Maildir { .. } => 0,
+                })
+                .collect();
+            let _ = self.calls.send(Call::Filed(uids));
+            Ok(())
+        }
+
+        async fn close(&mut self) {
+            let _ = self.calls.send(Call::Closed);
+        }
+    }
+
+    struct Calls(mpsc::UnboundedReceiver<Call>);
+
+    impl Calls {
+        /// The next call, failing the test if none comes within 10 s.
+        async fn next(&mut self) -> Call {
+            match tokio::time::timeout(Duration::from_secs(10), self.0.recv()).await {
+                Ok(Some(call)) => call,
+                Ok(None) => panic!("the fetcher dropped the inbox without closing it"),
+                Err(_) => panic!("the fetcher did nothing for 10 s"),
+            }
+        }
+    }
+
+    fn parser() -> Parser {
+        Parser::new(Arc::new(Config::embedded_default()))
+    }
+
+    fn uid(id: &MessageId) -> u32 {
+        match id {
+            MessageId::Imap { uid, .. } => *uid,
+            MessageId::Maildir { .. } => 0,
+        }
+    }
+
+    /// Stands in for the daemon's worker: answers each arrival with a
+    /// filing of its own, as a worker whose batches hold one message would.
+    async fn answer_each(
+        mut arrivals: mpsc::UnboundedReceiver<Arrival>,
+        filings: mpsc::UnboundedSender<Filing>,
+        count: usize,
+    ) -> mpsc::UnboundedSender<Filing> {
+        for _ in 0..count {
+            let Some(arrival) = arrivals.recv().await else {
+                panic!("the fetcher stopped handing out messages");
+            };
+            let _ = arrival.parsed.await;
+            let filing = Filing {
+                items: vec![(arrival.id, Folder::Processed)],
+                messages: 1,
+                bytes: arrival.bytes,
+            };
+            filings.send(filing).unwrap();
+        }
+        filings
+    }
+
+    fn decided(n: u32) -> Filing {
+        Filing {
+            items: (1..=n)
+                .map(|uid| {
+                    let id = MessageId::Imap {
+                        uidvalidity: 1,
+                        uid,
+                    };
+                    (id, Folder::Processed)
+                })
+                .collect(),
+            messages: n as usize,
+            bytes: 0,
+        }
+    }
+
+    #[test]
+    fn whole_moves_while_in_flight_everything_when_idle_or_waited() {
+        let mut budget = Budget::default();
+        let mut unfiled = Unfiled::default();
+        budget.settle(decided(70), &mut unfiled);
+        let due = unfiled.due(true);
+        assert_eq!(due.len(), FILE_TOGETHER);
+        assert_eq!(uid(&due[0].0), 1, "oldest first");
+        assert_eq!(unfiled.items.len(), 6);
+        assert!(unfiled.due(true).is_empty(), "six wait for company");
+        assert_eq!(unfiled.due(false).len(), 6, "nothing in flight: all go");
+        assert!(unfiled.since.is_none());
+
+        budget.settle(decided(3), &mut unfiled);
+        assert!(unfiled.due(true).is_empty());
+        unfiled.since = Instant::now().checked_sub(FILE_WITHIN);
+        assert_eq!(unfiled.due(true).len(), 3, "waited long enough: all go");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_backlog_is_filed_in_moves_of_at_most_file_together() {
+        let total = 3 * FILE_TOGETHER as u32 + 5;
+        let (inbox, mut calls) = FakeInbox::with(1..=total);
+        let (arrivals_tx, arrivals) = mpsc::unbounded_channel();
+        let (filings, filings_rx) = mpsc::unbounded_channel();
+        let shutdown = CancellationToken::new();
+        let fetcher = tokio::spawn(run(
+            inbox,
+            parser(),
+            arrivals_tx,
+            filings_rx,
+            shutdown.clone(),
+        ));
+        let worker = tokio::spawn(answer_each(arrivals, filings, total as usize));
+
+        let mut filed = Vec::new();
+        let mut moves = 0;
+        while filed.len() < total as usize {
+            match calls.next().await {
+                Call::Filed(uids) => {
+                    assert!(!uids.is_empty());
+                    assert!(uids.len() <= FILE_TOGETHER, "{} in one move", uids.len());
+                    moves += 1;
+                    filed.extend(uids);
+                }
+                Call::Closed => panic!("closed before every message was filed"),
+            }
+        }
+        assert_eq!(
+            filed,
+            (1..=total).collect::<Vec<_>>(),
+            "each once, in order"
+        );
+        // One move per message would be `total`; the fake inbox hands
+        // everything out at once, so the fetcher is always ahead.
+        assert!(moves <= 8, "{moves} moves for {total} messages");
+
+        shutdown.cancel();
+        drop(worker.await.unwrap());
+        assert_eq!(calls.next().await, Call::Closed);
+        fetcher.await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lone_message_is_filed_as_soon_as_it_is_decided() {
+        let (inbox, mut calls) = FakeInbox::with([7]);
+        let (arrivals_tx, mut arrivals) = mpsc::unbounded_channel();
+        let (filings, filings_rx) = mpsc::unbounded_channel();
+        let shutdown = CancellationToken::new();
+        let fetcher = tokio::spawn(run(
+            inbox,
+            parser(),
+            arrivals_tx,
+            filings_rx,
+            shutdown.clone(),
+        ));
+        let arrival: Arrival = arrivals.recv().await.unwrap();
+        assert_eq!(uid(&arrival.id), 7);
+        filings
+            .send(Filing {
+                items: vec![(arrival.id, Folder::Rejected)],
+                messages: 1,
+                bytes: arrival.bytes,
+            })
+            .unwrap();
+        // The daemon is still running and the inbox is empty: the move does
+        // not wait for company.
+        assert_eq!(calls.next().await, Call::Filed(vec![7]));
+        shutdown.cancel();
+        drop(filings);
+        assert_eq!(calls.next().await, Call::Closed);
+        fetcher.await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn what_is_decided_during_shutdown_is_filed_before_logout() {
+        let (inbox, mut calls) = FakeInbox::with(1..=3);
+        let (arrivals_tx, mut arrivals) = mpsc::unbounded_channel();
+        let (filings, filings_rx) = mpsc::unbounded_channel();
+        let shutdown = CancellationToken::new();
+        let fetcher = tokio::spawn(run(
+            inbox,
+            parser(),
+            arrivals_tx,
+            filings_rx,
+            shutdown.clone(),
+        ));
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            held.push(arrivals.recv().await.unwrap());
+        }
+        // SIGTERM while the worker holds all three: it finishes them, and
+        // their filing still reaches the inbox before LOGOUT.
+        shutdown.cancel();
+        let bytes = held.iter().map(|a| a.bytes).sum();
+        filings
+            .send(Filing {
+                items: held
+                    .into_iter()
+                    .map(|a| (a.id, Folder::Processed))
+                    .collect(),
+                messages: 3,
+                bytes,
+            })
+            .unwrap();
+        drop(filings);
+        assert_eq!(calls.next().await, Call::Filed(vec![1, 2, 3]));
+        assert_eq!(calls.next().await, Call::Closed);
+        fetcher.await.unwrap();
+    }
 }

@@ -179,18 +179,29 @@ impl Renderer {
         template: Template,
         context: &Value,
     ) -> anyhow::Result<(String, String, String)> {
+        self.render_parts_in(template, &Context::from(context.clone()))
+    }
+
+    /// [`Renderer::render_parts`] with the context handlebars reads: built
+    /// once for the three parts, where handlebars' `render` would copy the
+    /// whole JSON for each.
+    fn render_parts_in(
+        &self,
+        template: Template,
+        context: &Context,
+    ) -> anyhow::Result<(String, String, String)> {
         let stem = template.name();
         let subject = self
             .text
-            .render(&format!("{stem}.subject"), context)
+            .render_with_context(&format!("{stem}.subject"), context)
             .with_context(|| format!("rendering {stem}.subject.hbs"))?;
         let text = self
             .text
-            .render(&format!("{stem}.txt"), context)
+            .render_with_context(&format!("{stem}.txt"), context)
             .with_context(|| format!("rendering {stem}.txt.hbs"))?;
         let html = self
             .html
-            .render(&format!("{stem}.html"), context)
+            .render_with_context(&format!("{stem}.html"), context)
             .with_context(|| format!("rendering {stem}.html.hbs"))?;
         Ok((one_line(&subject), tidy_text(&text), html))
     }
@@ -207,8 +218,8 @@ impl Renderer {
         let message_id = bare_id(message_id)
             .ok_or_else(|| anyhow!("invalid Message-ID {message_id:?}"))?
             .to_owned();
-        let context = template_context(email);
-        let (mut subject, text, html) = self.render_parts(email.template, &context)?;
+        let context = Context::from(template_context(email));
+        let (mut subject, text, html) = self.render_parts_in(email.template, &context)?;
         // The reference in the subject is what routes every reply back to its
         // case (SPEC §2): guarantee it even if a template forgot it.
         if let Some(case_ref) = email.case_ref.as_deref().filter(|r| !r.trim().is_empty()) {
