@@ -1768,6 +1768,12 @@ missing when no EMEL 1 has arrived for 60 s counts as missing.
 the daemon starts; the daemon drains it until every email is delivered (no hold queue here); its peak resident set
 is read from `VmHWM` in `/proc/<pid>/status` before it is stopped. The drain's throughput is shown
 too.
+
+**Core per pack.** No server: this process runs sijil's pure core on the throughput set's first
+{stage_packs} packs, one thread, and times each step per pack — `inbound::parse` (MIME, base64,
+SHA-256 of every document), classify, `intake::decide` (against an empty store, so every pack is
+new) and rendering its three emails. {stage_rounds} rounds; the round with the median total is
+shown. It is the part of sijil's CPU that the machine's noise moves least.
 "#,
         poll = POLL.as_millis(),
         appenders = APPENDERS,
@@ -1777,6 +1783,8 @@ too.
             n => format!("{n} times"),
         },
         idle_probes = IDLE_PROBES,
+        stage_packs = STAGE_PACKS,
+        stage_rounds = STAGE_ROUNDS,
     );
     out
 }
