@@ -2488,6 +2488,14 @@ fn main() -> ExitCode {
         o.rate
     );
     let mut report = Report::default();
+    // First, on a quiet machine: the later phases leave the kernel writing
+    // gigabytes back for minutes after they end.
+    if o.has(Phase::Stages) {
+        eprintln!("stages: the core in this process, {STAGE_PACKS} packs × {STAGE_ROUNDS}");
+        if let Err(e) = stages(&mut report) {
+            report.error("core per pack, in process (median round)", "", &e);
+        }
+    }
     if [Phase::Ceiling, Phase::Getmail, Phase::Sijil, Phase::Latency]
         .iter()
         .any(|p| o.has(*p))
@@ -2496,12 +2504,6 @@ fn main() -> ExitCode {
     }
     if o.has(Phase::Rss) {
         memory(&o, &rt, &mut report);
-    }
-    if o.has(Phase::Stages) {
-        eprintln!("stages: the core in this process, {STAGE_PACKS} packs × {STAGE_ROUNDS}");
-        if let Err(e) = stages(&mut report) {
-            report.error("core per pack, in process (median round)", "", &e);
-        }
     }
 
     let table = report.table();

@@ -240,10 +240,7 @@ impl Budget {
     fn settle(&mut self, filing: Filing, unfiled: &mut Unfiled) {
         self.messages = self.messages.saturating_sub(filing.messages);
         self.bytes = self.bytes.saturating_sub(filing.bytes);
-        if unfiled.items.is_empty() && !filing.items.is_empty() {
-            unfiled.since = Some(Instant::now());
-        }
-        unfiled.items.extend(filing.items);
+        unfiled.add(filing.items);
     }
 }
 
@@ -256,6 +253,13 @@ struct Unfiled {
 }
 
 impl Unfiled {
+    fn add(&mut self, items: Vec<(MessageId, Folder)>) {
+        if self.items.is_empty() && !items.is_empty() {
+            self.since = Some(Instant::now());
+        }
+        self.items.extend(items);
+    }
+
     /// Takes what is due for filing: whole moves while more mail is in
     /// flight; everything once nothing is, or once the oldest has waited
     /// [`FILE_WITHIN`].
@@ -323,10 +327,7 @@ mod tests {
 
         fn take(&mut self) -> Option<Fetched> {
             self.waiting.pop_front().map(|uid| Fetched {
-                id: MessageId::Imap {
-                    uidvalidity: 1,
-                    uid,
-                },
+                id: id(uid),
                 raw: format!("From: a@b.example\r\nSubject: {uid}\r\n\r\nhi\r\n").into_bytes(),
             })
         }
@@ -366,13 +367,7 @@ mod tests {
             &mut self,
             items: &[(MessageId, Folder)],
         ) -> Result<(), crate::mailbox::MailboxError> {
-            let uids = items
-                .iter()
-                .map(|(id, _)| match id {
-                    MessageId::Imap { uid, .. } => *uid,
-                    MessageId::Maildir { .. } => 0,
-                })
-                .collect();
+            let uids = items.iter().map(|(id, _)| uid(id)).collect();
             let _ = self.calls.send(Call::Filed(uids));
             Ok(())
         }
@@ -397,6 +392,13 @@ mod tests {
 
     fn parser() -> Parser {
         Parser::new(Arc::new(Config::embedded_default()))
+    }
+
+    fn id(uid: u32) -> MessageId {
+        MessageId::Imap {
+            uidvalidity: 1,
+            uid,
+        }
     }
 
     fn uid(id: &MessageId) -> u32 {
@@ -430,15 +432,7 @@ mod tests {
 
     fn decided(n: u32) -> Filing {
         Filing {
-            items: (1..=n)
-                .map(|uid| {
-                    let id = MessageId::Imap {
-                        uidvalidity: 1,
-                        uid,
-                    };
-                    (id, Folder::Processed)
-                })
-                .collect(),
+            items: (1..=n).map(|uid| (id(uid), Folder::Processed)).collect(),
             messages: n as usize,
             bytes: 0,
         }
