@@ -408,6 +408,46 @@ mod tests {
         }
     }
 
+    /// A fetcher running over a fake inbox holding `uids`, and the ends the
+    /// daemon's worker would hold.
+    struct Running {
+        calls: Calls,
+        arrivals: mpsc::UnboundedReceiver<Arrival>,
+        filings: mpsc::UnboundedSender<Filing>,
+        shutdown: CancellationToken,
+        fetcher: JoinHandle<()>,
+    }
+
+    fn start(uids: impl IntoIterator<Item = u32>) -> Running {
+        let (inbox, calls) = FakeInbox::with(uids);
+        let (arrivals_tx, arrivals) = mpsc::unbounded_channel();
+        let (filings, filings_rx) = mpsc::unbounded_channel();
+        let shutdown = CancellationToken::new();
+        let fetcher = tokio::spawn(run(
+            inbox,
+            parser(),
+            arrivals_tx,
+            filings_rx,
+            shutdown.clone(),
+        ));
+        Running {
+            calls,
+            arrivals,
+            filings,
+            shutdown,
+            fetcher,
+        }
+    }
+
+    /// The worker's word on `held`: all of them decided into `folder`.
+    fn filing_of(held: Vec<Arrival>, folder: Folder) -> Filing {
+        Filing {
+            messages: held.len(),
+            bytes: held.iter().map(|a| a.bytes).sum(),
+            items: held.into_iter().map(|a| (a.id, folder)).collect(),
+        }
+    }
+
     /// Stands in for the daemon's worker: answers each arrival with a
     /// filing of its own, as a worker whose batches hold one message would.
     async fn answer_each(
@@ -416,16 +456,13 @@ mod tests {
         count: usize,
     ) -> mpsc::UnboundedSender<Filing> {
         for _ in 0..count {
-            let Some(arrival) = arrivals.recv().await else {
+            let Some(mut arrival) = arrivals.recv().await else {
                 panic!("the fetcher stopped handing out messages");
             };
-            let _ = arrival.parsed.await;
-            let filing = Filing {
-                items: vec![(arrival.id, Folder::Processed)],
-                messages: 1,
-                bytes: arrival.bytes,
-            };
-            filings.send(filing).unwrap();
+            let _ = (&mut arrival.parsed).await;
+            filings
+                .send(filing_of(vec![arrival], Folder::Processed))
+                .unwrap();
         }
         filings
     }
@@ -460,17 +497,13 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_backlog_is_filed_in_moves_of_at_most_file_together() {
         let total = 3 * FILE_TOGETHER as u32 + 5;
-        let (inbox, mut calls) = FakeInbox::with(1..=total);
-        let (arrivals_tx, arrivals) = mpsc::unbounded_channel();
-        let (filings, filings_rx) = mpsc::unbounded_channel();
-        let shutdown = CancellationToken::new();
-        let fetcher = tokio::spawn(run(
-            inbox,
-            parser(),
-            arrivals_tx,
-            filings_rx,
-            shutdown.clone(),
-        ));
+        let Running {
+            mut calls,
+            arrivals,
+            filings,
+            shutdown,
+            fetcher,
+        } = start(1..=total);
         let worker = tokio::spawn(answer_each(arrivals, filings, total as usize));
 
         let mut filed = Vec::new();
@@ -503,25 +536,17 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_lone_message_is_filed_as_soon_as_it_is_decided() {
-        let (inbox, mut calls) = FakeInbox::with([7]);
-        let (arrivals_tx, mut arrivals) = mpsc::unbounded_channel();
-        let (filings, filings_rx) = mpsc::unbounded_channel();
-        let shutdown = CancellationToken::new();
-        let fetcher = tokio::spawn(run(
-            inbox,
-            parser(),
-            arrivals_tx,
-            filings_rx,
-            shutdown.clone(),
-        ));
+        let Running {
+            mut calls,
+            mut arrivals,
+            filings,
+            shutdown,
+            fetcher,
+        } = start([7]);
         let arrival: Arrival = arrivals.recv().await.unwrap();
         assert_eq!(uid(&arrival.id), 7);
         filings
-            .send(Filing {
-                items: vec![(arrival.id, Folder::Rejected)],
-                messages: 1,
-                bytes: arrival.bytes,
-            })
+            .send(filing_of(vec![arrival], Folder::Rejected))
             .unwrap();
         // The daemon is still running and the inbox is empty: the move does
         // not wait for company.
@@ -534,17 +559,13 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn what_is_decided_during_shutdown_is_filed_before_logout() {
-        let (inbox, mut calls) = FakeInbox::with(1..=3);
-        let (arrivals_tx, mut arrivals) = mpsc::unbounded_channel();
-        let (filings, filings_rx) = mpsc::unbounded_channel();
-        let shutdown = CancellationToken::new();
-        let fetcher = tokio::spawn(run(
-            inbox,
-            parser(),
-            arrivals_tx,
-            filings_rx,
-            shutdown.clone(),
-        ));
+        let Running {
+            mut calls,
+            mut arrivals,
+            filings,
+            shutdown,
+            fetcher,
+        } = start(1..=3);
         let mut held = Vec::new();
         for _ in 0..3 {
             held.push(arrivals.recv().await.unwrap());
@@ -552,17 +573,7 @@ mod tests {
         // SIGTERM while the worker holds all three: it finishes them, and
         // their filing still reaches the inbox before LOGOUT.
         shutdown.cancel();
-        let bytes = held.iter().map(|a| a.bytes).sum();
-        filings
-            .send(Filing {
-                items: held
-                    .into_iter()
-                    .map(|a| (a.id, Folder::Processed))
-                    .collect(),
-                messages: 3,
-                bytes,
-            })
-            .unwrap();
+        filings.send(filing_of(held, Folder::Processed)).unwrap();
         drop(filings);
         assert_eq!(calls.next().await, Call::Filed(vec![1, 2, 3]));
         assert_eq!(calls.next().await, Call::Closed);
