@@ -1,76 +1,19 @@
-//! The intake core driven with parsed messages and an in-memory case view.
+//! The core driven through [`handle`] by each kind of input, with an
+//! in-memory view: packs, supplements, duplicates, delivery reports, the
+//! reply-rate limit, SMTP refusals and the clock; and a view that fails.
 
 use super::*;
-use crate::classify::Classifier;
+use crate::core::case::{Case, CaseState};
+use crate::core::classify::Classifier;
+use crate::core::email::Template;
+use crate::core::view::SentEmail;
+use crate::core::{Effects, Input, MemView, handle};
 use crate::config::Developer;
 use crate::inbound::parse;
 use chrono::TimeZone;
 
 const DEV: &str = "submit@seriindah.my";
 const SIGNEE: &str = "ali@buyer.example.com";
-
-#[derive(Default)]
-struct Mem {
-    cases: Vec<Case>,
-    /// Our emails' Message-IDs and the case each was about.
-    sent: Vec<(String, String)>,
-    /// One entry per answer counted, as the store counts them.
-    replies: Vec<String>,
-}
-
-impl Cases for Mem {
-    fn get(&self, reference: &str) -> Option<Case> {
-        self.cases
-            .iter()
-            .find(|c| c.reference == reference)
-            .cloned()
-    }
-    fn open_for_order(&self, espa: &str, order: u32) -> Option<Case> {
-        self.cases
-            .iter()
-            .find(|c| !c.state.is_closed() && c.espa_order() == Some((espa.to_string(), order)))
-            .cloned()
-    }
-    fn open_for_id(&self, espa: &str, id: &str) -> Option<Case> {
-        self.cases
-            .iter()
-            .find(|c| {
-                !c.state.is_closed()
-                    && c.application
-                        .as_ref()
-                        .is_some_and(|a| a.espa_ref == espa && a.id_number == id)
-            })
-            .cloned()
-    }
-    fn next_sequence(&self, _year: i32) -> u64 {
-        self.cases.len() as u64 + 1
-    }
-    fn replies_this_hour(&self, address: &str, reference: &str, now: DateTime<Utc>) -> u32 {
-        let key = reply_counter(address, reference, now);
-        self.replies.iter().filter(|k| **k == key).count() as u32
-    }
-    fn case_for_email(&self, message_id: &str) -> Option<Case> {
-        let reference = self.sent.iter().find(|(id, _)| id == message_id)?.1.clone();
-        self.get(&reference)
-    }
-}
-
-impl Mem {
-    /// Applies a decision the way the store would.
-    fn apply(&mut self, d: &Decision) {
-        for e in &d.emails {
-            for r in &e.to {
-                if let Some(reference) = &e.case_ref {
-                    self.replies.push(reply_counter(&r.email, reference, now()));
-                }
-            }
-        }
-        if let Some(case) = &d.case {
-            self.cases.retain(|c| c.reference != case.reference);
-            self.cases.push(case.clone());
-        }
-    }
-}
 
 fn cfg() -> Config {
     let mut cfg = Config::embedded_default();
@@ -156,21 +99,21 @@ fn body(fields: &[(&str, String)]) -> String {
         .collect()
 }
 
-fn decide_raw(raw: &[u8], mem: &Mem) -> Decision {
+fn decide_raw(raw: &[u8], mem: &MemView) -> Effects {
     let cfg = cfg();
     let msg = parse(raw);
     let class = Classifier::new(&cfg).classify(&msg, &cfg);
-    decide(&msg, &class, mem, &cfg, now())
+    handle(Input::Message { msg: &msg, class: &class }, mem, &cfg, now()).expect("the view reads")
 }
 
-fn templates(d: &Decision) -> Vec<(Template, Vec<String>)> {
+fn templates(d: &Effects) -> Vec<(Template, Vec<String>)> {
     d.emails
         .iter()
         .map(|e| (e.template, e.to.iter().map(|r| r.email.clone()).collect()))
         .collect()
 }
 
-fn codes(d: &Decision) -> Vec<String> {
+fn codes(d: &Effects) -> Vec<String> {
     d.emails
         .iter()
         .flat_map(|e| {
@@ -185,7 +128,7 @@ fn codes(d: &Decision) -> Vec<String> {
 
 #[test]
 fn a_valid_pack_opens_a_received_case_with_ack_emel1_and_staff_verify() {
-    let mem = Mem::default();
+    let mem = MemView::default();
     let raw = message(
         DEV,
         "Permohonan Sijil Digital - Ali bin Abu",
@@ -194,14 +137,20 @@ fn a_valid_pack_opens_a_received_case_with_ack_emel1_and_staff_verify() {
         &documents(),
     );
     let d = decide_raw(&raw, &mem);
-    assert_eq!(d.folder, Folder::Processed);
-    let case = d.case.as_ref().expect("a case");
+    assert_eq!(d.filing, Some(Folder::Processed));
+    let case = d.written_case().expect("a case");
     assert_eq!(case.reference, "SJL-2026-000001");
     assert_eq!(case.state, CaseState::Received);
     assert_eq!(case.company, "Seri Indah Development Sdn Bhd");
     assert_eq!(case.documents.len(), 4);
     assert_eq!(d.keep_attachments, vec![0, 1, 2, 3]);
-    assert_eq!(d.new_sequence, Some((2026, 1)));
+    assert_eq!(
+        d.cases[0].new,
+        Some(crate::core::NewCase {
+            year: 2026,
+            sequence: 1
+        })
+    );
     let sent = templates(&d);
     assert_eq!(sent[0], (Template::Ack, vec![DEV.to_string()]));
     assert_eq!(sent[1], (Template::Emel1, vec![SIGNEE.to_string()]));
@@ -227,7 +176,7 @@ fn a_valid_pack_opens_a_received_case_with_ack_emel1_and_staff_verify() {
 
 #[test]
 fn a_pack_without_loa_is_incomplete_then_the_reply_completes_it() {
-    let mut mem = Mem::default();
+    let mut mem = MemView::default();
     let mut docs = documents();
     docs.pop();
     let raw = message(
@@ -238,14 +187,14 @@ fn a_pack_without_loa_is_incomplete_then_the_reply_completes_it() {
         &docs,
     );
     let d = decide_raw(&raw, &mem);
-    let case = d.case.clone().expect("a case");
+    let case = d.written_case().cloned().expect("a case");
     assert_eq!(case.state, CaseState::Incomplete);
     assert_eq!(
         templates(&d),
         vec![(Template::Incomplete, vec![DEV.to_string()])]
     );
     assert_eq!(codes(&d), vec!["LOA_MISSING".to_string()]);
-    mem.apply(&d);
+    mem.apply(&d, &[], now());
 
     let reply = message(
         DEV,
@@ -255,7 +204,7 @@ fn a_pack_without_loa_is_incomplete_then_the_reply_completes_it() {
         &[("LOA.pdf", pdf("loa"))],
     );
     let d = decide_raw(&reply, &mem);
-    let case = d.case.as_ref().expect("the case");
+    let case = d.written_case().expect("the case");
     assert_eq!(case.state, CaseState::Received, "{:?}", case.problems);
     assert_eq!(case.documents.len(), 4);
     assert_eq!(
@@ -271,7 +220,7 @@ fn a_pack_without_loa_is_incomplete_then_the_reply_completes_it() {
 
 #[test]
 fn a_corrected_field_line_in_the_reply_is_merged() {
-    let mut mem = Mem::default();
+    let mut mem = MemView::default();
     let mut f = fields();
     f[7].1 = "+8613800138000".into();
     f[5].1 = "China".into();
@@ -288,11 +237,11 @@ fn a_corrected_field_line_in_the_reply_is_merged() {
         &mem,
     );
     assert_eq!(
-        d.case.as_ref().map(|c| c.state),
+        d.written_case().map(|c| c.state),
         Some(CaseState::Incomplete)
     );
     assert_eq!(codes(&d), vec!["PHONE_IDSAYA_COUNTRY".to_string()]);
-    mem.apply(&d);
+    mem.apply(&d, &[], now());
     let reference = d
         .case
         .as_ref()
@@ -306,12 +255,12 @@ fn a_corrected_field_line_in_the_reply_is_merged() {
         &[],
     );
     let d = decide_raw(&reply, &mem);
-    assert_eq!(d.case.as_ref().map(|c| c.state), Some(CaseState::Received));
+    assert_eq!(d.written_case().map(|c| c.state), Some(CaseState::Received));
 }
 
 #[test]
 fn a_zip_named_pdf_is_named_in_the_problems_and_not_kept() {
-    let mem = Mem::default();
+    let mem = MemView::default();
     let mut docs = documents();
     docs[3].1 = ZIP.to_vec();
     let d = decide_raw(
@@ -319,7 +268,7 @@ fn a_zip_named_pdf_is_named_in_the_problems_and_not_kept() {
         &mem,
     );
     assert_eq!(
-        d.case.as_ref().map(|c| c.state),
+        d.written_case().map(|c| c.state),
         Some(CaseState::Incomplete)
     );
     assert!(
@@ -332,12 +281,12 @@ fn a_zip_named_pdf_is_named_in_the_problems_and_not_kept() {
 
 #[test]
 fn a_second_pack_for_the_same_signee_names_the_existing_case() {
-    let mut mem = Mem::default();
+    let mut mem = MemView::default();
     let first = decide_raw(
         &message(DEV, "Permohonan", "p5@dev", &body(&fields()), &documents()),
         &mem,
     );
-    mem.apply(&first);
+    mem.apply(&first, &[], now());
     let d = decide_raw(
         &message(
             DEV,
@@ -348,8 +297,8 @@ fn a_second_pack_for_the_same_signee_names_the_existing_case() {
         ),
         &mem,
     );
-    assert_eq!(d.folder, Folder::Rejected);
-    assert!(d.case.is_none() && d.new_sequence.is_none());
+    assert_eq!(d.filing, Some(Folder::Rejected));
+    assert!(d.cases.is_empty());
     assert_eq!(
         templates(&d),
         vec![(Template::Duplicate, vec![DEV.to_string()])]
@@ -364,12 +313,12 @@ fn a_second_pack_for_the_same_signee_names_the_existing_case() {
 
 #[test]
 fn strangers_robots_and_unsupported_mail_are_quarantined_silently() {
-    let mut mem = Mem::default();
+    let mut mem = MemView::default();
     let first = decide_raw(
         &message(DEV, "Permohonan", "p6@dev", &body(&fields()), &documents()),
         &mem,
     );
-    mem.apply(&first);
+    mem.apply(&first, &[], now());
     let cases = [
         message("stranger@gmail.com", "Permohonan Sijil Digital", "s1@x", &body(&fields()), &documents()),
         message("stranger@gmail.com", "Re: [SJL-2026-000001]", "s2@x", "VERIFIED", &[]),
@@ -380,25 +329,31 @@ fn strangers_robots_and_unsupported_mail_are_quarantined_silently() {
     for raw in cases {
         let d = decide_raw(&raw, &mem);
         assert_eq!(
-            d.folder,
-            Folder::Quarantine,
+            d.filing,
+            Some(Folder::Quarantine),
             "{}",
             String::from_utf8_lossy(&raw[..60])
         );
-        assert!(d.emails.is_empty() && d.case.is_none());
+        assert!(d.emails.is_empty() && d.cases.is_empty());
     }
 }
 
 #[test]
 fn a_bounce_of_emel1_is_recorded_and_the_developer_and_verifier_told() {
-    let mut mem = Mem::default();
+    let mut mem = MemView::default();
     let first = decide_raw(
         &message(DEV, "Permohonan", "p7@dev", &body(&fields()), &documents()),
         &mem,
     );
-    mem.apply(&first);
-    mem.sent
-        .push(("sijil.emel1@ra.example.my".into(), "SJL-2026-000001".into()));
+    mem.apply(&first, &[], now());
+    mem.sent.push((
+        "sijil.emel1@ra.example.my".into(),
+        SentEmail {
+            case_ref: "SJL-2026-000001".into(),
+            to: vec![SIGNEE.into()],
+            at: Some(now()),
+        },
+    ));
     let dsn = format!(
         "From: MAILER-DAEMON@mx.example.my\r\nSubject: Undelivered Mail\r\nMessage-ID: <dsn1@mx>\r\n\
 Content-Type: multipart/report; report-type=delivery-status; boundary=B\r\n\r\n\
@@ -408,8 +363,8 @@ Final-Recipient: rfc822; {SIGNEE}\r\nAction: failed\r\nStatus: 5.1.1\r\n\
 --B\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <sijil.emel1@ra.example.my>\r\n--B--\r\n"
     );
     let d = decide_raw(dsn.as_bytes(), &mem);
-    assert_eq!(d.folder, Folder::Processed);
-    assert!(d.case.is_none(), "no state change");
+    assert_eq!(d.filing, Some(Folder::Processed));
+    assert!(d.cases.is_empty(), "no state change");
     assert!(
         matches!(&d.events[0].1.what, EventKind::DeliveryFailed { recipient, .. } if recipient == SIGNEE)
     );
@@ -423,7 +378,7 @@ Final-Recipient: rfc822; {SIGNEE}\r\nAction: failed\r\nStatus: 5.1.1\r\n\
     // A report about mail that is not ours: quarantined, nothing sent.
     let stray = dsn.replace("sijil.emel1@ra.example.my", "someone-else@x");
     let d = decide_raw(stray.as_bytes(), &mem);
-    assert_eq!(d.folder, Folder::Quarantine);
+    assert_eq!(d.filing, Some(Folder::Quarantine));
     assert!(d.emails.is_empty() && d.events.is_empty());
 }
 
@@ -431,9 +386,9 @@ Final-Recipient: rfc822; {SIGNEE}\r\nAction: failed\r\nStatus: 5.1.1\r\n\
 fn only_the_signees_address_failing_calls_for_notices() {
     let d = decide_raw(
         &message(DEV, "Permohonan", "p8@dev", &body(&fields()), &documents()),
-        &Mem::default(),
+        &MemView::default(),
     );
-    let case = d.case.as_ref().expect("a case");
+    let case = d.written_case().expect("a case");
     let cfg = cfg();
     // As an SMTP server refusing it would write it: other case, same address.
     let told = signee_unreachable(case, &SIGNEE.to_uppercase(), "550", &cfg);
@@ -447,14 +402,14 @@ fn only_the_signees_address_failing_calls_for_notices() {
 
 #[test]
 fn a_robot_answering_our_answers_is_not_answered_forever() {
-    let mut mem = Mem::default();
+    let mut mem = MemView::default();
     let mut docs = documents();
     docs.pop();
     let first = decide_raw(
         &message(DEV, "Permohonan", "loop0@dev", &body(&fields()), &docs),
         &mem,
     );
-    mem.apply(&first);
+    mem.apply(&first, &[], now());
     let reference = first
         .case
         .as_ref()
@@ -472,8 +427,8 @@ fn a_robot_answering_our_answers_is_not_answered_forever() {
         );
         let d = decide_raw(&echo, &mem);
         assert_eq!(
-            d.folder,
-            Folder::Processed,
+            d.filing,
+            Some(Folder::Processed),
             "the message still takes effect"
         );
         answered += d.emails.len();
@@ -484,7 +439,7 @@ fn a_robot_answering_our_answers_is_not_answered_forever() {
                     .any(|(_, e)| matches!(e.what, EventKind::ReplySuppressed { .. }))
             );
         }
-        mem.apply(&d);
+        mem.apply(&d, &[], now());
     }
     assert_eq!(
         answered, limit,

@@ -1,0 +1,134 @@
+//! What an email's template sees of a case (SPEC §6): the case summary,
+//! the signee (never the full ID number), the documents and the problems,
+//! with the bilingual labels they are shown with.
+
+use serde_json::{Value, json};
+
+use crate::attachment::DocKind;
+use crate::core::case::{Case, Document};
+use crate::fields::Field;
+use crate::pack_check::{self, IdType, Role};
+
+pub fn case_context(case: &Case) -> Value {
+    json!({
+        "ref": case.reference,
+        "company": case.company,
+        "state": case.state.as_str(),
+        "signee": signee_context(case),
+        "documents": case.documents.iter().map(document_context).collect::<Vec<_>>(),
+        "problems": case.problems.iter().map(|p| json!({
+            "code": p.code.id(),
+            "ms": p.ms(),
+            "en": p.en(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// What the templates may show of the signee: never the full ID number.
+pub fn signee_context(case: &Case) -> Value {
+    if let Some(a) = &case.application {
+        return json!({
+            "name": a.full_name,
+            "email": a.email,
+            "phone": a.phone,
+            "role": a.role.as_str(),
+            "role_en": role_en(a.role),
+            "order": a.order,
+            "espa_ref": a.espa_ref,
+            "id_type": id_type_label(a.id_type),
+            "id_masked": mask_id(a.id_type, &a.id_number),
+            "nationality": a.nationality,
+            "reason": reason_label(a.reason),
+        });
+    }
+    // Incomplete: show what was written, except the ID number.
+    let f = |field| case.fields.get(field).map(str::to_string);
+    json!({
+        "name": f(Field::FullName),
+        "email": f(Field::Email),
+        "phone": f(Field::Phone),
+        "role": f(Field::Role),
+        "order": f(Field::Order),
+        "espa_ref": f(Field::EspaRef),
+        "id_type": f(Field::IdType),
+        "nationality": f(Field::Nationality),
+        "reason": f(Field::Reason),
+    })
+}
+
+fn document_context(d: &Document) -> Value {
+    let (kind_ms, kind_en) = d
+        .kind
+        .map(doc_kind_labels)
+        .unwrap_or(("Dokumen lain", "Other document"));
+    json!({
+        "kind_ms": kind_ms,
+        "kind_en": kind_en,
+        "name": d.name,
+        "size": human_size(d.size),
+        "sha256": d.sha256.get(..12).unwrap_or(&d.sha256),
+    })
+}
+
+pub fn doc_kind_labels(kind: DocKind) -> (&'static str, &'static str) {
+    match kind {
+        DocKind::ApplicationForm => ("Borang permohonan", "Application form"),
+        DocKind::MyKadFront => ("MyKad (depan)", "MyKad (front)"),
+        DocKind::MyKadBack => ("MyKad (belakang)", "MyKad (back)"),
+        DocKind::MyKadBoth => ("MyKad (depan dan belakang)", "MyKad (front and back)"),
+        DocKind::Passport => ("Pasport", "Passport"),
+        DocKind::MyPr => ("Kad MyPR", "MyPR card"),
+        DocKind::Loa => ("Surat kebenaran (LOA)", "Letter of Authorisation (LOA)"),
+    }
+}
+
+fn role_en(role: Role) -> &'static str {
+    match role {
+        Role::Pembeli => "Buyer",
+        Role::Saksi => "Witness",
+        Role::TuanTanah => "Landowner",
+        Role::Pemaju => "Developer",
+    }
+}
+
+fn id_type_label(t: IdType) -> &'static str {
+    match t {
+        IdType::MyKad => "MyKad",
+        IdType::MyPr => "MyPR",
+        IdType::Passport => "Pasport / Passport",
+    }
+}
+
+fn reason_label(r: pack_check::Reason) -> &'static str {
+    match r {
+        pack_check::Reason::Idsaya => "IDSAYA",
+        pack_check::Reason::LuarNegara => "LUAR_NEGARA",
+        pack_check::Reason::WargaAsing => "WARGA_ASING",
+        pack_check::Reason::Oku => "OKU",
+    }
+}
+
+/// ID numbers are personal data: emails and logs show only a part.
+pub fn mask_id(id_type: IdType, number: &str) -> String {
+    match id_type {
+        IdType::MyKad | IdType::MyPr => crate::mykad::masked(number),
+        IdType::Passport => {
+            let chars: Vec<char> = number.chars().collect();
+            let keep = chars.len().saturating_sub(3);
+            chars
+                .iter()
+                .enumerate()
+                .map(|(i, c)| if i < keep { '*' } else { *c })
+                .collect()
+        }
+    }
+}
+
+fn human_size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1024 * 1024 => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
+        b if b >= 1024 => format!("{} KB", b.div_ceil(1024)),
+        b => format!("{b} B"),
+    }
+}
+

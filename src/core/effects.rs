@@ -1,0 +1,69 @@
+//! What the core decided, for the apply path to carry out: the cases to
+//! write, the history to append, the emails to send, the documents to keep
+//! and where to file the input. Generic: the store writes it without
+//! knowing which part of the core produced it.
+
+use chrono::{DateTime, Utc};
+
+use crate::core::case::{Case, Event};
+use crate::core::email::Email;
+use crate::mailbox::Folder;
+
+/// The effects of one input.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Effects {
+    /// Where the input is filed, for an inbound message.
+    pub filing: Option<Folder>,
+    /// Why, in a few words, for the log.
+    pub reason: &'static str,
+    /// Cases created or changed, each stored as it is here. A decision may
+    /// touch several (an eSPA registration links the packs before it).
+    pub cases: Vec<CaseWrite>,
+    /// History to append, by case reference.
+    pub events: Vec<(String, Event)>,
+    pub emails: Vec<Email>,
+    /// Indexes into the inbound message's attachments to keep.
+    pub keep_attachments: Vec<usize>,
+    /// Reply counters of the hours before this one are forgotten.
+    pub forget_reply_counters_before: Option<DateTime<Utc>>,
+}
+
+/// One case to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseWrite {
+    pub case: Case,
+    /// Set when the case is new: the sequence number it takes, which the
+    /// commit checks is still free.
+    pub new: Option<NewCase>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewCase {
+    pub year: i32,
+    pub sequence: u64,
+}
+
+impl Effects {
+    /// An inbound message that changes nothing: only filed.
+    pub fn only_filing(folder: Folder, reason: &'static str) -> Effects {
+        Effects {
+            filing: Some(folder),
+            reason,
+            ..Effects::default()
+        }
+    }
+
+    /// The case this input is mostly about: the first written, else the
+    /// first with history (for the log and the record of the input).
+    pub fn main_case(&self) -> Option<&str> {
+        self.cases
+            .first()
+            .map(|w| w.case.reference.as_str())
+            .or_else(|| self.events.first().map(|(r, _)| r.as_str()))
+    }
+
+    /// The first case written, if any.
+    pub fn written_case(&self) -> Option<&Case> {
+        self.cases.first().map(|w| &w.case)
+    }
+}

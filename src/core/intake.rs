@@ -1,0 +1,382 @@
+//! Where a message becomes a case: an application pack opens one, a
+//! developer's supplement completes an incomplete one (SPEC §4).
+
+use chrono::{DateTime, Datelike, Utc};
+use serde_json::json;
+
+use crate::attachment::{self, Content};
+use crate::config::{Config, Role as StaffRole};
+use crate::core::case::{Actor, Case, CaseState, Document, Event, EventKind};
+use crate::core::context::{case_context, signee_context};
+use crate::core::effects::{CaseWrite, Effects, NewCase};
+use crate::core::email::{Email, Recipient, Sender, Template, Thread};
+use crate::core::view::{View, ViewResult};
+use crate::fields::{Field, Fields};
+use crate::inbound::{Attachment, Inbound};
+use crate::mailbox::Folder;
+use crate::pack_check::{self, Application, AttachmentMeta, Limits};
+
+/// How much of a document is kept beside its digest, so that a later
+/// re-check (after a supplement) can sniff its type without reading the
+/// document back.
+const HEAD_LEN: usize = 64;
+
+/// A pack from a registered developer: a new case, `received` when the
+/// check passes, `incomplete` otherwise; or a refusal naming the open case
+/// it duplicates.
+pub fn new_pack(
+    msg: &Inbound,
+    view: &impl View,
+    cfg: &Config,
+    now: DateTime<Utc>,
+) -> ViewResult<Effects> {
+    let from = msg.from.clone().unwrap_or_default();
+    let company = cfg
+        .developer_for(&from)
+        .map(|d| d.company.clone())
+        .unwrap_or_default();
+    let fields = Fields::parse(&msg.text);
+    let all = documents_of(msg, now);
+    let checked = check(&fields, &all, msg.size, cfg, now);
+    let documents = kept(all, cfg);
+
+    if let Some(existing) = duplicate_of(&fields, checked.application.as_ref(), view)? {
+        let mut d = Effects::only_filing(Folder::Rejected, "duplicate pack");
+        d.events.push((
+            existing.reference.clone(),
+            event(
+                now,
+                Actor::Developer(from.clone()),
+                EventKind::DuplicateRefused {
+                    message_id: msg.message_id.clone(),
+                },
+            ),
+        ));
+        let thread = thread_of(msg);
+        d.emails.push(Email {
+            template: Template::Duplicate,
+            sender: Sender::Ra,
+            to: vec![recipient(msg)],
+            case_ref: Some(existing.reference.clone()),
+            thread,
+            context: json!({
+                "ref": existing.reference,
+                "company": company,
+                "signee": signee_context(&existing),
+                "existing": { "ref": existing.reference, "state": existing.state.as_str() },
+                "state": existing.state.as_str(),
+            }),
+        });
+        return Ok(d);
+    }
+
+    let year = now.year();
+    let sequence = view.next_sequence(year)?;
+    let reference = format!("{}-{year}-{sequence:06}", cfg.case.reference_prefix);
+    let (state, problems, application) = match checked.application {
+        Some(app) => (CaseState::Received, Vec::new(), Some(app)),
+        None => (CaseState::Incomplete, checked.problems, None),
+    };
+    let case = Case {
+        reference: reference.clone(),
+        state,
+        created_at: now,
+        updated_at: now,
+        company,
+        developer_address: from.clone(),
+        fields,
+        application,
+        documents: documents.iter().map(|(_, doc)| doc.clone()).collect(),
+        problems,
+        thread: thread_of(msg),
+    };
+    let actor = Actor::Developer(from);
+    let mut d = Effects::only_filing(Folder::Processed, "new pack");
+    d.keep_attachments = documents.iter().map(|(i, _)| *i).collect();
+    d.events = vec![
+        (reference.clone(), message_in(msg, &actor, now)),
+        (
+            reference.clone(),
+            event(
+                now,
+                actor.clone(),
+                EventKind::DocumentsAdded {
+                    names: case.documents.iter().map(|doc| doc.name.clone()).collect(),
+                },
+            ),
+        ),
+        (reference.clone(), checked_event(&case, &actor, now)),
+        (
+            reference.clone(),
+            event(
+                now,
+                actor,
+                EventKind::StateChanged {
+                    from: None,
+                    to: state,
+                },
+            ),
+        ),
+    ];
+    d.reason = if state == CaseState::Received {
+        "pack accepted"
+    } else {
+        "pack incomplete"
+    };
+    d.emails = emails_for(&case, cfg);
+    d.cases.push(CaseWrite {
+        case,
+        new: Some(NewCase { year, sequence }),
+    });
+    Ok(d)
+}
+
+/// The owning developer's reply to an `incomplete` case: its field lines
+/// and documents are merged and the pack checked again.
+pub fn supplement(
+    msg: &Inbound,
+    mut case: Case,
+    actor: Actor,
+    cfg: &Config,
+    now: DateTime<Utc>,
+) -> Effects {
+    let own = crate::quote::own_text(&msg.text);
+    case.fields.merge(&Fields::parse(&own));
+    let (added, refused): (Vec<_>, Vec<_>) = documents_of(msg, now)
+        .into_iter()
+        .partition(|(_, d)| keepable(d, cfg));
+    let mut names = Vec::new();
+    for (_, doc) in &added {
+        // A new file of a kind already held replaces it: that is how a
+        // developer corrects a wrong scan.
+        if doc.kind.is_some() {
+            case.documents.retain(|old| old.kind != doc.kind);
+        }
+        case.documents.retain(|old| old.sha256 != doc.sha256);
+        names.push(doc.name.clone());
+        case.documents.push(doc.clone());
+    }
+    // Refused files of this reply are checked too, so the answer names them.
+    let mut all: Vec<(usize, Document)> = case.documents.iter().cloned().enumerate().collect();
+    all.extend(refused);
+    let checked = check(&case.fields, &all, msg.size, cfg, now);
+
+    let mut d = Effects::only_filing(Folder::Processed, "supplement merged");
+    d.keep_attachments = added.iter().map(|(i, _)| *i).collect();
+    d.events
+        .push((case.reference.clone(), message_in(msg, &actor, now)));
+    if !names.is_empty() {
+        d.events.push((
+            case.reference.clone(),
+            event(now, actor.clone(), EventKind::DocumentsAdded { names }),
+        ));
+    }
+    match checked.application {
+        Some(app) => {
+            case.application = Some(app);
+            case.problems.clear();
+            match case.transition(CaseState::Received, now) {
+                Ok(change) => d
+                    .events
+                    .push((case.reference.clone(), event(now, actor.clone(), change))),
+                Err(_) => {
+                    return Effects::only_filing(Folder::Quarantine, "case moved on meanwhile");
+                }
+            }
+            d.reason = "pack completed";
+        }
+        None => {
+            case.problems = checked.problems;
+            case.updated_at = now;
+            d.reason = "pack still incomplete";
+        }
+    }
+    d.events
+        .push((case.reference.clone(), checked_event(&case, &actor, now)));
+    d.emails = emails_for(&case, cfg);
+    d.cases.push(CaseWrite { case, new: None });
+    d
+}
+
+/// The pack check on a set of documents, each described by its stored head.
+fn check(
+    fields: &Fields,
+    documents: &[(usize, Document)],
+    message_size: u64,
+    cfg: &Config,
+    now: DateTime<Utc>,
+) -> pack_check::Checked {
+    let heads: Vec<Vec<u8>> = documents.iter().map(|(_, d)| head_of(d)).collect();
+    let metas: Vec<AttachmentMeta<'_>> = documents
+        .iter()
+        .zip(&heads)
+        .map(|((_, d), head)| AttachmentMeta {
+            name: &d.name,
+            size: d.size,
+            head,
+        })
+        .collect();
+    let limits = Limits {
+        attachment_max: cfg.limits.attachment_max_bytes,
+        message_max: cfg.limits.message_max_bytes,
+    };
+    pack_check::check(fields, &metas, message_size, &limits, now.date_naive())
+}
+
+/// Every attachment of the message, as a document, with its index. All of
+/// them go through the check, so refused ones are named in the reply.
+fn documents_of(msg: &Inbound, now: DateTime<Utc>) -> Vec<(usize, Document)> {
+    msg.attachments
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (i, document(a, now)))
+        .collect()
+}
+
+/// Only documents of an allowed type are kept (see
+/// [`Effects::keep_attachments`]).
+fn kept(documents: Vec<(usize, Document)>, cfg: &Config) -> Vec<(usize, Document)> {
+    documents
+        .into_iter()
+        .filter(|(_, d)| keepable(d, cfg))
+        .collect()
+}
+
+/// A document is kept when its content is an allowed type matching its
+/// name and within the size limit; the rest is only reported.
+fn keepable(doc: &Document, cfg: &Config) -> bool {
+    let sniffed = attachment::sniff(&head_of(doc));
+    matches!(sniffed, Content::Pdf | Content::Jpeg | Content::Png)
+        && attachment::declared(&doc.name) == Some(sniffed)
+        && attachment::refused_by_name(&doc.name).is_none()
+        && doc.size <= cfg.limits.attachment_max_bytes
+}
+
+fn document(a: &Attachment, now: DateTime<Utc>) -> Document {
+    Document {
+        kind: attachment::kind_from_name(&a.name),
+        name: a.name.clone(),
+        content_type: a.content_type.clone(),
+        size: a.bytes.len() as u64,
+        sha256: a.sha256.clone(),
+        head: a.bytes.iter().take(HEAD_LEN).copied().collect(),
+        received_at: now,
+    }
+}
+
+fn head_of(d: &Document) -> Vec<u8> {
+    d.head.clone()
+}
+
+fn duplicate_of(
+    fields: &Fields,
+    app: Option<&Application>,
+    view: &impl View,
+) -> ViewResult<Option<Case>> {
+    let espa = fields.get(Field::EspaRef).map(|e| e.trim().to_uppercase());
+    let order = fields
+        .get(Field::Order)
+        .and_then(|o| o.trim().parse::<u32>().ok());
+    if let (Some(espa), Some(order)) = (&espa, order)
+        && let Some(c) = view.open_for_order(espa, order)?
+    {
+        return Ok(Some(c));
+    }
+    match app {
+        Some(a) => view.open_for_id(&a.espa_ref, &a.id_number),
+        None => Ok(None),
+    }
+}
+
+/// The emails a case's current state calls for after a pack or supplement.
+fn emails_for(case: &Case, cfg: &Config) -> Vec<Email> {
+    let ctx = case_context(case);
+    let developer = Recipient {
+        name: Some(case.company.clone()).filter(|c| !c.is_empty()),
+        email: case.developer_address.clone(),
+    };
+    let email = |template, to: Vec<Recipient>| Email {
+        template,
+        sender: Sender::Ra,
+        to,
+        case_ref: Some(case.reference.clone()),
+        thread: case.thread.clone(),
+        context: ctx.clone(),
+    };
+    match (&case.state, &case.application) {
+        (CaseState::Received, Some(app)) => {
+            let mut out = vec![
+                email(Template::Ack, vec![developer]),
+                email(
+                    Template::Emel1,
+                    vec![Recipient {
+                        name: Some(app.full_name.clone()),
+                        email: app.email.clone(),
+                    }],
+                ),
+            ];
+            // One email per verifier: one refused address must not stop
+            // the others' copy, and staff need not see each other's.
+            out.extend(cfg.staff_with(StaffRole::Verifier).map(|s| {
+                email(
+                    Template::StaffVerify,
+                    vec![Recipient {
+                        name: Some(s.name.clone()),
+                        email: s.address.clone(),
+                    }],
+                )
+            }));
+            out
+        }
+        _ => vec![email(Template::Incomplete, vec![developer])],
+    }
+}
+
+fn recipient(msg: &Inbound) -> Recipient {
+    Recipient {
+        name: msg.from_name.clone(),
+        email: msg.from.clone().unwrap_or_default(),
+    }
+}
+
+/// Our replies thread to the message that started the case.
+fn thread_of(msg: &Inbound) -> Thread {
+    let mut references = msg.references.clone();
+    if let Some(id) = &msg.message_id {
+        references.push(id.clone());
+    }
+    Thread {
+        in_reply_to: msg.message_id.clone(),
+        references,
+    }
+}
+
+fn event(at: DateTime<Utc>, actor: Actor, what: EventKind) -> Event {
+    Event { at, actor, what }
+}
+
+pub fn message_in(msg: &Inbound, actor: &Actor, now: DateTime<Utc>) -> Event {
+    event(
+        now,
+        actor.clone(),
+        EventKind::MessageIn {
+            message_id: msg.message_id.clone(),
+            subject: msg.subject.clone(),
+        },
+    )
+}
+
+fn checked_event(case: &Case, actor: &Actor, now: DateTime<Utc>) -> Event {
+    event(
+        now,
+        actor.clone(),
+        EventKind::PackChecked {
+            problems: case
+                .problems
+                .iter()
+                .map(|p| p.code.id().to_string())
+                .collect(),
+        },
+    )
+}
+

@@ -1,0 +1,78 @@
+//! The decision core. Every input the daemon gets — an inbound message, an
+//! SMTP refusal the outbox met, a tick of the clock (a link used on the web
+//! next) — goes through [`handle`], which reads a [`View`] of the store and
+//! returns the [`Effects`] to apply. Pure: no I/O, and no clock of its own
+//! (`now` is an input, so tests drive time).
+//!
+//! | module | its job |
+//! |---|---|
+//! | [`classify`] | what kind of message this is (SPEC §2) |
+//! | [`route`] | which part of the core a classified message goes to, and as whom |
+//! | [`intake`] | packs open cases; a developer's supplement completes one |
+//! | [`undelivered`] | delivery reports and SMTP refusals of our emails |
+//! | [`reply_rate`] | the per-hour limit on answers to one sender |
+//! | [`case`] | the case, its life cycle and history events |
+//! | [`context`] | what an email's template sees, with its labels |
+//! | [`email`] | an email decided, not yet rendered |
+//! | [`quote`] | the own text of a reply |
+//! | [`effects`], [`view`] | the core's output and its read-only input |
+
+pub mod case;
+pub mod classify;
+pub mod context;
+pub mod effects;
+pub mod email;
+pub mod intake;
+pub mod quote;
+pub mod reply_rate;
+pub mod route;
+pub mod undelivered;
+pub mod view;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::Config;
+use crate::inbound::Inbound;
+
+pub use classify::Class;
+pub use effects::{CaseWrite, Effects, NewCase};
+pub use undelivered::Refusal;
+pub use view::{MemView, SentEmail, View, ViewError, ViewResult};
+
+/// Everything the core decides about.
+#[derive(Debug, Clone, Copy)]
+pub enum Input<'a> {
+    /// An inbound message, parsed and classified.
+    Message { msg: &'a Inbound, class: &'a Class },
+    /// The SMTP server refused one of our emails for good.
+    Refused(Refusal<'a>),
+    /// The daemon's clock: periodic chores (forgetting past reply counters;
+    /// reminders and purges later).
+    Tick,
+}
+
+/// Decides what `input` does. A store that cannot be read stops the
+/// decision (`Err`): nothing is applied and the input is tried again.
+pub fn handle(
+    input: Input<'_>,
+    view: &impl View,
+    cfg: &Config,
+    now: DateTime<Utc>,
+) -> ViewResult<Effects> {
+    match input {
+        Input::Message { msg, class } => {
+            let mut effects = route::message(msg, class, view, cfg, now)?;
+            reply_rate::limit(msg.from.as_deref(), &mut effects, view, cfg, now)?;
+            Ok(effects)
+        }
+        Input::Refused(refusal) => undelivered::refused(refusal, view, cfg),
+        Input::Tick => Ok(Effects {
+            reason: "tick",
+            forget_reply_counters_before: Some(now),
+            ..Effects::default()
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,164 @@
+//! The core's read-only view of the store, and an in-memory one.
+//!
+//! Every read returns a `Result`: a store that cannot be read must stop the
+//! input it was deciding (it is tried again), never look like "no such
+//! case" — a missing sequence number would otherwise reuse the first
+//! reference of the year.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::core::case::Case;
+use crate::core::effects::Effects;
+use crate::core::reply_rate;
+
+/// A read of the store failed; the input is not decided.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("store unreadable: {0}")]
+pub struct ViewError(pub String);
+
+pub type ViewResult<T> = Result<T, ViewError>;
+
+/// One email we sent, as the sent index knows it: the case it was about and
+/// to whom it went (a reply counts as a command only when it threads to an
+/// email sent to the replying address).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentEmail {
+    pub case_ref: String,
+    /// Envelope recipients, lowercased.
+    pub to: Vec<String>,
+    /// When it was queued; absent for emails indexed before the store
+    /// recorded it.
+    #[serde(default)]
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// What the core may read.
+pub trait View {
+    fn case(&self, reference: &str) -> ViewResult<Option<Case>>;
+    /// An open (not rejected or withdrawn) case for this eSPA signee order.
+    fn open_for_order(&self, espa: &str, order: u32) -> ViewResult<Option<Case>>;
+    /// An open case for this ID number on this eSPA.
+    fn open_for_id(&self, espa: &str, id_number: &str) -> ViewResult<Option<Case>>;
+    /// The sequence number the next case of `year` will get (the commit
+    /// checks it is still free).
+    fn next_sequence(&self, year: i32) -> ViewResult<u64>;
+    /// One of our emails, by its Message-ID (with or without `<>`).
+    fn sent_email(&self, message_id: &str) -> ViewResult<Option<SentEmail>>;
+    /// How many answers `address` got on the thread of case `reference`
+    /// in the clock hour of `now`.
+    fn replies_this_hour(&self, address: &str, reference: &str, now: DateTime<Utc>)
+    -> ViewResult<u32>;
+}
+
+/// The store's view, in memory: for the core's unit tests and the fuzz
+/// targets, never for the daemon. [`MemView::apply`] writes effects the way
+/// the store's commit does.
+#[derive(Debug, Default, Clone)]
+pub struct MemView {
+    pub cases: Vec<Case>,
+    /// Our emails' Message-IDs and what the sent index holds for each.
+    pub sent: Vec<(String, SentEmail)>,
+    /// One counter key per answer counted, as the store counts them.
+    pub replies: Vec<String>,
+    /// The last sequence number used, per year.
+    pub sequences: Vec<(i32, u64)>,
+}
+
+impl MemView {
+    /// Applies effects as the store would; `message_ids` are the rendered
+    /// emails' ids, in the order of `effects.emails` (tests may pass none).
+    pub fn apply(&mut self, effects: &Effects, message_ids: &[String], now: DateTime<Utc>) {
+        for (i, email) in effects.emails.iter().enumerate() {
+            let Some(reference) = &email.case_ref else {
+                continue;
+            };
+            for r in &email.to {
+                self.replies
+                    .push(reply_rate::counter_key(&r.email.to_lowercase(), reference, now));
+            }
+            if let Some(id) = message_ids.get(i) {
+                self.sent.push((
+                    id.clone(),
+                    SentEmail {
+                        case_ref: reference.clone(),
+                        to: email.to.iter().map(|r| r.email.to_lowercase()).collect(),
+                        at: Some(now),
+                    },
+                ));
+            }
+        }
+        for write in &effects.cases {
+            if let Some(new) = write.new {
+                self.sequences.retain(|(y, _)| *y != new.year);
+                self.sequences.push((new.year, new.sequence));
+            }
+            self.cases.retain(|c| c.reference != write.case.reference);
+            self.cases.push(write.case.clone());
+        }
+    }
+}
+
+impl View for MemView {
+    fn case(&self, reference: &str) -> ViewResult<Option<Case>> {
+        Ok(self
+            .cases
+            .iter()
+            .find(|c| c.reference == reference)
+            .cloned())
+    }
+
+    fn open_for_order(&self, espa: &str, order: u32) -> ViewResult<Option<Case>> {
+        Ok(self
+            .cases
+            .iter()
+            .find(|c| !c.state.is_closed() && c.espa_order() == Some((espa.to_string(), order)))
+            .cloned())
+    }
+
+    fn open_for_id(&self, espa: &str, id_number: &str) -> ViewResult<Option<Case>> {
+        Ok(self
+            .cases
+            .iter()
+            .find(|c| {
+                !c.state.is_closed()
+                    && c.application
+                        .as_ref()
+                        .is_some_and(|a| a.espa_ref == espa && a.id_number == id_number)
+            })
+            .cloned())
+    }
+
+    fn next_sequence(&self, year: i32) -> ViewResult<u64> {
+        let last = self
+            .sequences
+            .iter()
+            .find(|(y, _)| *y == year)
+            .map_or(0, |(_, n)| *n);
+        Ok(last + 1)
+    }
+
+    fn sent_email(&self, message_id: &str) -> ViewResult<Option<SentEmail>> {
+        let id = bare_message_id(message_id);
+        Ok(self
+            .sent
+            .iter()
+            .find(|(m, _)| m == id)
+            .map(|(_, s)| s.clone()))
+    }
+
+    fn replies_this_hour(
+        &self,
+        address: &str,
+        reference: &str,
+        now: DateTime<Utc>,
+    ) -> ViewResult<u32> {
+        let key = reply_rate::counter_key(address, reference, now);
+        Ok(self.replies.iter().filter(|k| **k == key).count() as u32)
+    }
+}
+
+/// A Message-ID without its angle brackets or surrounding space.
+pub fn bare_message_id(id: &str) -> &str {
+    id.trim().trim_start_matches('<').trim_end_matches('>')
+}

@@ -1,0 +1,292 @@
+//! The one write path: an input's effects, in one transaction with what the
+//! input itself leaves behind (an inbound message's identity, or the
+//! outbox entries it finished).
+
+use chrono::{DateTime, Utc};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, abort};
+
+use super::{
+    OutboxEntry, Seen, Store, StoreError, be_u64, history_key, index_keys, sent_key, sequence_key,
+    unwrap_tx,
+};
+use crate::core::SentEmail;
+use crate::core::case::{Actor, Event, EventKind};
+use crate::core::effects::Effects;
+use crate::core::reply_rate;
+use crate::documents::Location;
+use crate::mailbox::Folder;
+use crate::render::Outgoing;
+
+/// Where the effects being committed came from, and what that source
+/// itself leaves in the store.
+#[derive(Debug, Clone, Copy)]
+pub enum Origin<'a> {
+    /// An inbound message: its identity is recorded with its effects, so
+    /// that it takes effect once however often it is delivered or decided.
+    Message { key: &'a str },
+    /// The outbox: these entries leave it, each outcome recorded on its
+    /// case before what the effects add.
+    Outbox {
+        finished: &'a [(OutboxEntry, EventKind)],
+    },
+    /// The daemon's clock.
+    Clock,
+}
+
+/// Result of [`Store::commit`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Committed {
+    /// Written now, with these emails queued in the outbox (their first
+    /// attempt counted).
+    Now { queued: Vec<u64> },
+    /// The message had already taken effect earlier; nothing was written.
+    Already(Folder),
+}
+
+/// The rows of one commit, encoded before the transaction (which may run
+/// its closure more than once).
+struct Rows {
+    seen: Option<(String, Vec<u8>)>,
+    /// Reference, record, index keys, and for a new case its sequence.
+    cases: Vec<(String, Vec<u8>, Vec<String>, Option<(String, u64)>)>,
+    history: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Id, entry, body.
+    outbox: Vec<([u8; 8], Vec<u8>, Vec<u8>)>,
+    finished: Vec<[u8; 8]>,
+    index: Vec<(String, Vec<u8>)>,
+    counters: Vec<String>,
+}
+
+impl Store {
+    /// Stores the effects of one input — cases, history, documents (where
+    /// `stored` says they were written) and the rendered `emails` — in one
+    /// transaction with what `origin` leaves. Durable after the next
+    /// [`Store::flush`]; the caller files a message only then.
+    ///
+    /// A new case whose reference is taken, or whose sequence number is not
+    /// past the year's last, is a [`StoreError::Conflict`]: nothing is
+    /// written, and the input is decided again.
+    pub fn commit(
+        &self,
+        origin: Origin<'_>,
+        effects: &Effects,
+        stored: &[(String, Location)],
+        emails: &[Outgoing],
+        now: DateTime<Utc>,
+    ) -> Result<Committed, StoreError> {
+        if let Some(before) = effects.forget_reply_counters_before {
+            let forgotten = self.forget_past_reply_counters(before)?;
+            if forgotten > 0 {
+                tracing::info!(forgotten, "past reply counters forgotten");
+            }
+        }
+        let rows = self.rows(origin, effects, emails, now)?;
+        let result = (
+            &self.seen,
+            &self.cases,
+            &self.index,
+            &self.history,
+            &self.outbox,
+            &self.outbox_body,
+            &self.meta,
+            &self.documents,
+        )
+            .transaction(
+                |(seen_t, cases_t, index_t, history_t, outbox_t, body_t, meta_t, documents_t)| {
+                    if let Some((key, seen)) = &rows.seen {
+                        if let Some(old) = seen_t.get(key.as_bytes())? {
+                            let folder = serde_json::from_slice::<Seen>(&old)
+                                .map(|s| s.folder)
+                                .unwrap_or(Folder::Quarantine);
+                            return Ok(Committed::Already(folder));
+                        }
+                        seen_t.insert(key.as_bytes(), seen.as_slice())?;
+                    }
+                    for (reference, record, keys, new) in &rows.cases {
+                        if let Some((seq_key, sequence)) = new {
+                            let last = meta_t
+                                .get(seq_key.as_bytes())?
+                                .and_then(|v| be_u64(&v))
+                                .unwrap_or(0);
+                            if cases_t.get(reference.as_bytes())?.is_some() || *sequence <= last {
+                                return abort(StoreError::Conflict(format!(
+                                    "new case {reference} (sequence {sequence}, last {last}) \
+                                     is already taken"
+                                )));
+                            }
+                            meta_t.insert(seq_key.as_bytes(), &sequence.to_be_bytes()[..])?;
+                        }
+                        cases_t.insert(reference.as_bytes(), record.as_slice())?;
+                        for k in keys {
+                            index_t.insert(k.as_bytes(), reference.as_bytes())?;
+                        }
+                    }
+                    for id in &rows.finished {
+                        outbox_t.remove(&id[..])?;
+                        body_t.remove(&id[..])?;
+                    }
+                    for (k, v) in &rows.index {
+                        index_t.insert(k.as_bytes(), v.as_slice())?;
+                    }
+                    for (k, v) in &rows.history {
+                        history_t.insert(k.as_slice(), v.as_slice())?;
+                    }
+                    for (id, entry, body) in &rows.outbox {
+                        outbox_t.insert(&id[..], entry.as_slice())?;
+                        body_t.insert(&id[..], body.as_slice())?;
+                    }
+                    for (sha256, at) in stored {
+                        documents_t.insert(sha256.as_bytes(), &at.to_bytes()[..])?;
+                    }
+                    for k in &rows.counters {
+                        let n = meta_t
+                            .get(k.as_bytes())?
+                            .and_then(|v| <[u8; 4]>::try_from(v.as_ref()).ok())
+                            .map(u32::from_be_bytes)
+                            .unwrap_or(0);
+                        meta_t.insert(k.as_bytes(), &(n + 1).to_be_bytes()[..])?;
+                    }
+                    Ok::<_, ConflictableTransactionError<StoreError>>(Committed::Now {
+                        queued: rows
+                            .outbox
+                            .iter()
+                            .map(|(id, _, _)| u64::from_be_bytes(*id))
+                            .collect(),
+                    })
+                },
+            );
+        unwrap_tx(result)
+    }
+
+    fn rows(
+        &self,
+        origin: Origin<'_>,
+        effects: &Effects,
+        emails: &[Outgoing],
+        now: DateTime<Utc>,
+    ) -> Result<Rows, StoreError> {
+        let mut rows = Rows {
+            seen: None,
+            cases: Vec::new(),
+            history: Vec::new(),
+            outbox: Vec::new(),
+            finished: Vec::new(),
+            index: Vec::new(),
+            counters: Vec::new(),
+        };
+        match origin {
+            Origin::Message { key } => {
+                let seen = Seen {
+                    folder: effects.filing.unwrap_or(Folder::Quarantine),
+                    reference: effects.main_case().map(str::to_string),
+                    at: now,
+                };
+                rows.seen = Some((key.to_string(), serde_json::to_vec(&seen)?));
+            }
+            Origin::Outbox { finished } => {
+                // Outcomes first, so that their lines come first on the case.
+                for (entry, outcome) in finished {
+                    rows.finished.push(entry.id.to_be_bytes());
+                    if let Some(reference) = &entry.case_ref {
+                        self.push_event(&mut rows, reference, Actor::System, outcome, now)?;
+                    }
+                }
+            }
+            Origin::Clock => {}
+        }
+        for write in &effects.cases {
+            let case = &write.case;
+            rows.cases.push((
+                case.reference.clone(),
+                serde_json::to_vec(case)?,
+                index_keys(case),
+                write
+                    .new
+                    .map(|new| (sequence_key(new.year), new.sequence)),
+            ));
+        }
+        for (reference, event) in &effects.events {
+            rows.history.push((
+                history_key(reference, self.db.generate_id()?),
+                serde_json::to_vec(event)?,
+            ));
+        }
+        for email in emails {
+            self.queue(&mut rows, email, now)?;
+        }
+        Ok(rows)
+    }
+
+    /// Queues one email with its first attempt counted (see `outbox`):
+    /// entry and body, the line on its case that says it was queued, the
+    /// sent index that finds the case and recipients from a reply, and one
+    /// reply counter per recipient.
+    fn queue(&self, rows: &mut Rows, email: &Outgoing, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let id = self.db.generate_id()?;
+        let entry = OutboxEntry {
+            id,
+            case_ref: email.case_ref.clone(),
+            template: email.template,
+            message_id: email.rendered.message_id.clone(),
+            envelope_from: email.rendered.envelope_from.clone(),
+            envelope_to: email.rendered.envelope_to.clone(),
+            subject: email.rendered.subject.clone(),
+            attempts: 1,
+            settled: 0,
+            next_attempt: now,
+            created_at: now,
+            last_error: None,
+        };
+        if let Some(reference) = &email.case_ref {
+            let queued = EventKind::EmailQueued {
+                template: email.template.name().to_string(),
+                to: entry.envelope_to.clone(),
+                message_id: entry.message_id.clone(),
+            };
+            self.push_event(rows, reference, Actor::System, &queued, now)?;
+            let to: Vec<String> = entry
+                .envelope_to
+                .iter()
+                .map(|a| a.to_lowercase())
+                .collect();
+            for address in &to {
+                rows.counters
+                    .push(reply_rate::counter_key(address, reference, now));
+            }
+            let sent = SentEmail {
+                case_ref: reference.clone(),
+                to,
+                at: Some(now),
+            };
+            rows.index
+                .push((sent_key(&entry.message_id), serde_json::to_vec(&sent)?));
+        }
+        rows.outbox.push((
+            id.to_be_bytes(),
+            serde_json::to_vec(&entry)?,
+            email.rendered.bytes.clone(),
+        ));
+        Ok(())
+    }
+
+    fn push_event(
+        &self,
+        rows: &mut Rows,
+        reference: &str,
+        actor: Actor,
+        what: &EventKind,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let event = Event {
+            at,
+            actor,
+            what: what.clone(),
+        };
+        rows.history.push((
+            history_key(reference, self.db.generate_id()?),
+            serde_json::to_vec(&event)?,
+        ));
+        Ok(())
+    }
+}

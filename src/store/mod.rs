@@ -1,0 +1,333 @@
+//! The durable store (sled): cases, their history, the outbox, the document
+//! index, the sent index and the record of which inputs have taken effect.
+//!
+//! Exactly-once hinges on [`Store::commit`] (`commit.rs`): an input's
+//! effects — cases, history, outgoing emails, documents — are written in one
+//! transaction together with the input's identity, and made durable by
+//! [`Store::flush`] before the message is moved out of the inbox. Seeing
+//! the identity again means "already done, just file it". A commit is
+//! visible to reads at once, so a batch of messages can be decided one
+//! after the other and flushed together.
+//!
+//! The store keeps its shape over time: `migrate.rs` brings a store written
+//! by an older version to [`migrate::SCHEMA`] when it is opened.
+
+mod commit;
+mod migrate;
+mod view;
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sled::transaction::TransactionError;
+
+use crate::core::case::{Case, Event};
+use crate::core::email::Template;
+use crate::documents::Location;
+use crate::mailbox::Folder;
+
+pub use commit::{Committed, Origin};
+pub use migrate::SCHEMA;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("store: corrupt record {key}: {error}")]
+    Corrupt { key: String, error: String },
+    #[error("store: encoding: {0}")]
+    Encode(#[from] serde_json::Error),
+    /// What the commit was to write contradicts what is stored (a new case
+    /// whose reference is taken): nothing was written; decide again.
+    #[error("store: conflict: {0}")]
+    Conflict(String),
+    #[error(
+        "store: written by a newer sijil (schema {found}, this one knows up to {known}); \
+         refusing to open it"
+    )]
+    TooNew { found: u32, known: u32 },
+}
+
+/// What became of an inbound message, keyed by its identity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Seen {
+    pub folder: Folder,
+    pub reference: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// One email waiting in the outbox. The rendered bytes are stored apart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub id: u64,
+    pub case_ref: Option<String>,
+    pub template: Template,
+    pub message_id: String,
+    pub envelope_from: String,
+    pub envelope_to: Vec<String>,
+    pub subject: String,
+    /// Attempts started so far, each counted durably before it is made:
+    /// the first by the commit that queues the email, the others by the
+    /// outbox (see `outbox`).
+    pub attempts: u32,
+    /// Attempts whose outcome was recorded. Any beyond this were cut short:
+    /// the process stopped during the try, or (at most once, for the count
+    /// the queueing commit made) before it.
+    #[serde(default)]
+    pub settled: u32,
+    pub next_attempt: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+}
+
+/// The store's page cache: cases, history and the outbox are small, and
+/// every megabyte here is resident (the memory target is 128 MiB in all).
+const CACHE_BYTES: u64 = 16 << 20;
+
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    cases: sled::Tree,
+    history: sled::Tree,
+    /// Lookups: open cases by eSPA order and by ID digest, our emails by
+    /// Message-ID (`sent\0…` → [`crate::core::SentEmail`]).
+    index: sled::Tree,
+    seen: sled::Tree,
+    outbox: sled::Tree,
+    outbox_body: sled::Tree,
+    /// The schema version, the secret, case sequences, reply counters.
+    meta: sled::Tree,
+    /// A document's SHA-256 → its [`Location`] in the segments.
+    documents: sled::Tree,
+    /// Keys our outgoing Message-IDs (see [`Store::message_id_key`]).
+    message_id_key: [u8; 32],
+}
+
+impl Store {
+    /// Opens the store at `path`, bringing an older one up to
+    /// [`SCHEMA`] first.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        // sled's page cache defaults to 1 GiB; the working set (open cases,
+        // the outbox) is far smaller, and the daemon's memory must stay
+        // bounded however many cases the store holds.
+        let config = sled::Config::new().path(path).cache_capacity(CACHE_BYTES);
+        Self::from_db(config.open()?)
+    }
+
+    /// A throw-away store for tests.
+    pub fn temporary() -> Result<Store, StoreError> {
+        Self::from_db(sled::Config::new().temporary(true).open()?)
+    }
+
+    fn from_db(db: sled::Db) -> Result<Store, StoreError> {
+        let mut store = Store {
+            cases: db.open_tree("cases")?,
+            history: db.open_tree("history")?,
+            index: db.open_tree("index")?,
+            seen: db.open_tree("seen")?,
+            outbox: db.open_tree("outbox")?,
+            outbox_body: db.open_tree("outbox_body")?,
+            meta: db.open_tree("meta")?,
+            documents: db.open_tree("documents")?,
+            db,
+            message_id_key: [0; 32],
+        };
+        store.message_id_key = migrate::to_current(&store)?;
+        Ok(store)
+    }
+
+    /// The schema version the store is at.
+    pub fn schema(&self) -> Result<u32, StoreError> {
+        migrate::version(&self.meta)
+    }
+
+    /// The secret our outgoing Message-IDs are keyed with: made once per
+    /// store, never leaves it, so nobody who did not receive one of our
+    /// emails can guess its Message-ID (a command must thread to one), while
+    /// the same input still yields the same Message-IDs after a crash.
+    pub fn message_id_key(&self) -> &[u8; 32] {
+        &self.message_id_key
+    }
+
+    /// A tree of its own for an edge's private state (the IMAP checkpoint).
+    pub fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
+        Ok(self.db.open_tree(name)?)
+    }
+
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Whether the message with this key has already taken effect.
+    pub fn seen(&self, key: &str) -> Result<Option<Seen>, StoreError> {
+        self.seen.get(key)?.map(|v| decode(key, &v)).transpose()
+    }
+
+    /// Forgets the reply counters of the hours before `now`'s: only the
+    /// current hour's count limits anything, and each answer adds a key.
+    /// Returns how many were forgotten; durable with the next flush (a
+    /// counter that comes back after a crash is forgotten next time).
+    pub fn forget_past_reply_counters(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let hour = crate::core::reply_rate::counter_hour(now);
+        let mut batch = sled::Batch::default();
+        let mut forgotten = 0;
+        for kv in self
+            .meta
+            .scan_prefix(crate::core::reply_rate::COUNTER_PREFIX)
+        {
+            let (key, _) = kv?;
+            let counted = key.rsplit(|&b| b == 0).next().unwrap_or_default();
+            if counted < hour.as_bytes() {
+                batch.remove(key);
+                forgotten += 1;
+            }
+        }
+        self.meta.apply_batch(batch)?;
+        Ok(forgotten)
+    }
+
+    /// Where the document with this SHA-256 was stored, if it was.
+    pub fn document(&self, sha256: &str) -> Result<Option<Location>, StoreError> {
+        self.documents
+            .get(sha256)?
+            .map(|v| {
+                Location::from_bytes(&v).ok_or_else(|| StoreError::Corrupt {
+                    key: format!("documents/{sha256}"),
+                    error: format!("{} bytes, not a location", v.len()),
+                })
+            })
+            .transpose()
+    }
+
+    /// Records where documents were stored again (their old location had
+    /// lost its bytes). Durable after the next [`Store::flush`].
+    pub fn relocate_documents(&self, stored: &[(String, Location)]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (sha256, at) in stored {
+            batch.insert(sha256.as_bytes(), &at.to_bytes()[..]);
+        }
+        Ok(self.documents.apply_batch(batch)?)
+    }
+
+    pub fn case(&self, reference: &str) -> Result<Option<Case>, StoreError> {
+        self.cases
+            .get(reference)?
+            .map(|v| decode(reference, &v))
+            .transpose()
+    }
+
+    /// Every case, in reference order.
+    pub fn cases(&self) -> impl Iterator<Item = Result<Case, StoreError>> + '_ {
+        self.cases.iter().map(|kv| {
+            let (k, v) = kv?;
+            decode(&String::from_utf8_lossy(&k), &v)
+        })
+    }
+
+    /// A case's history, oldest first.
+    pub fn history(&self, reference: &str) -> Result<Vec<Event>, StoreError> {
+        let mut prefix = reference.as_bytes().to_vec();
+        prefix.push(0);
+        self.history
+            .scan_prefix(prefix)
+            .map(|kv| {
+                let (k, v) = kv?;
+                decode(&String::from_utf8_lossy(&k), &v)
+            })
+            .collect()
+    }
+
+    /// Outbox entries, oldest first.
+    pub fn outbox(&self) -> impl Iterator<Item = Result<OutboxEntry, StoreError>> + '_ {
+        self.outbox.iter().map(|kv| {
+            let (k, v) = kv?;
+            decode(&hex::encode(&k), &v)
+        })
+    }
+
+    /// How many emails wait in the outbox (one pass over its keys; the
+    /// daemon reads it once at start and keeps the count after that).
+    pub fn outbox_len(&self) -> usize {
+        self.outbox.len()
+    }
+
+    pub fn outbox_body(&self, id: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.outbox_body.get(id.to_be_bytes())?.map(|v| v.to_vec()))
+    }
+
+    /// Rewrites entries (attempt counted, next attempt moved), one flush.
+    pub async fn update_outbox_all(&self, entries: &[OutboxEntry]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for entry in entries {
+            batch.insert(&entry.id.to_be_bytes(), serde_json::to_vec(entry)?);
+        }
+        self.outbox.apply_batch(batch)?;
+        self.flush().await
+    }
+}
+
+fn index_keys(case: &Case) -> Vec<String> {
+    let mut keys = Vec::new();
+    if let Some((espa, order)) = case.espa_order() {
+        keys.push(order_key(&espa, order));
+    }
+    if let Some(a) = &case.application {
+        keys.push(id_key(&a.espa_ref, &a.id_number));
+    }
+    keys
+}
+
+/// Our outgoing Message-IDs, so a reply or a delivery report finds its
+/// email's case and recipients.
+fn sent_key(message_id: &str) -> String {
+    format!("{SENT_PREFIX}{message_id}")
+}
+
+const SENT_PREFIX: &str = "sent\0";
+
+fn order_key(espa: &str, order: u32) -> String {
+    format!("order\0{espa}\0{order}")
+}
+
+/// ID numbers are personal data: the index holds only their digest.
+fn id_key(espa: &str, id_number: &str) -> String {
+    format!(
+        "id\0{espa}\0{}",
+        crate::inbound::sha256_hex(id_number.as_bytes())
+    )
+}
+
+fn sequence_key(year: i32) -> String {
+    format!("seq/{year}")
+}
+
+fn history_key(reference: &str, id: u64) -> Vec<u8> {
+    let mut k = reference.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+fn decode<T: serde::de::DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        key: key.to_string(),
+        error: e.to_string(),
+    })
+}
+
+fn unwrap_tx<T>(r: Result<T, TransactionError<StoreError>>) -> Result<T, StoreError> {
+    match r {
+        Ok(v) => Ok(v),
+        Err(TransactionError::Abort(e)) => Err(e),
+        Err(TransactionError::Storage(e)) => Err(StoreError::Sled(e)),
+    }
+}
+
+fn be_u64(v: &[u8]) -> Option<u64> {
+    <[u8; 8]>::try_from(v).ok().map(u64::from_be_bytes)
+}
+
+#[cfg(test)]
+mod tests;
