@@ -1,0 +1,109 @@
+//! The template sources compiled into the binary: the three parts of each
+//! [`Template`], the partials of each registry, and a context that fills
+//! every field the templates read (for the start-up self-test).
+//!
+//! `include_str!` makes the daemon independent of its working directory; the
+//! exhaustive match in [`sources`] makes a new [`Template`] without its files
+//! a compile error.
+
+use serde_json::{Value, json};
+
+use crate::email::Template;
+
+/// The three parts of one template, each a Handlebars source.
+pub(super) struct Sources {
+    pub(super) subject: &'static str,
+    pub(super) text: &'static str,
+    pub(super) html: &'static str,
+}
+
+macro_rules! template_sources {
+    ($stem:literal) => {
+        Sources {
+            subject: include_str!(concat!("../../templates/", $stem, ".subject.hbs")),
+            text: include_str!(concat!("../../templates/", $stem, ".txt.hbs")),
+            html: include_str!(concat!("../../templates/", $stem, ".html.hbs")),
+        }
+    };
+}
+
+/// The sources of a template. An exhaustive match, so adding a [`Template`]
+/// variant without its files does not compile.
+pub(super) fn sources(template: Template) -> Sources {
+    match template {
+        Template::Ack => template_sources!("ack"),
+        Template::Incomplete => template_sources!("incomplete"),
+        Template::Duplicate => template_sources!("duplicate"),
+        Template::Emel1 => template_sources!("emel1"),
+        Template::StaffVerify => template_sources!("staff-verify"),
+        Template::Bounce => template_sources!("bounce"),
+    }
+}
+
+/// Partials of the text registry (subject and `.txt` parts).
+pub(super) const TEXT_PARTIALS: [(&str, &str); 4] = [
+    (
+        "footer",
+        include_str!("../../templates/partials/footer.txt.hbs"),
+    ),
+    (
+        "summary",
+        include_str!("../../templates/partials/summary.txt.hbs"),
+    ),
+    (
+        "documents",
+        include_str!("../../templates/partials/documents.txt.hbs"),
+    ),
+    (
+        "document_names",
+        include_str!("../../templates/partials/document_names.txt.hbs"),
+    ),
+];
+
+/// Partials of the HTML registry.
+pub(super) const HTML_PARTIALS: [(&str, &str); 5] = [
+    (
+        "layout",
+        include_str!("../../templates/partials/layout.html.hbs"),
+    ),
+    (
+        "footer",
+        include_str!("../../templates/partials/footer.html.hbs"),
+    ),
+    (
+        "summary",
+        include_str!("../../templates/partials/summary.html.hbs"),
+    ),
+    (
+        "documents",
+        include_str!("../../templates/partials/documents.html.hbs"),
+    ),
+    (
+        "document_names",
+        include_str!("../../templates/partials/document_names.html.hbs"),
+    ),
+];
+
+/// A context with every field the templates read, for the start-up
+/// self-test (and the unit tests).
+pub(super) fn sample_context() -> Value {
+    json!({
+        "ref": "SJL-2026-000001",
+        "company": "Seri Indah Development Sdn Bhd",
+        "signee": {
+            "name": "Ali bin Abu", "email": "ali@example.com", "phone": "+971501234567",
+            "role": "Pembeli", "role_en": "Buyer", "order": 2, "espa_ref": "HDA-2026-000123",
+            "id_type": "MyKad", "id_masked": "900101-14-****", "nationality": "Malaysia",
+            "reason": "LUAR_NEGARA"
+        },
+        "documents": [
+            { "kind_ms": "Kad Pengenalan (depan)", "kind_en": "MyKad (front)",
+              "name": "MyKad depan.jpg", "size": "21 KB", "sha256": "ab12cd34…" }
+        ],
+        "problems": [
+            { "code": "LOA_MISSING", "ms": "Surat Kebenaran (LOA) tiada.", "en": "The LOA is missing." }
+        ],
+        "existing": { "ref": "SJL-2026-000001", "state": "received" },
+        "state": "received"
+    })
+}
