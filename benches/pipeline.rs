@@ -711,12 +711,22 @@ fn sijil_emails() -> anyhow::Result<Vec<Vec<u8>>> {
         .map(PackSpec::build)
         .unwrap_or_default();
     let msg = sijil::inbound::parse(&raw);
-    let class = sijil::classify::Classifier::new(&cfg).classify(&msg, &cfg);
+    let class = sijil::core::classify::Classifier::new(&cfg).classify(&msg, &cfg);
     let store = sijil::store::Store::temporary()?;
     let now = chrono::Utc::now();
-    let decision = sijil::intake::decide(&msg, &class, &store, &cfg, now);
+    let input = sijil::core::Input::Message {
+        msg: &msg,
+        class: &class,
+    };
+    let decision = sijil::core::handle(input, &store, &cfg, now)?;
     let emails = sijil::render::Renderer::new()?
-        .render_all(&decision.emails, &cfg.outbound, &msg.key, now)
+        .render_all(
+            &decision.emails,
+            &cfg.outbound,
+            store.message_id_key(),
+            &msg.key,
+            now,
+        )
         .map_err(|e| anyhow!(e))?;
     if emails.len() != 3 {
         bail!(
@@ -1771,7 +1781,7 @@ too.
 
 **Core per pack.** No server: this process runs sijil's pure core on the throughput set's first
 {stage_packs} packs, one thread, and times each step per pack — `inbound::parse` (MIME, base64,
-SHA-256 of every document), classify, `intake::decide` (against an empty store, so every pack is
+SHA-256 of every document), classify, `core::handle` (against an empty store, so every pack is
 new) and rendering its three emails. {stage_rounds} rounds; the round with the median total is
 shown. It is the part of sijil's CPU that the machine's noise moves least.
 "#,
@@ -2392,7 +2402,7 @@ fn stages(report: &mut Report) -> anyhow::Result<()> {
         .map(PackSpec::build)
         .collect();
     let bytes: usize = packs.iter().map(Vec::len).sum();
-    let classifier = sijil::classify::Classifier::new(&cfg);
+    let classifier = sijil::core::classify::Classifier::new(&cfg);
     let renderer = sijil::render::Renderer::new()?;
     let store = sijil::store::Store::temporary()?;
     const STEPS: [&str; 4] = ["parse", "classify", "decide", "render"];
@@ -2406,10 +2416,20 @@ fn stages(report: &mut Report) -> anyhow::Result<()> {
             let class = classifier.classify(&msg, &cfg);
             let t2 = Instant::now();
             let now = chrono::Utc::now();
-            let decision = sijil::intake::decide(&msg, &class, &store, &cfg, now);
+            let input = sijil::core::Input::Message {
+                msg: &msg,
+                class: &class,
+            };
+            let decision = sijil::core::handle(input, &store, &cfg, now)?;
             let t3 = Instant::now();
             let emails = renderer
-                .render_all(&decision.emails, &cfg.outbound, &msg.key, now)
+                .render_all(
+                    &decision.emails,
+                    &cfg.outbound,
+                    store.message_id_key(),
+                    &msg.key,
+                    now,
+                )
                 .map_err(|e| anyhow!(e))?;
             let t4 = Instant::now();
             if emails.len() != 3 {

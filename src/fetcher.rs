@@ -29,8 +29,8 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::classify::{Class, Classifier};
 use crate::config::Config;
+use crate::core::classify::{Class, Classifier};
 use crate::inbound::{self, Inbound};
 use crate::mailbox::{Fetched, Folder, Mailbox, MessageId};
 

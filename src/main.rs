@@ -187,7 +187,7 @@ fn show_case(store: &Store, reference: &str) -> Result<(), String> {
             a.full_name,
             a.email,
             a.role.as_str(),
-            sijil::intake::mask_id(a.id_type, &a.id_number),
+            sijil::core::context::mask_id(a.id_type, &a.id_number),
             a.order,
             a.espa_ref
         );

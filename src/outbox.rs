@@ -1,10 +1,10 @@
-//! The outbox sender: delivers what the store's outbox holds, once each,
+//! The outbox courier: delivers what the store's outbox holds, once each,
 //! retrying with back-off while the SMTP server is away.
 //!
 //! After chatmail's `smtp.rs`: an attempt is counted in the store *before*
-//! it is made, so an email that kills the sender cannot be retried forever.
+//! it is made, so an email that kills the courier cannot be retried forever.
 //! The first attempt is counted by the commit that queues the email (no
-//! flush of its own); the sender counts the others, a round at a time. An
+//! flush of its own); the courier counts the others, a round at a time. An
 //! attempt counted but never settled was cut short. An email cut short
 //! twice is tried alone from then on, so that it alone is blamed if it
 //! happens again; cut short eight times (six of them alone), it is given up
@@ -14,10 +14,15 @@
 //! cuts it short too.
 //!
 //! Transient or permanent is decided by the transport from lettre's own
-//! classification; a permanent refusal is recorded on the case. When the
-//! server refused the signee's address outright, the developer and the
+//! classification; a permanent refusal is recorded on the case. A refusal
+//! is an input of the core like any other ([`core::Input::Refused`]): when
+//! the server refused the signee's address outright, the developer and the
 //! staff holding the case are told, as when a delivery report says it
-//! bounced later (`intake::signee_unreachable`), in the same transaction.
+//! bounced later. Every outcome is written through the one apply path
+//! ([`Applier`]), in the same transaction as what it calls for.
+//!
+//! The clock is the courier's `clock` (the system's, or a test's): nothing
+//! here reads the time another way.
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
@@ -29,23 +34,19 @@ use futures::StreamExt as _;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::case::EventKind;
-use crate::config::Config;
-use crate::email::Email;
-use crate::render::Renderer;
-use crate::store::{OutboxEntry, Outgoing, Store, StoreError};
-use crate::transport::{SendError, Transport};
+use crate::apply::{Applier, ApplyError};
+use crate::core::case::EventKind;
+use crate::core::{self, Effects, Input, Refusal};
+use crate::store::{Origin, OutboxEntry};
+use crate::transport::{CONNECTIONS, SendError, Transport};
 
 /// First wait after a transient failure; doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_secs(2);
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// An email still undelivered after this long is given up and recorded.
 const GIVE_UP_AFTER: chrono::TimeDelta = chrono::TimeDelta::days(3);
-/// Emails sent at once; the SMTP transport keeps a pool of this many
-/// connections.
-pub const PARALLEL: usize = 8;
 /// Emails whose attempts are counted with one flush before any of them is
-/// tried, then sent `PARALLEL` at a time: a round. A flush costs an fsync,
+/// tried, then sent `CONNECTIONS` at a time: a round. A flush costs an fsync,
 /// so counting per email would cost more than the sending.
 const ROUND: usize = 64;
 /// Attempts cut short (see the module doc) after which an email is tried
@@ -59,25 +60,26 @@ pub fn backoff(failures: u32) -> Duration {
     FIRST_BACKOFF.saturating_mul(factor).min(MAX_BACKOFF)
 }
 
-/// How the worker hands emails to the sender: once the commit that queued
-/// them (and counted their first attempt) is durable, their ids, and a
-/// wakeup. An email the sender learns of only from the store (after a
-/// restart, or before the worker's barrier) has its attempt counted again.
+/// How the apply path hands emails to the courier: once the commit that
+/// queued them (and counted their first attempt) is durable, their ids, and
+/// a ring. An email the courier learns of only from the store (after a
+/// restart, or before the committer's barrier) has its attempt counted
+/// again.
 #[derive(Debug, Default)]
-pub struct Queued {
+pub struct Doorbell {
     counted: Mutex<HashSet<u64>>,
     bell: Notify,
 }
 
-impl Queued {
-    /// `ids` are queued and their commit is durable; wakes the sender.
+impl Doorbell {
+    /// `ids` are queued and their commit is durable; wakes the courier.
     pub fn announce(&self, ids: impl IntoIterator<Item = u64>) {
         self.lock().extend(ids);
         self.bell.notify_one();
     }
 
     /// The ids announced since the last call. Taken whole before the
-    /// sender reads the outbox: an id announced earlier is in what it reads
+    /// courier reads the outbox: an id announced earlier is in what it reads
     /// unless its email already left (it was found in the store and sent
     /// before its announcement), and is forgotten either way.
     fn take_all(&self) -> HashSet<u64> {
@@ -89,50 +91,57 @@ impl Queued {
     }
 }
 
-/// Counters the web edge exposes on `/metrics`.
+/// Counters the web edge exposes on `/metrics`, kept as the outbox changes
+/// (a scrape reads no store).
 #[derive(Debug, Default)]
 pub struct OutboxStats {
     pub sent: std::sync::atomic::AtomicU64,
     pub failed: std::sync::atomic::AtomicU64,
     pub retried: std::sync::atomic::AtomicU64,
+    /// Emails waiting: counted from the store at start, then moved by the
+    /// apply path as commits queue and finish emails.
+    pub queued: std::sync::atomic::AtomicU64,
 }
 
-pub struct Sender {
-    store: Store,
+/// Delivers the outbox.
+pub struct Courier {
+    applier: Applier,
     transport: Transport,
-    /// For the notices a refusal calls for.
-    cfg: Arc<Config>,
-    renderer: Renderer,
-    queued: Arc<Queued>,
+    doorbell: Arc<Doorbell>,
     stats: Arc<OutboxStats>,
+    clock: fn() -> DateTime<Utc>,
     /// Consecutive rounds in which nothing got through: the server, not one
     /// email, is away. Counted once per round, not once per email, so a long
     /// queue does not stretch the back-off.
     failures: u32,
     /// While the server is away no attempt is made before this, whatever
-    /// wakes the sender: mail queued during an outage is no new evidence.
+    /// wakes the courier: mail queued during an outage is no new evidence.
     retry_at: Option<DateTime<Utc>>,
 }
 
-impl Sender {
+impl Courier {
+    /// A courier on the system clock.
     pub fn new(
-        store: Store,
+        applier: Applier,
         transport: Transport,
-        cfg: Arc<Config>,
-        renderer: Renderer,
-        queued: Arc<Queued>,
+        doorbell: Arc<Doorbell>,
         stats: Arc<OutboxStats>,
-    ) -> Sender {
-        Sender {
-            store,
+    ) -> Courier {
+        Courier {
+            applier,
             transport,
-            cfg,
-            renderer,
-            queued,
+            doorbell,
             stats,
+            clock: Utc::now,
             failures: 0,
             retry_at: None,
         }
+    }
+
+    /// The same courier on another clock (tests drive time with it).
+    pub fn with_clock(mut self, clock: fn() -> DateTime<Utc>) -> Courier {
+        self.clock = clock;
+        self
     }
 
     /// Sends until `shutdown`; an email in flight is finished first.
@@ -153,30 +162,31 @@ impl Sender {
             };
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                _ = self.queued.bell.notified() => {}
+                _ = self.doorbell.bell.notified() => {}
                 _ = sleep => {}
             }
         }
     }
 
-    /// Sends every due entry, round by round, `PARALLEL` at a time over the
+    /// Sends every due entry, round by round, `CONNECTIONS` at a time over the
     /// transport's pooled connections; returns how long until the next one
     /// is due.
     async fn send_due(
         &mut self,
         shutdown: &CancellationToken,
-    ) -> Result<Option<Duration>, StoreError> {
-        let now = Utc::now();
+    ) -> Result<Option<Duration>, ApplyError> {
+        let now = (self.clock)();
         if let Some(at) = self.retry_at.filter(|at| *at > now) {
             return Ok(Some((at - now).to_std().unwrap_or(Duration::ZERO)));
         }
-        let announced = self.queued.take_all();
-        let entries: Vec<OutboxEntry> = self.store.outbox().collect::<Result<_, _>>()?;
+        let announced = self.doorbell.take_all();
+        let store = self.applier.store();
+        let entries: Vec<OutboxEntry> = store.outbox().collect::<Result<_, _>>()?;
         let (due, later): (Vec<_>, Vec<_>) =
             entries.into_iter().partition(|e| e.next_attempt <= now);
         let next = later.iter().map(|e| e.next_attempt).min();
         let Plan { give_up, rounds } = plan(due);
-        self.give_up(give_up).await?;
+        self.give_up(give_up, now).await?;
         for mut batch in rounds {
             if shutdown.is_cancelled() {
                 return Ok(None);
@@ -191,34 +201,42 @@ impl Sender {
                 }
             }
             if !counted.is_empty() {
-                self.store.update_outbox_all(&counted).await?;
+                self.applier.store().update_outbox_all(&counted).await?;
             }
             let attempts: Vec<_> = batch.iter().map(|e| Box::pin(self.deliver(e))).collect();
             let results: Vec<_> = futures::stream::iter(attempts)
-                .buffered(PARALLEL)
+                .buffered(CONNECTIONS)
                 .collect()
                 .await;
+            let now = (self.clock)();
             let got_through = results.iter().any(Result::is_ok);
             let mut finished = Vec::new();
             let mut retry = Vec::new();
-            let mut notices = Vec::new();
+            let mut refused = Vec::new();
             for (entry, result) in batch.into_iter().zip(results) {
-                match self.settle(entry, result) {
-                    Settled::Finished(entry, outcome) => finished.push((entry, outcome)),
-                    Settled::Refused(entry, outcome, code) => {
-                        notices.extend(self.notices(&entry, &code));
-                        finished.push((entry, outcome));
-                    }
-                    Settled::Retry(entry) => retry.push(entry),
+                match self.outcome_of(entry, result, now) {
+                    Outcome::Finished(entry, outcome) => finished.push((entry, outcome)),
+                    Outcome::Refused(entry, outcome, code) => refused.push((entry, outcome, code)),
+                    Outcome::Retry(entry) => retry.push(entry),
                 }
             }
-            let queued = self
-                .store
-                .finish_outbox_all(&finished, &notices, Utc::now())
-                .await?;
-            if !queued.is_empty() {
-                self.queued.announce(queued);
+            let mut queued = self.finish(&finished, now)?;
+            for (entry, outcome, code) in refused {
+                match self.refused(entry, outcome, &code, now) {
+                    Ok(more) => queued.extend(more),
+                    // The case could not be read: the notices cannot be
+                    // decided, so the email stays and is tried again later.
+                    Err(undecided) => {
+                        let RefusalUndecided(mut entry, e) = *undecided;
+                        tracing::error!(message_id = %entry.message_id, error = %e, "refusal not recorded yet");
+                        entry.settled = entry.attempts;
+                        entry.next_attempt =
+                            now + chrono::TimeDelta::from_std(MAX_BACKOFF).unwrap_or_default();
+                        retry.push(entry);
+                    }
+                }
             }
+            self.applier.durable(queued).await?;
             if got_through {
                 self.failures = 0;
                 self.retry_at = None;
@@ -227,12 +245,12 @@ impl Sender {
                 // round; nothing is tried before the back-off is over.
                 self.failures = self.failures.saturating_add(1);
                 let wait = backoff(self.failures);
-                let at = Utc::now() + chrono::TimeDelta::from_std(wait).unwrap_or_default();
+                let at = now + chrono::TimeDelta::from_std(wait).unwrap_or_default();
                 for entry in &mut retry {
                     entry.next_attempt = at;
                 }
                 self.retry_at = Some(at);
-                self.store.update_outbox_all(&retry).await?;
+                self.applier.store().update_outbox_all(&retry).await?;
                 tracing::warn!(
                     emails = retry.len(),
                     retry_in_s = wait.as_secs(),
@@ -243,14 +261,86 @@ impl Sender {
             // The server answers but deferred some emails (4xx): each waits
             // by its own attempts; the rest of the queue goes on.
             if !retry.is_empty() {
-                self.store.update_outbox_all(&retry).await?;
+                self.applier.store().update_outbox_all(&retry).await?;
             }
         }
-        Ok(next.map(|n| (n - Utc::now()).to_std().unwrap_or(Duration::ZERO)))
+        let now = (self.clock)();
+        Ok(next.map(|n| (n - now).to_std().unwrap_or(Duration::ZERO)))
+    }
+
+    /// Records `finished` (delivered, or failed for good) through the apply
+    /// path: each leaves the outbox, its outcome on its case. Returns the
+    /// ids of any emails queued (none: these outcomes call for nothing).
+    fn finish(
+        &self,
+        finished: &[(OutboxEntry, EventKind)],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<u64>, ApplyError> {
+        if finished.is_empty() {
+            return Ok(Vec::new());
+        }
+        let origin = Origin::Outbox { finished };
+        Ok(queued_by(self.applier.apply(
+            origin,
+            "",
+            &Effects::default(),
+            &[],
+            now,
+        )?))
+    }
+
+    /// A permanent refusal, decided by the core (the notices to the
+    /// developer and staff when it was the signee's address) and applied
+    /// with the refused email's outcome, in one transaction. Their
+    /// Message-IDs derive from the refused email's, so that they are the
+    /// same whenever decided.
+    fn refused(
+        &self,
+        entry: OutboxEntry,
+        outcome: EventKind,
+        code: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<u64>, Box<RefusalUndecided>> {
+        let refusal = Refusal {
+            case_ref: entry.case_ref.as_deref(),
+            recipients: &entry.envelope_to,
+            code,
+        };
+        let decided = core::handle(
+            Input::Refused(refusal),
+            self.applier.store(),
+            self.applier.cfg(),
+            now,
+        );
+        let effects = match decided {
+            Ok(effects) => effects,
+            Err(e) => return Err(Box::new(RefusalUndecided(entry, e.to_string()))),
+        };
+        let seed = format!("refused:{}", entry.message_id);
+        let finished = [(entry, outcome)];
+        match self.applier.apply(
+            Origin::Outbox {
+                finished: &finished,
+            },
+            &seed,
+            &effects,
+            &[],
+            now,
+        ) {
+            Ok(committed) => Ok(queued_by(committed)),
+            Err(e) => {
+                let [(entry, _)] = finished;
+                Err(Box::new(RefusalUndecided(entry, e.to_string())))
+            }
+        }
     }
 
     /// Records emails whose attempts were cut short too often as failed.
-    async fn give_up(&mut self, entries: Vec<OutboxEntry>) -> Result<(), StoreError> {
+    async fn give_up(
+        &mut self,
+        entries: Vec<OutboxEntry>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ApplyError> {
         let mut failed = Vec::new();
         for entry in entries {
             self.stats.failed.fetch_add(1, Ordering::Relaxed);
@@ -265,52 +355,13 @@ impl Sender {
             };
             failed.push((entry, what));
         }
-        self.store
-            .finish_outbox_all(&failed, &[], Utc::now())
-            .await
-            .map(drop)
-    }
-
-    /// The notices a refusal of `entry` by `code` calls for, rendered: to
-    /// the developer and the holding staff when its recipient was the
-    /// signee of its case; otherwise none. Their Message-IDs derive from
-    /// the refused email's, so that they are the same whenever decided.
-    fn notices(&self, entry: &OutboxEntry, code: &str) -> Vec<Outgoing> {
-        let Some(reference) = &entry.case_ref else {
-            return Vec::new();
-        };
-        let case = match self.store.case(reference) {
-            Ok(Some(case)) => case,
-            Ok(None) => return Vec::new(),
-            Err(e) => {
-                tracing::error!(case = %reference, error = %e, "case unreadable: no refusal notice");
-                return Vec::new();
-            }
-        };
-        let emails: Vec<Email> = entry
-            .envelope_to
-            .iter()
-            .flat_map(|to| crate::intake::signee_unreachable(&case, to, code, &self.cfg))
-            .collect();
-        if emails.is_empty() {
-            return Vec::new();
-        }
-        let key = format!("refused:{}", entry.message_id);
-        match self
-            .renderer
-            .render_all(&emails, &self.cfg.outbound, &key, Utc::now())
-        {
-            Ok(rendered) => rendered,
-            Err(e) => {
-                tracing::error!(case = %reference, error = %e, "refusal notice not rendered");
-                Vec::new()
-            }
-        }
+        let queued = self.finish(&failed, now)?;
+        Ok(self.applier.durable(queued).await?)
     }
 
     /// One delivery attempt.
     async fn deliver(&self, entry: &OutboxEntry) -> Result<(), SendError> {
-        let body = match self.store.outbox_body(entry.id) {
+        let body = match self.applier.store().outbox_body(entry.id) {
             Ok(Some(body)) => body,
             Ok(None) => return Err(SendError::Permanent("outbox body missing".into())),
             Err(e) => return Err(SendError::Transient(e.to_string())),
@@ -325,9 +376,13 @@ impl Sender {
         result
     }
 
-    /// What an attempt's result means for its entry.
-    fn settle(&mut self, mut entry: OutboxEntry, result: Result<(), SendError>) -> Settled {
-        let now = Utc::now();
+    /// What an attempt's result, known at `now`, means for its entry.
+    fn outcome_of(
+        &mut self,
+        mut entry: OutboxEntry,
+        result: Result<(), SendError>,
+        now: DateTime<Utc>,
+    ) -> Outcome {
         match result {
             Ok(()) => {
                 self.failures = 0;
@@ -342,7 +397,7 @@ impl Sender {
                 let sent = EventKind::EmailSent {
                     message_id: entry.message_id.clone(),
                 };
-                Settled::Finished(entry, sent)
+                Outcome::Finished(entry, sent)
             }
             Err(SendError::Refused { code, reason }) => {
                 self.stats.failed.fetch_add(1, Ordering::Relaxed);
@@ -351,7 +406,7 @@ impl Sender {
                     message_id: entry.message_id.clone(),
                     error: reason,
                 };
-                Settled::Refused(entry, failed, code)
+                Outcome::Refused(entry, failed, code)
             }
             Err(SendError::Permanent(error)) => {
                 self.stats.failed.fetch_add(1, Ordering::Relaxed);
@@ -360,7 +415,7 @@ impl Sender {
                     message_id: entry.message_id.clone(),
                     error,
                 };
-                Settled::Finished(entry, failed)
+                Outcome::Finished(entry, failed)
             }
             Err(SendError::Transient(error)) => {
                 self.stats.retried.fetch_add(1, Ordering::Relaxed);
@@ -371,7 +426,7 @@ impl Sender {
                         message_id: entry.message_id.clone(),
                         error,
                     };
-                    return Settled::Finished(entry, failed);
+                    return Outcome::Finished(entry, failed);
                 }
                 // This email's own back-off; a round in which nothing got
                 // through replaces it by the server's (see `send_due`).
@@ -386,9 +441,20 @@ impl Sender {
                 entry.last_error = Some(error);
                 entry.settled = entry.attempts;
                 entry.next_attempt = now + chrono::TimeDelta::from_std(wait).unwrap_or_default();
-                Settled::Retry(entry)
+                Outcome::Retry(entry)
             }
         }
+    }
+}
+
+/// A refusal whose effects could not be decided or applied (the store did
+/// not read or write): the entry, back, and why.
+struct RefusalUndecided(OutboxEntry, String);
+
+fn queued_by(committed: crate::store::Committed) -> Vec<u64> {
+    match committed {
+        crate::store::Committed::Now { queued } => queued,
+        crate::store::Committed::Already(_) => Vec::new(),
     }
 }
 
@@ -422,8 +488,8 @@ fn plan(due: Vec<OutboxEntry>) -> Plan {
     Plan { give_up, rounds }
 }
 
-/// The outcome of one attempt for the store.
-enum Settled {
+/// What one attempt means for its entry.
+enum Outcome {
     /// Delivered, or failed for good: leaves the outbox, recorded on the case.
     Finished(OutboxEntry, EventKind),
     /// Refused for good by the server, with its reply code: as `Finished`,
@@ -436,25 +502,17 @@ enum Settled {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::email::Template;
-    use crate::intake::Decision;
+    use crate::config::Config;
+    use crate::core::email::Template;
     use crate::mailbox::Folder;
-    use crate::render::RenderedEmail;
-    use crate::store::{Committed, Outgoing};
+    use crate::render::{Outgoing, RenderedEmail, Renderer};
+    use crate::store::{Committed, Store};
 
     const CASE: &str = "SJL-2026-000001";
 
     /// Queues one email for `CASE` the way the worker does; its id.
     async fn queue(store: &Store, key: &str) -> u64 {
-        let decision = Decision {
-            folder: Folder::Processed,
-            reason: "test",
-            case: None,
-            new_sequence: None,
-            events: Vec::new(),
-            emails: Vec::new(),
-            keep_attachments: Vec::new(),
-        };
+        let effects = Effects::only_filing(Folder::Processed, "test");
         let email = Outgoing {
             case_ref: Some(CASE.into()),
             template: Template::Ack,
@@ -466,24 +524,22 @@ mod tests {
                 bytes: b"Subject: s\r\n\r\nbody\r\n".to_vec(),
             },
         };
-        match store
-            .commit(key, &decision, &[], &[email], Utc::now())
-            .await
-        {
+        match store.commit(Origin::Message { key }, &effects, &[], &[email], Utc::now()) {
             Ok(Committed::Now { queued }) if queued.len() == 1 => queued[0],
             other => panic!("not queued: {other:?}"),
         }
     }
 
-    fn sender(store: &Store, maildir: std::path::PathBuf, queued: Arc<Queued>) -> Sender {
-        Sender::new(
+    fn courier(store: &Store, maildir: std::path::PathBuf, doorbell: Arc<Doorbell>) -> Courier {
+        let stats = Arc::new(OutboxStats::default());
+        let applier = Applier::new(
             store.clone(),
-            Transport::Maildir(maildir),
+            Arc::new(Renderer::new().unwrap()),
             Arc::new(Config::embedded_default()),
-            Renderer::new().unwrap(),
-            queued,
-            Arc::new(OutboxStats::default()),
-        )
+            doorbell.clone(),
+            stats.clone(),
+        );
+        Courier::new(applier, Transport::Maildir(maildir), doorbell, stats)
     }
 
     fn entry(id: u64, attempts: u32, settled: u32) -> OutboxEntry {
@@ -527,14 +583,14 @@ mod tests {
         let store = Store::temporary().unwrap();
         let announced = queue(&store, "mid:a").await;
         let found = queue(&store, "mid:b").await;
-        let queued = Arc::new(Queued::default());
-        queued.announce([announced]);
+        let doorbell = Arc::new(Doorbell::default());
+        doorbell.announce([announced]);
         // A Maildir whose root is a file: every delivery fails, transiently.
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("a-file");
         std::fs::write(&root, "").unwrap();
-        let mut sender = sender(&store, root, queued);
-        sender.send_due(&CancellationToken::new()).await.unwrap();
+        let mut courier = courier(&store, root, doorbell);
+        courier.send_due(&CancellationToken::new()).await.unwrap();
         let counts: std::collections::HashMap<u64, (u32, u32)> = store
             .outbox()
             .map(|e| e.map(|e| (e.id, (e.attempts, e.settled))))
@@ -554,8 +610,8 @@ mod tests {
         store.update_outbox_all(&[e]).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let maildir = dir.path().join("out");
-        let mut sender = sender(&store, maildir.clone(), Arc::new(Queued::default()));
-        sender.send_due(&CancellationToken::new()).await.unwrap();
+        let mut courier = courier(&store, maildir.clone(), Arc::new(Doorbell::default()));
+        courier.send_due(&CancellationToken::new()).await.unwrap();
         assert_eq!(store.outbox().count(), 0);
         assert!(!maildir.join("new").exists(), "it was not tried again");
         match &store.history(CASE).unwrap().last().map(|e| &e.what) {

@@ -30,9 +30,10 @@ use pool::{Pool, Security, Server};
 /// How long one SMTP step (connect, greeting, each command, the data) may
 /// take before the attempt counts as failed (transient).
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
-/// Open SMTP connections kept for reuse (one per email the outbox sends at
-/// once), and how long an idle one is kept.
-const POOL_MAX: usize = crate::outbox::PARALLEL;
+/// Emails sent at once: the outbox sends this many in parallel, and the
+/// SMTP pool keeps one connection open for each.
+pub const CONNECTIONS: usize = 8;
+/// How long an idle pooled connection is kept.
 const POOL_IDLE: Duration = Duration::from_secs(60);
 
 /// Where the outbox delivers.
@@ -210,7 +211,7 @@ fn smtp_transport(cfg: &SmtpConfig) -> anyhow::Result<Pool> {
         credentials,
         timeout: SMTP_TIMEOUT,
     };
-    Ok(Pool::new(server, POOL_MAX, POOL_IDLE))
+    Ok(Pool::new(server, CONNECTIONS, POOL_IDLE))
 }
 
 /// TLS settings: the server name checked against its certificate is the

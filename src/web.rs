@@ -41,7 +41,6 @@ async fn healthz() -> &'static str {
 }
 
 async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
-    let queued = s.store.outbox().count();
     let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
     let body = format!(
         "# HELP sijil_messages_total Inbound messages handled, by the folder they were filed in.\n\
@@ -59,7 +58,7 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
          sijil_emails_total{{outcome=\"retried\"}} {}\n\
          # HELP sijil_outbox_queued Emails waiting in the outbox.\n\
          # TYPE sijil_outbox_queued gauge\n\
-         sijil_outbox_queued {queued}\n",
+         sijil_outbox_queued {}\n",
         load(&s.inbound.processed),
         load(&s.inbound.rejected),
         load(&s.inbound.quarantined),
@@ -67,6 +66,7 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
         load(&s.outbox.sent),
         load(&s.outbox.failed),
         load(&s.outbox.retried),
+        load(&s.outbox.queued),
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use sijil::case::{CaseState, EventKind};
+use sijil::core::case::{CaseState, EventKind};
 use sijil::store::Store;
 use support::process::{free_port, signal_pid};
 use support::{DEVELOPER, Daemon, MailServers, Pack, RA_ADDRESS, VERIFIER};

@@ -351,7 +351,7 @@ async fn a_bounced_emel1_is_recorded_and_the_developer_and_verifier_told() {
     let history = store.history(&case).unwrap();
     assert!(
         history.iter().any(|e| matches!(&e.what,
-            sijil::case::EventKind::DeliveryFailed { recipient, .. } if *recipient == signee)),
+            sijil::core::case::EventKind::DeliveryFailed { recipient, .. } if *recipient == signee)),
         "{history:?}"
     );
 }

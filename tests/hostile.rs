@@ -917,7 +917,7 @@ fn every_hostile_message_is_answered_with_a_code_or_quarantined() {
 fn the_fuzz_targets_promises_hold_on_the_corpus_and_seeds() {
     use sijil::pack_check::{AttachmentMeta, Limits};
     let config = sijil::config::Config::embedded_default();
-    let classifier = sijil::classify::Classifier::new(&config);
+    let classifier = sijil::core::classify::Classifier::new(&config);
     let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut inputs: Vec<(String, Vec<u8>)> = corpus().into_iter().collect();
@@ -965,7 +965,7 @@ fn the_fuzz_targets_promises_hold_on_the_corpus_and_seeds() {
         );
         assert_eq!(checked.documents.len(), metas.len(), "{name}");
         let text = String::from_utf8_lossy(raw);
-        let own = sijil::quote::own_text(&text);
+        let own = sijil::core::quote::own_text(&text);
         assert!(own.len() <= text.len(), "{name}");
         assert!(
             own.lines().all(|l| !l.trim_start().starts_with('>')),

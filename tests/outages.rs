@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sijil::case::EventKind;
+use sijil::core::case::EventKind;
 use sijil::store::Store;
 use support::{DEVELOPER, Daemon, MailServers, Pack, RA_ADDRESS, REJECTING_DOMAIN, VERIFIER};
 

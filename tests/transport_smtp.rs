@@ -12,7 +12,7 @@ use chrono::{TimeZone, Utc};
 use serde_json::json;
 
 use sijil::config::{Address, OutboundConfig, SmtpConfig, TlsMode};
-use sijil::email::{Email, Recipient, Sender, Template, Thread};
+use sijil::core::email::{Email, Recipient, Sender, Template, Thread};
 use sijil::render::{RenderedEmail, Renderer, message_id_for};
 use sijil::transport::{SendError, Transport};
 use support::{
@@ -48,7 +48,7 @@ fn rendered(to: &str, seed: &str) -> RenderedEmail {
         name: Some("POS Digicert RA".into()),
         email: RA_ADDRESS.into(),
     };
-    let id = message_id_for("ra.example.my", seed.as_bytes());
+    let id = message_id_for("ra.example.my", &[7; 32], seed.as_bytes());
     let date = Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).unwrap();
     Renderer::new()
         .unwrap()
@@ -205,8 +205,8 @@ async fn server_away_is_transient_and_the_pool_recovers() {
     assert_eq!(
         ids,
         [
-            message_id_for("ra.example.my", b"before"),
-            message_id_for("ra.example.my", b"after")
+            message_id_for("ra.example.my", &[7; 32], b"before"),
+            message_id_for("ra.example.my", &[7; 32], b"after")
         ]
     );
 }

@@ -8,7 +8,7 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use sijil::classify::Classifier;
+use sijil::core::classify::Classifier;
 use sijil::config::Config;
 
 static CONFIG: LazyLock<Config> = LazyLock::new(Config::embedded_default);

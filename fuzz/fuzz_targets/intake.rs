@@ -1,5 +1,5 @@
 //! Any bytes as an inbound message, all the way through the core: parse,
-//! classify, `intake::decide` against an in-memory view holding one
+//! classify, `core::handle` against an in-memory view holding one
 //! incomplete case (so that a reply on its thread is a supplement), then
 //! every decided email rendered. No panic; a decision keeps only
 //! attachments that exist, a quarantined message is never answered, and
@@ -11,53 +11,48 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, TimeZone, Utc};
 use libfuzzer_sys::fuzz_target;
-use sijil::case::Case;
-use sijil::classify::Classifier;
 use sijil::config::Config;
-use sijil::email::Sender;
-use sijil::intake::{self, Cases};
+use sijil::core::case::Case;
+use sijil::core::classify::Classifier;
+use sijil::core::email::Sender;
+use sijil::core::{Input, MemView, SentEmail, View, ViewResult, handle};
 use sijil::mailbox::Folder;
 use sijil::render::{self, Renderer};
 
-/// The cases the core sees; a fuzz input never changes them.
-struct Mem(Vec<Case>);
+/// The cases the core sees; a fuzz input never changes them. Every
+/// delivery report is taken to be about an email of the first case, so
+/// that reports reach the core's handling of them.
+struct World0(MemView);
 
-impl Cases for Mem {
-    fn get(&self, reference: &str) -> Option<Case> {
-        self.0.iter().find(|c| c.reference == reference).cloned()
+impl View for World0 {
+    fn case(&self, reference: &str) -> ViewResult<Option<Case>> {
+        self.0.case(reference)
     }
-    fn open_for_order(&self, espa: &str, order: u32) -> Option<Case> {
-        self.0
-            .iter()
-            .find(|c| !c.state.is_closed() && c.espa_order() == Some((espa.to_string(), order)))
-            .cloned()
+    fn open_for_order(&self, espa: &str, order: u32) -> ViewResult<Option<Case>> {
+        self.0.open_for_order(espa, order)
     }
-    fn open_for_id(&self, espa: &str, id_number: &str) -> Option<Case> {
-        self.0
-            .iter()
-            .find(|c| {
-                !c.state.is_closed()
-                    && c.application
-                        .as_ref()
-                        .is_some_and(|a| a.espa_ref == espa && a.id_number == id_number)
-            })
-            .cloned()
+    fn open_for_id(&self, espa: &str, id_number: &str) -> ViewResult<Option<Case>> {
+        self.0.open_for_id(espa, id_number)
     }
-    fn next_sequence(&self, _year: i32) -> u64 {
-        self.0.len() as u64 + 1
+    fn next_sequence(&self, year: i32) -> ViewResult<u64> {
+        self.0.next_sequence(year)
     }
-    fn case_for_email(&self, _message_id: &str) -> Option<Case> {
-        self.0.first().cloned()
+    fn sent_email(&self, _message_id: &str) -> ViewResult<Option<SentEmail>> {
+        Ok(self.0.cases.first().map(|c| SentEmail {
+            case_ref: c.reference.clone(),
+            to: Vec::new(),
+            at: None,
+        }))
     }
-    fn replies_this_hour(&self, _address: &str, _reference: &str, _now: DateTime<Utc>) -> u32 {
-        0
+    fn replies_this_hour(&self, a: &str, r: &str, now: DateTime<Utc>) -> ViewResult<u32> {
+        self.0.replies_this_hour(a, r, now)
     }
 }
 
 struct World {
     config: Config,
     classifier: Classifier,
-    cases: Mem,
+    cases: World0,
     renderer: Renderer,
     now: DateTime<Utc>,
 }
@@ -73,8 +68,14 @@ static WORLD: LazyLock<World> = LazyLock::new(|| {
         .unwrap_or_default();
     let seed = sijil::inbound::parse(include_bytes!("../../examples/pack-without-loa.eml"));
     let class = classifier.classify(&seed, &config);
-    let opened = intake::decide(&seed, &class, &Mem(Vec::new()), &config, now);
-    let cases = Mem(opened.case.into_iter().collect());
+    let input = Input::Message {
+        msg: &seed,
+        class: &class,
+    };
+    let mut view = MemView::default();
+    let opened = handle(input, &view, &config, now).unwrap_or_else(|e| panic!("{e}"));
+    view.apply(&opened, &[], now);
+    let cases = World0(view);
     let renderer = Renderer::new().unwrap_or_else(|e| panic!("templates: {e:#}"));
     World {
         config,
@@ -89,7 +90,11 @@ fuzz_target!(|raw: &[u8]| {
     let w = &*WORLD;
     let msg = sijil::inbound::parse(raw);
     let class = w.classifier.classify(&msg, &w.config);
-    let d = intake::decide(&msg, &class, &w.cases, &w.config, w.now);
+    let input = Input::Message {
+        msg: &msg,
+        class: &class,
+    };
+    let d = handle(input, &w.cases, &w.config, w.now).unwrap_or_else(|e| panic!("{e}"));
     for &i in &d.keep_attachments {
         assert!(
             i < msg.attachments.len(),
@@ -97,7 +102,7 @@ fuzz_target!(|raw: &[u8]| {
             msg.attachments.len()
         );
     }
-    if d.folder == Folder::Quarantine {
+    if d.filing == Some(Folder::Quarantine) {
         assert!(
             d.emails.is_empty(),
             "quarantined, yet answered: {:?}",
@@ -110,7 +115,7 @@ fuzz_target!(|raw: &[u8]| {
             Sender::Hims => &w.config.outbound.from_hims,
         };
         let seed = format!("{}\n{i}", msg.key);
-        let id = render::message_id_for("ra.example.my", seed.as_bytes());
+        let id = render::message_id_for("ra.example.my", &[7; 32], seed.as_bytes());
         if let Err(e) = w.renderer.render(email, from, &id, w.now) {
             panic!("{} does not render: {e:#}", email.template.name());
         }

@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|raw: &[u8]| {
     let text = String::from_utf8_lossy(raw);
-    let own = sijil::quote::own_text(&text);
+    let own = sijil::core::quote::own_text(&text);
     assert!(own.len() <= text.len(), "{own:?} longer than {text:?}");
     for line in own.lines() {
         assert!(

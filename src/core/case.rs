@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::attachment::DocKind;
-use crate::email::Thread;
+use crate::core::email::Thread;
 use crate::fields::Fields;
 use crate::pack_check::{Application, Problem};
 

@@ -131,4 +131,3 @@ fn human_size(bytes: u64) -> String {
         b => format!("{b} B"),
     }
 }
-

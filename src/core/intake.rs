@@ -140,7 +140,7 @@ pub fn supplement(
     cfg: &Config,
     now: DateTime<Utc>,
 ) -> Effects {
-    let own = crate::quote::own_text(&msg.text);
+    let own = crate::core::quote::own_text(&msg.text);
     case.fields.merge(&Fields::parse(&own));
     let (added, refused): (Vec<_>, Vec<_>) = documents_of(msg, now)
         .into_iter()
@@ -379,4 +379,3 @@ fn checked_event(case: &Case, actor: &Actor, now: DateTime<Utc>) -> Event {
         },
     )
 }
-

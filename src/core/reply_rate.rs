@@ -17,7 +17,10 @@ pub const COUNTER_PREFIX: &str = "rate\0";
 /// clock hour: [`COUNTER_PREFIX`], then address, reference and
 /// [`counter_hour`], `\0` between them.
 pub fn counter_key(address: &str, reference: &str, now: DateTime<Utc>) -> String {
-    format!("{COUNTER_PREFIX}{address}\0{reference}\0{}", counter_hour(now))
+    format!(
+        "{COUNTER_PREFIX}{address}\0{reference}\0{}",
+        counter_hour(now)
+    )
 }
 
 /// The clock hour a reply counter counts, `YYYYMMDDHH`: the last part of

@@ -3,14 +3,18 @@
 //! reply-rate limit, SMTP refusals and the clock; and a view that fails.
 
 use super::*;
+use crate::config::Developer;
+use crate::core::case::EventKind;
 use crate::core::case::{Case, CaseState};
 use crate::core::classify::Classifier;
 use crate::core::email::Template;
 use crate::core::view::SentEmail;
-use crate::core::{Effects, Input, MemView, handle};
-use crate::config::Developer;
+use crate::core::view::{View, ViewError, ViewResult};
+use crate::core::{Effects, Input, MemView, Refusal, handle};
 use crate::inbound::parse;
+use crate::mailbox::Folder;
 use chrono::TimeZone;
+use chrono::{DateTime, Utc};
 
 const DEV: &str = "submit@seriindah.my";
 const SIGNEE: &str = "ali@buyer.example.com";
@@ -103,7 +107,16 @@ fn decide_raw(raw: &[u8], mem: &MemView) -> Effects {
     let cfg = cfg();
     let msg = parse(raw);
     let class = Classifier::new(&cfg).classify(&msg, &cfg);
-    handle(Input::Message { msg: &msg, class: &class }, mem, &cfg, now()).expect("the view reads")
+    handle(
+        Input::Message {
+            msg: &msg,
+            class: &class,
+        },
+        mem,
+        &cfg,
+        now(),
+    )
+    .expect("the view reads")
 }
 
 fn templates(d: &Effects) -> Vec<(Template, Vec<String>)> {
@@ -243,8 +256,7 @@ fn a_corrected_field_line_in_the_reply_is_merged() {
     assert_eq!(codes(&d), vec!["PHONE_IDSAYA_COUNTRY".to_string()]);
     mem.apply(&d, &[], now());
     let reference = d
-        .case
-        .as_ref()
+        .written_case()
         .map(|c| c.reference.clone())
         .unwrap_or_default();
     let reply = message(
@@ -388,16 +400,175 @@ fn only_the_signees_address_failing_calls_for_notices() {
         &message(DEV, "Permohonan", "p8@dev", &body(&fields()), &documents()),
         &MemView::default(),
     );
+    let mut mem = MemView::default();
+    mem.apply(&d, &[], now());
     let case = d.written_case().expect("a case");
     let cfg = cfg();
+    let refused = |to: &str| {
+        let recipients = [to.to_string()];
+        let refusal = Refusal {
+            case_ref: Some(&case.reference),
+            recipients: &recipients,
+            code: "550",
+        };
+        handle(Input::Refused(refusal), &mem, &cfg, now()).expect("the view reads")
+    };
     // As an SMTP server refusing it would write it: other case, same address.
-    let told = signee_unreachable(case, &SIGNEE.to_uppercase(), "550", &cfg);
-    let to: Vec<_> = told.iter().map(|e| e.to[0].email.as_str()).collect();
+    let told = refused(&SIGNEE.to_uppercase());
+    assert_eq!(told.filing, None, "a refusal is not a message to file");
+    let to: Vec<_> = told.emails.iter().map(|e| e.to[0].email.as_str()).collect();
     assert_eq!(to, [DEV, "aina@ra.example.my"]);
-    assert!(told.iter().all(|e| e.template == Template::Bounce
+    assert!(told.emails.iter().all(|e| e.template == Template::Bounce
         && e.context["bounce"]["status"] == "550"
         && e.case_ref.as_deref() == Some(case.reference.as_str())));
-    assert!(signee_unreachable(case, DEV, "550", &cfg).is_empty());
+    assert!(refused(DEV).emails.is_empty());
+}
+
+#[test]
+fn a_tick_forgets_past_reply_counters_and_changes_nothing_else() {
+    let d = handle(Input::Tick, &MemView::default(), &cfg(), now()).expect("the view reads");
+    assert_eq!(d.forget_reply_counters_before, Some(now()));
+    assert!(d.cases.is_empty() && d.events.is_empty() && d.emails.is_empty());
+    assert_eq!(d.filing, None);
+}
+
+/// A store that cannot be read: every read fails.
+struct Unreadable;
+
+impl View for Unreadable {
+    fn case(&self, _: &str) -> ViewResult<Option<Case>> {
+        Err(ViewError("disk gone".into()))
+    }
+    fn open_for_order(&self, _: &str, _: u32) -> ViewResult<Option<Case>> {
+        Err(ViewError("disk gone".into()))
+    }
+    fn open_for_id(&self, _: &str, _: &str) -> ViewResult<Option<Case>> {
+        Err(ViewError("disk gone".into()))
+    }
+    fn next_sequence(&self, _: i32) -> ViewResult<u64> {
+        Err(ViewError("disk gone".into()))
+    }
+    fn sent_email(&self, _: &str) -> ViewResult<Option<SentEmail>> {
+        Err(ViewError("disk gone".into()))
+    }
+    fn replies_this_hour(&self, _: &str, _: &str, _: DateTime<Utc>) -> ViewResult<u32> {
+        Err(ViewError("disk gone".into()))
+    }
+}
+
+/// Like [`MemView`], except that the sequence number cannot be read.
+struct SequenceUnreadable(MemView);
+
+impl View for SequenceUnreadable {
+    fn case(&self, r: &str) -> ViewResult<Option<Case>> {
+        self.0.case(r)
+    }
+    fn open_for_order(&self, e: &str, o: u32) -> ViewResult<Option<Case>> {
+        self.0.open_for_order(e, o)
+    }
+    fn open_for_id(&self, e: &str, i: &str) -> ViewResult<Option<Case>> {
+        self.0.open_for_id(e, i)
+    }
+    fn next_sequence(&self, _: i32) -> ViewResult<u64> {
+        Err(ViewError("sequence unreadable".into()))
+    }
+    fn sent_email(&self, m: &str) -> ViewResult<Option<SentEmail>> {
+        self.0.sent_email(m)
+    }
+    fn replies_this_hour(&self, a: &str, r: &str, n: DateTime<Utc>) -> ViewResult<u32> {
+        self.0.replies_this_hour(a, r, n)
+    }
+}
+
+#[test]
+fn a_view_that_fails_stops_the_decision_instead_of_deciding_on_missing_data() {
+    let cfg = cfg();
+    let classify = |raw: &[u8]| {
+        let msg = parse(raw);
+        let class = Classifier::new(&cfg).classify(&msg, &cfg);
+        (msg, class)
+    };
+    let pack = message(DEV, "Permohonan", "p9@dev", &body(&fields()), &documents());
+    let reply = message(
+        DEV,
+        "Re: [SJL-2026-000001] Permohonan",
+        "r9@dev",
+        "Telefon / Phone: +971501234567",
+        &[],
+    );
+    let dsn = "From: MAILER-DAEMON@mx.example.my\r\nSubject: Undelivered\r\nMessage-ID: <dsn9@mx>\r\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=B\r\n\r\n\
+--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\n\
+Final-Recipient: rfc822; ali@buyer.example.com\r\nAction: failed\r\nStatus: 5.1.1\r\n\
+--B\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <sijil.x@ra.example.my>\r\n--B--\r\n";
+    for raw in [pack.as_slice(), reply.as_slice(), dsn.as_bytes()] {
+        let (msg, class) = classify(raw);
+        let decided = handle(
+            Input::Message {
+                msg: &msg,
+                class: &class,
+            },
+            &Unreadable,
+            &cfg,
+            now(),
+        );
+        assert_eq!(
+            decided,
+            Err(ViewError("disk gone".into())),
+            "{:?} must not be decided",
+            class
+        );
+    }
+    let recipients = [SIGNEE.to_string()];
+    let refusal = Refusal {
+        case_ref: Some("SJL-2026-000001"),
+        recipients: &recipients,
+        code: "550",
+    };
+    assert!(handle(Input::Refused(refusal), &Unreadable, &cfg, now()).is_err());
+
+    // The sequence unreadable with everything else fine: no case is made
+    // (a read error taken for "none yet" would reuse SJL-2026-000001).
+    let (msg, class) = classify(&pack);
+    let mut mem = MemView::default();
+    let first = decide_raw(
+        &message(DEV, "Permohonan", "p10@dev", &body(&fields()), &documents()),
+        &mem,
+    );
+    mem.apply(&first, &[], now());
+    let mut other = fields();
+    other[1].1 = "3".into();
+    other[4].1 = "910101-14-5679".into();
+    let (msg2, class2) = classify(&message(
+        DEV,
+        "Permohonan",
+        "p11@dev",
+        &body(&other),
+        &documents(),
+    ));
+    let view = SequenceUnreadable(mem);
+    for (msg, class) in [(&msg, &class), (&msg2, &class2)] {
+        let decided = handle(Input::Message { msg, class }, &view, &cfg, now());
+        match decided {
+            Err(e) => assert_eq!(e, ViewError("sequence unreadable".into())),
+            // The first pack duplicates the case the view holds: refused
+            // without a sequence number, which is right.
+            Ok(d) => {
+                assert_eq!(d.filing, Some(Folder::Rejected));
+                assert!(d.cases.is_empty());
+            }
+        }
+    }
+    let decided = handle(
+        Input::Message {
+            msg: &msg2,
+            class: &class2,
+        },
+        &view,
+        &cfg,
+        now(),
+    );
+    assert!(decided.is_err(), "a new case needs its sequence number");
 }
 
 #[test]
@@ -411,8 +582,7 @@ fn a_robot_answering_our_answers_is_not_answered_forever() {
     );
     mem.apply(&first, &[], now());
     let reference = first
-        .case
-        .as_ref()
+        .written_case()
         .map(|c| c.reference.clone())
         .unwrap_or_default();
     let limit = cfg().security.reply_rate_per_hour as usize;

@@ -39,14 +39,20 @@ pub fn delivery_report(
         return Ok(Effects::only_filing(Folder::Quarantine, "automated mail"));
     };
     let Some(message_id) = &report.original_message_id else {
-        return Ok(Effects::only_filing(Folder::Quarantine, "report about unknown mail"));
+        return Ok(Effects::only_filing(
+            Folder::Quarantine,
+            "report about unknown mail",
+        ));
     };
     let case = match view.sent_email(message_id)? {
         Some(sent) => view.case(&sent.case_ref)?,
         None => None,
     };
     let Some(case) = case else {
-        return Ok(Effects::only_filing(Folder::Quarantine, "report about unknown mail"));
+        return Ok(Effects::only_filing(
+            Folder::Quarantine,
+            "report about unknown mail",
+        ));
     };
     let mut effects = Effects::only_filing(Folder::Processed, "delivery report recorded");
     for failure in &report.failed {
@@ -62,9 +68,12 @@ pub fn delivery_report(
                 },
             },
         ));
-        effects
-            .emails
-            .extend(signee_unreachable(&case, &failure.recipient, &failure.status, cfg));
+        effects.emails.extend(signee_unreachable(
+            &case,
+            &failure.recipient,
+            &failure.status,
+            cfg,
+        ));
     }
     if effects.events.is_empty() {
         effects.reason = "report without a failure";

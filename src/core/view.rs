@@ -47,8 +47,12 @@ pub trait View {
     fn sent_email(&self, message_id: &str) -> ViewResult<Option<SentEmail>>;
     /// How many answers `address` got on the thread of case `reference`
     /// in the clock hour of `now`.
-    fn replies_this_hour(&self, address: &str, reference: &str, now: DateTime<Utc>)
-    -> ViewResult<u32>;
+    fn replies_this_hour(
+        &self,
+        address: &str,
+        reference: &str,
+        now: DateTime<Utc>,
+    ) -> ViewResult<u32>;
 }
 
 /// The store's view, in memory: for the core's unit tests and the fuzz
@@ -74,8 +78,11 @@ impl MemView {
                 continue;
             };
             for r in &email.to {
-                self.replies
-                    .push(reply_rate::counter_key(&r.email.to_lowercase(), reference, now));
+                self.replies.push(reply_rate::counter_key(
+                    &r.email.to_lowercase(),
+                    reference,
+                    now,
+                ));
             }
             if let Some(id) = message_ids.get(i) {
                 self.sent.push((

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use anyhow::{Context as _, anyhow, bail};
 use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
 use lettre::Message;
 use lettre::message::header::{Header, HeaderName, HeaderValue, InReplyTo, MessageId, References};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
@@ -14,13 +15,16 @@ use sha2::{Digest, Sha256};
 
 use super::RenderedEmail;
 use crate::config::Address;
-use crate::email::Email;
+use crate::core::email::Email;
 
-/// A deterministic Message-ID (without `<>`): the same `seed` (the caller
-/// passes the inbound message key and the email's index) always gives the
-/// same id, so an email re-decided after a crash is recognisably the same.
-/// The `sijil.` prefix lets a bounce be matched to our own mail.
-pub fn message_id_for(domain: &str, seed: &[u8]) -> String {
+/// A deterministic Message-ID (without `<>`): HMAC-SHA256 of `seed` (the
+/// caller passes the input's identity and the email's index) under the
+/// store's secret `key`. The same input always gives the same id, so an
+/// email re-decided after a crash is recognisably the same; without the
+/// key nobody can work out the id of an email they did not receive, so a
+/// reply that threads to one proves its sender received it. The `sijil.`
+/// prefix lets a bounce be matched to our own mail.
+pub fn message_id_for(domain: &str, key: &[u8; 32], seed: &[u8]) -> String {
     let domain = domain.trim().trim_start_matches('@').to_ascii_lowercase();
     let valid = !domain.is_empty()
         && domain
@@ -31,7 +35,9 @@ pub fn message_id_for(domain: &str, seed: &[u8]) -> String {
     } else {
         "localhost".to_owned()
     };
-    let digest = hex::encode(Sha256::digest(seed));
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(seed);
+    let digest = hex::encode(mac.finalize().into_bytes());
     format!("sijil.{}@{domain}", &digest[..32])
 }
 

@@ -26,8 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::config::{Address, Outbound};
-use crate::email::{Email, Sender, Template};
-use crate::store::Outgoing;
+use crate::core::email::{Email, Sender, Template};
 pub use message::message_id_for;
 use message::{bare_id, one_line, tidy_text};
 use sources::{HTML_PARTIALS, TEXT_PARTIALS, sample_context, sources};
@@ -49,6 +48,14 @@ pub struct RenderedEmail {
     pub subject: String,
     /// The whole message, CRLF line endings, 7-bit clean.
     pub bytes: Vec<u8>,
+}
+
+/// A rendered email together with what the outbox records about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub case_ref: Option<String>,
+    pub template: Template,
+    pub rendered: RenderedEmail,
 }
 
 /// Renders emails; cheap to share (`&self` only), build once at start-up.
@@ -165,14 +172,16 @@ impl Renderer {
         message::build(email, from, message_id, subject, (text, html), date)
     }
 
-    /// Renders the emails a decision about the inbound message `key` wants
+    /// Renders the emails the effects of the input identified by `key` want
     /// sent, each from the address its sender names. Message-IDs derive from
-    /// `key`, so deciding the same message again after a crash yields the
-    /// very same emails.
+    /// `key` under the store's secret `id_key` (see [`message_id_for`]), so
+    /// deciding the same input again after a crash yields the very same
+    /// emails.
     pub fn render_all(
         &self,
         emails: &[Email],
         senders: &Outbound,
+        id_key: &[u8; 32],
         key: &str,
         date: DateTime<Utc>,
     ) -> Result<Vec<Outgoing>, String> {
@@ -186,7 +195,7 @@ impl Renderer {
                 };
                 let domain = from.email.rsplit('@').next().unwrap_or("sijil.invalid");
                 let seed = format!("{key}\n{i}\n{}", email.template.name());
-                let message_id = message_id_for(domain, seed.as_bytes());
+                let message_id = message_id_for(domain, id_key, seed.as_bytes());
                 let rendered = self
                     .render(email, from, &message_id, date)
                     .map_err(|e| format!("rendering {}: {e:#}", email.template.name()))?;

@@ -8,7 +8,7 @@
 
 use serde_json::{Value, json};
 
-use crate::email::Template;
+use crate::core::email::Template;
 
 /// The three parts of one template, each a Handlebars source.
 pub(super) struct Sources {

@@ -3,9 +3,12 @@
 
 use super::message::threading;
 use super::*;
-use crate::email::{Recipient, Sender, Thread};
+use crate::core::email::{Recipient, Sender, Thread};
 use chrono::TimeZone;
 use mail_parser::{HeaderValue as ParsedValue, MessageParser, MimeHeaders};
+
+/// A store secret for the tests' Message-IDs.
+const KEY: [u8; 32] = [7; 32];
 
 fn email(template: Template, context: Value) -> Email {
     Email {
@@ -187,7 +190,7 @@ fn rendered_message_parses_with_every_header() {
         in_reply_to: Some("pack-1@seriindah.my".into()),
         references: vec!["<start@seriindah.my>".into(), "pack-1@seriindah.my".into()],
     };
-    let id = message_id_for("ra.example.my", b"inbound-key/0");
+    let id = message_id_for("ra.example.my", &KEY, b"inbound-key/0");
     let out = r.render(&e, &ra(), &id, date()).unwrap();
 
     assert!(out.bytes.is_ascii(), "7-bit clean");
@@ -275,12 +278,17 @@ fn same_input_same_bytes() {
 
 #[test]
 fn message_ids_are_deterministic() {
-    let a = message_id_for("ra.example.my", b"key/0");
-    assert_eq!(a, message_id_for("RA.example.my", b"key/0"));
-    assert_ne!(a, message_id_for("ra.example.my", b"key/1"));
+    let a = message_id_for("ra.example.my", &KEY, b"key/0");
+    assert_eq!(a, message_id_for("RA.example.my", &KEY, b"key/0"));
+    assert_ne!(a, message_id_for("ra.example.my", &KEY, b"key/1"));
+    assert_ne!(
+        a,
+        message_id_for("ra.example.my", &[1; 32], b"key/0"),
+        "another store's secret gives another id: it cannot be guessed from the input"
+    );
     assert!(a.starts_with("sijil.") && a.ends_with("@ra.example.my"));
     assert_eq!(a.len(), "sijil.".len() + 32 + "@ra.example.my".len());
-    assert!(message_id_for("bad domain>", b"k").ends_with("@localhost"));
+    assert!(message_id_for("bad domain>", &KEY, b"k").ends_with("@localhost"));
     assert!(bare_id(&a).is_some());
 }
 

@@ -48,8 +48,7 @@ pub enum Committed {
 /// its closure more than once).
 struct Rows {
     seen: Option<(String, Vec<u8>)>,
-    /// Reference, record, index keys, and for a new case its sequence.
-    cases: Vec<(String, Vec<u8>, Vec<String>, Option<(String, u64)>)>,
+    cases: Vec<CaseRow>,
     history: Vec<(Vec<u8>, Vec<u8>)>,
     /// Id, entry, body.
     outbox: Vec<([u8; 8], Vec<u8>, Vec<u8>)>,
@@ -57,6 +56,10 @@ struct Rows {
     index: Vec<(String, Vec<u8>)>,
     counters: Vec<String>,
 }
+
+/// A case to write: reference, record, index keys, and for a new case the
+/// key of its year's sequence and its number.
+type CaseRow = (String, Vec<u8>, Vec<String>, Option<(String, u64)>);
 
 impl Store {
     /// Stores the effects of one input — cases, history, documents (where
@@ -201,9 +204,7 @@ impl Store {
                 case.reference.clone(),
                 serde_json::to_vec(case)?,
                 index_keys(case),
-                write
-                    .new
-                    .map(|new| (sequence_key(new.year), new.sequence)),
+                write.new.map(|new| (sequence_key(new.year), new.sequence)),
             ));
         }
         for (reference, event) in &effects.events {
@@ -222,7 +223,12 @@ impl Store {
     /// entry and body, the line on its case that says it was queued, the
     /// sent index that finds the case and recipients from a reply, and one
     /// reply counter per recipient.
-    fn queue(&self, rows: &mut Rows, email: &Outgoing, now: DateTime<Utc>) -> Result<(), StoreError> {
+    fn queue(
+        &self,
+        rows: &mut Rows,
+        email: &Outgoing,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let id = self.db.generate_id()?;
         let entry = OutboxEntry {
             id,
@@ -245,11 +251,7 @@ impl Store {
                 message_id: entry.message_id.clone(),
             };
             self.push_event(rows, reference, Actor::System, &queued, now)?;
-            let to: Vec<String> = entry
-                .envelope_to
-                .iter()
-                .map(|a| a.to_lowercase())
-                .collect();
+            let to: Vec<String> = entry.envelope_to.iter().map(|a| a.to_lowercase()).collect();
             for address in &to {
                 rows.counters
                     .push(reply_rate::counter_key(address, reference, now));

@@ -140,7 +140,10 @@ fn a_new_case_whose_reference_is_taken_is_refused_and_nothing_is_written() {
         Some(CaseState::Received),
         "the first case is untouched"
     );
-    assert!(store.seen("mid:b").unwrap().is_none(), "not recorded as done");
+    assert!(
+        store.seen("mid:b").unwrap().is_none(),
+        "not recorded as done"
+    );
     assert_eq!(store.outbox().count(), 0, "nothing queued");
     // A sequence number at or below the year's last is refused too, even
     // for a reference never written.
@@ -172,12 +175,10 @@ fn past_reply_counters_are_forgotten_the_current_hour_kept() {
     assert_eq!(store.replies_this_hour(who.0, who.1, now).unwrap(), 1);
     assert_eq!(store.forget_past_reply_counters(now).unwrap(), 0);
     // The case sequence beside them is left alone.
-    let first = effects(case("SJL-2026-000001", CaseState::Received), true);
-    store
-        .commit(message("mid:c"), &first, &[], &[], now)
-        .unwrap();
+    let new = effects(case("SJL-2026-000002", CaseState::Received), true);
+    store.commit(message("mid:c"), &new, &[], &[], now).unwrap();
     store.forget_past_reply_counters(now).unwrap();
-    assert_eq!(store.next_sequence(2026).unwrap(), 2);
+    assert_eq!(store.next_sequence(2026).unwrap(), 3);
 }
 
 #[test]
@@ -215,13 +216,28 @@ fn only_open_cases_count_as_duplicates() {
     store
         .commit(message("mid:a"), &d, &[], &[], Utc::now())
         .unwrap();
-    assert!(store.open_for_order("HDA-2026-000123", 2).unwrap().is_some());
-    assert!(store.open_for_order("HDA-2026-000123", 3).unwrap().is_none());
+    assert!(
+        store
+            .open_for_order("HDA-2026-000123", 2)
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .open_for_order("HDA-2026-000123", 3)
+            .unwrap()
+            .is_none()
+    );
     let d = effects(case("SJL-2026-000001", CaseState::Withdrawn), false);
     store
         .commit(message("mid:b"), &d, &[], &[], Utc::now())
         .unwrap();
-    assert!(store.open_for_order("HDA-2026-000123", 2).unwrap().is_none());
+    assert!(
+        store
+            .open_for_order("HDA-2026-000123", 2)
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[test]
@@ -274,10 +290,7 @@ fn a_finished_email_leaves_the_outbox_and_is_recorded_with_what_it_calls_for() {
         matches!(&history[n - 1].what, EventKind::EmailQueued { message_id, .. } if message_id == "notice@x")
     );
     assert_eq!(
-        store
-            .sent_email("<notice@x>")
-            .unwrap()
-            .map(|s| s.case_ref),
+        store.sent_email("<notice@x>").unwrap().map(|s| s.case_ref),
         Some("SJL-2026-000001".into()),
         "a reply to the follow-up finds its case"
     );
@@ -306,7 +319,10 @@ fn a_store_written_by_the_landed_version_opens_migrated_without_loss() {
     let store = Store::open(&db).unwrap();
     assert_eq!(store.schema().unwrap(), SCHEMA);
     let cases: Vec<Case> = store.cases().map(Result::unwrap).collect();
-    let states: Vec<_> = cases.iter().map(|c| (c.reference.as_str(), c.state)).collect();
+    let states: Vec<_> = cases
+        .iter()
+        .map(|c| (c.reference.as_str(), c.state))
+        .collect();
     assert_eq!(
         states,
         [
@@ -326,7 +342,10 @@ fn a_store_written_by_the_landed_version_opens_migrated_without_loss() {
     // Every email the old sent index knew now names its recipients too.
     for event in &history {
         if let EventKind::EmailQueued { to, message_id, .. } = &event.what {
-            let indexed = store.sent_email(message_id).unwrap().expect("still indexed");
+            let indexed = store
+                .sent_email(message_id)
+                .unwrap()
+                .expect("still indexed");
             assert_eq!(indexed.case_ref, "SJL-2026-000001");
             let lower: Vec<String> = to.iter().map(|a| a.to_lowercase()).collect();
             assert_eq!(indexed.to, lower, "{message_id}");
@@ -334,11 +353,20 @@ fn a_store_written_by_the_landed_version_opens_migrated_without_loss() {
     }
     for case in &cases {
         for doc in &case.documents {
-            assert!(store.document(&doc.sha256).unwrap().is_some(), "{}", doc.name);
+            assert!(
+                store.document(&doc.sha256).unwrap().is_some(),
+                "{}",
+                doc.name
+            );
         }
     }
     assert_eq!(store.next_sequence(2026).unwrap(), 3);
-    assert!(store.seen("mid:example-pack-noloa@example.my").unwrap().is_some());
+    assert!(
+        store
+            .seen("mid:example-pack-noloa@example.my")
+            .unwrap()
+            .is_some()
+    );
     let secret = *store.message_id_key();
     assert_ne!(secret, [0; 32]);
     drop(store);
@@ -361,7 +389,9 @@ fn a_store_from_a_newer_version_is_refused() {
         store.db.flush().unwrap();
     }
     match Store::open(&db) {
-        Err(StoreError::TooNew { found, known }) => assert_eq!((found, known), (SCHEMA + 1, SCHEMA)),
+        Err(StoreError::TooNew { found, known }) => {
+            assert_eq!((found, known), (SCHEMA + 1, SCHEMA))
+        }
         Err(e) => panic!("wrong error: {e}"),
         Ok(_) => panic!("a newer store must not be opened"),
     }

@@ -34,7 +34,11 @@ impl View for Store {
     }
 
     fn next_sequence(&self, year: i32) -> ViewResult<u64> {
-        let last = match self.meta.get(sequence_key(year)).map_err(StoreError::from)? {
+        let last = match self
+            .meta
+            .get(sequence_key(year))
+            .map_err(StoreError::from)?
+        {
             None => 0,
             Some(v) => be_u64(&v).ok_or_else(|| StoreError::Corrupt {
                 key: sequence_key(year),

@@ -1,0 +1,114 @@
+//! The one apply path. What the core decided for any input — an inbound
+//! message, an outcome of the outbox, a tick of the clock, a link used on
+//! the web — is rendered, committed in one transaction with what the input
+//! leaves behind ([`Origin`]), and once durable handed to the outbox. The
+//! mailbox worker, the outbox and the web handlers all call this; none of
+//! them renders or writes the store another way.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::Config;
+use crate::core::Effects;
+use crate::documents::Location;
+use crate::outbox::{Doorbell, OutboxStats};
+use crate::render::Renderer;
+use crate::store::{Committed, Origin, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("{0}")]
+    Render(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Shared by every task that applies effects; cheap to clone.
+#[derive(Clone)]
+pub struct Applier {
+    store: Store,
+    renderer: Arc<Renderer>,
+    cfg: Arc<Config>,
+    doorbell: Arc<Doorbell>,
+    stats: Arc<OutboxStats>,
+}
+
+impl Applier {
+    pub fn new(
+        store: Store,
+        renderer: Arc<Renderer>,
+        cfg: Arc<Config>,
+        doorbell: Arc<Doorbell>,
+        stats: Arc<OutboxStats>,
+    ) -> Applier {
+        Applier {
+            store,
+            renderer,
+            cfg,
+            doorbell,
+            stats,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn cfg(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Renders the effects' emails (their Message-IDs derive from `seed`,
+    /// the input's identity) and commits everything with what `origin`
+    /// leaves. Visible at once, durable after [`Applier::durable`]; the
+    /// emails queued are not sent before that.
+    pub fn apply(
+        &self,
+        origin: Origin<'_>,
+        seed: &str,
+        effects: &Effects,
+        stored: &[(String, Location)],
+        now: DateTime<Utc>,
+    ) -> Result<Committed, ApplyError> {
+        let outgoing = self
+            .renderer
+            .render_all(
+                &effects.emails,
+                &self.cfg.outbound,
+                self.store.message_id_key(),
+                seed,
+                now,
+            )
+            .map_err(ApplyError::Render)?;
+        let committed = self.store.commit(origin, effects, stored, &outgoing, now)?;
+        if let Committed::Now { queued } = &committed {
+            self.stats
+                .queued
+                .fetch_add(queued.len() as u64, Ordering::Relaxed);
+            if let Origin::Outbox { finished } = origin {
+                let left = finished.len() as u64;
+                // Never below zero, whatever the order of updates.
+                let _ = self
+                    .stats
+                    .queued
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                        Some(n.saturating_sub(left))
+                    });
+            }
+        }
+        Ok(committed)
+    }
+
+    /// Makes everything committed so far durable, then hands the emails
+    /// `queued` by those commits to the outbox (their first attempt was
+    /// counted by the commit itself).
+    pub async fn durable(&self, queued: Vec<u64>) -> Result<(), StoreError> {
+        self.store.flush().await?;
+        if !queued.is_empty() {
+            self.doorbell.announce(queued);
+        }
+        Ok(())
+    }
+}

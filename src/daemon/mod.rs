@@ -1,0 +1,232 @@
+//! `sijil run`: wires the edges to the core and keeps them going.
+//!
+//! Beside each other: the [`fetcher`] (fetches messages, has them parsed
+//! and classified on the blocking pool, files them when told), the
+//! mailbox [`worker`] (the core decides, the apply path commits, one
+//! barrier per batch), the outbox courier, the web server and the
+//! [`clock`]. Every one of them that changes anything goes through the one
+//! apply path ([`crate::apply`]).
+
+mod clock;
+mod worker;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::apply::Applier;
+use crate::config::{Config, MailboxConfig};
+use crate::documents::Documents;
+use crate::fetcher::{self, Parser};
+use crate::mailbox::imap::ImapMailbox;
+use crate::mailbox::maildir::MaildirMailbox;
+use crate::mailbox::{Mailbox, MailboxError};
+use crate::outbox::{Courier, Doorbell, OutboxStats};
+use crate::render::Renderer;
+use crate::store::Store;
+use crate::transport::Transport;
+use crate::web::{self, AppState, InboundStats};
+use worker::Worker;
+
+/// Why `run` stopped with an error; `main` turns each into an exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot open the store at {path}: {error}")]
+    Store { path: String, error: String },
+    #[error("cannot listen on web.listen {addr}: {error}")]
+    Listen { addr: String, error: String },
+    #[error("mailbox login refused: {0}")]
+    LoginRefused(String),
+    #[error("{0}")]
+    Start(String),
+}
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub async fn run(cfg: Config) -> Result<(), RunError> {
+    let shutdown = CancellationToken::new();
+    watch_signals(shutdown.clone())?;
+    match &cfg.mailbox {
+        MailboxConfig::Imap(imap) => {
+            let store = open_store(&cfg)?;
+            let state = store
+                .tree("imap")
+                .map_err(|e| RunError::Start(e.to_string()))?;
+            let mailbox = ImapMailbox::new(imap.clone(), state);
+            serve(cfg, store, mailbox, shutdown).await
+        }
+        MailboxConfig::Maildir(md) => {
+            let store = open_store(&cfg)?;
+            let mailbox = MaildirMailbox::new(md);
+            serve(cfg, store, mailbox, shutdown).await
+        }
+    }
+}
+
+fn open_store(cfg: &Config) -> Result<Store, RunError> {
+    if let Some(parent) = cfg.store.path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| RunError::Store {
+            path: parent.display().to_string(),
+            error: e.to_string(),
+        })?;
+    }
+    Store::open(&cfg.store.path).map_err(|e| RunError::Store {
+        path: cfg.store.path.display().to_string(),
+        error: e.to_string(),
+    })
+}
+
+fn watch_signals(shutdown: CancellationToken) -> Result<(), RunError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).map_err(|e| RunError::Start(e.to_string()))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| RunError::Start(e.to_string()))?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: finishing the message in hand"),
+            _ = int.recv() => tracing::info!("SIGINT: finishing the message in hand"),
+        }
+        shutdown.cancel();
+    });
+    Ok(())
+}
+
+/// The daemon's parts, started; [`Running::stop`] waits for each.
+struct Running {
+    store: Store,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+async fn serve<M: Mailbox + 'static>(
+    cfg: Config,
+    store: Store,
+    mut mailbox: M,
+    shutdown: CancellationToken,
+) -> Result<(), RunError> {
+    let documents = Documents::open(&cfg.store.documents).map_err(|e| RunError::Store {
+        path: cfg.store.documents.display().to_string(),
+        error: e.to_string(),
+    })?;
+    let renderer = Renderer::new().map_err(|e| RunError::Start(format!("templates: {e:#}")))?;
+    let transport = Transport::from_config(&cfg.outbound.transport)
+        .map_err(|e| RunError::Start(format!("outbound: {e:#}")))?;
+    let listener = tokio::net::TcpListener::bind(cfg.web.listen)
+        .await
+        .map_err(|e| RunError::Listen {
+            addr: cfg.web.listen.to_string(),
+            error: e.to_string(),
+        })?;
+    match mailbox.open().await {
+        Ok(()) => {}
+        Err(MailboxError::LoginRefused(why)) => return Err(RunError::LoginRefused(why)),
+        Err(MailboxError::Other(why)) => {
+            // The server may come back: the mailbox reconnects by itself.
+            tracing::warn!(error = %why, "mailbox not reachable yet, will keep trying");
+        }
+    }
+
+    // The phone number tables load on first use, which takes a noticeable
+    // moment: pay it now, not on the first pack (or during a SIGTERM).
+    let _ = crate::phone::normalise("+60 12-345 6789");
+
+    let cfg = Arc::new(cfg);
+    let doorbell = Arc::new(Doorbell::default());
+    let inbound_stats = Arc::new(InboundStats::default());
+    let outbox_stats = Arc::new(OutboxStats::default());
+    // The one count of the outbox; the apply path keeps it from here on.
+    outbox_stats
+        .queued
+        .store(store.outbox_len() as u64, Ordering::Relaxed);
+    let applier = Applier::new(
+        store.clone(),
+        Arc::new(renderer),
+        cfg.clone(),
+        doorbell.clone(),
+        outbox_stats.clone(),
+    );
+
+    let mut running = Running {
+        store: store.clone(),
+        tasks: Vec::new(),
+    };
+    let courier = Courier::new(applier.clone(), transport, doorbell, outbox_stats.clone());
+    running
+        .tasks
+        .push(tokio::spawn(courier.run(shutdown.clone())));
+    running.tasks.push(serve_web(
+        listener,
+        AppState {
+            store: store.clone(),
+            inbound: inbound_stats.clone(),
+            outbox: outbox_stats,
+        },
+        shutdown.clone(),
+    ));
+    running
+        .tasks
+        .push(tokio::spawn(clock::run(applier.clone(), shutdown.clone())));
+
+    tracing::info!(
+        mailbox = mailbox_kind(&cfg),
+        web = %cfg.web.listen,
+        config = %cfg.source.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "embedded default".into()),
+        "sijil ready"
+    );
+
+    let (arrivals_tx, arrivals) = mpsc::unbounded_channel();
+    let (filings, filings_rx) = mpsc::unbounded_channel();
+    let fetcher_task = tokio::spawn(fetcher::run(
+        mailbox,
+        Parser::new(cfg.clone()),
+        arrivals_tx,
+        filings_rx,
+        shutdown.clone(),
+    ));
+    let worker = Worker {
+        applier,
+        documents,
+        stats: inbound_stats,
+        announce: Vec::new(),
+    };
+    worker.run(arrivals, filings, shutdown).await;
+    // The worker dropped its end: the fetcher files what it was sent, then
+    // logs out.
+    let _ = fetcher_task.await;
+    running.stop().await;
+    Ok(())
+}
+
+impl Running {
+    async fn stop(self) {
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        if let Err(e) = self.store.flush().await {
+            tracing::error!(error = %e, "final store flush failed");
+        }
+        tracing::info!("sijil stopped");
+    }
+}
+
+fn serve_web(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let served = axum::serve(listener, web::app(state))
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "web server stopped");
+        }
+    })
+}
+
+fn mailbox_kind(cfg: &Config) -> &'static str {
+    match cfg.mailbox {
+        MailboxConfig::Imap(_) => "imap",
+        MailboxConfig::Maildir(_) => "maildir",
+    }
+}
