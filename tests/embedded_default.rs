@@ -2,114 +2,32 @@
 //! mail server — Maildir in (`var/mail`), Maildir out (`var/outbox`) under
 //! the working directory.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod support;
 
-struct Sijil {
-    child: Child,
-    dir: tempfile::TempDir,
-    _port: std::sync::MutexGuard<'static, ()>,
+use std::path::Path;
+use std::time::Duration;
+
+use support::{Daemon, TestDir, maildir_files as files};
+
+/// How long each wait on the daemon may take.
+const WAIT: Duration = Duration::from_secs(20);
+
+/// `sijil run` with no configuration, in a fresh working directory, ready.
+fn start() -> Daemon {
+    let dir = TestDir::new();
+    let mut sijil = Daemon::embedded(dir.path()).owning(dir);
+    sijil.ready_within = WAIT;
+    sijil.started()
 }
 
-/// The embedded default listens on 127.0.0.1:8080: one daemon at a time.
-static PORT_8080: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-impl Sijil {
-    /// `sijil run` with no configuration, in a fresh working directory.
-    fn start() -> Sijil {
-        let port = PORT_8080
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let dir = tempfile::tempdir().unwrap();
-        let log = std::fs::File::create(dir.path().join("sijil.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_sijil"))
-            .arg("run")
-            .current_dir(dir.path())
-            .env_remove("SIJIL_CONFIG")
-            // The daemon's default log level: the test reads its info lines.
-            .env_remove("SIJIL_LOG")
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let s = Sijil {
-            child,
-            dir,
-            _port: port,
-        };
-        s.until("the daemon is ready", || s.log().contains("sijil ready"));
-        s
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.path("sijil.log")).unwrap_or_default()
-    }
-
-    /// Delivers like an MTA: write into tmp/, rename into new/.
-    fn deliver(&self, name: &str, raw: &[u8]) {
-        let tmp = self.path("var/mail/tmp").join(name);
-        std::fs::write(&tmp, raw).unwrap();
-        std::fs::rename(&tmp, self.path("var/mail/new").join(name)).unwrap();
-    }
-
-    /// Waits for a condition on the files the daemon writes, up to 20 s.
-    fn until(&self, what: &str, mut done: impl FnMut() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !done() {
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; log:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn stop(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        self.child.wait().unwrap()
-    }
-}
-
-impl Drop for Sijil {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = ["new", "cur"]
-        .iter()
-        .filter_map(|s| std::fs::read_dir(dir.join(s)).ok())
-        .flatten()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    out.sort();
-    out
+/// Delivers into the embedded default's inbox, `var/mail`.
+fn deliver(sijil: &Daemon, name: &str, raw: &[u8]) {
+    sijil.deliver("var/mail", name, raw);
 }
 
 fn recipients(dir: &Path) -> Vec<String> {
-    files(dir)
-        .iter()
-        .map(|f| {
-            let raw = std::fs::read(f).unwrap();
-            let msg = mail_parser::MessageParser::default().parse(&raw).unwrap();
-            let to = msg
-                .to()
-                .and_then(|a| a.first())
-                .and_then(|a| a.address())
-                .unwrap_or("");
-            to.to_string()
-        })
-        .collect()
+    let outbox = support::maildir_messages(dir);
+    outbox.iter().map(|raw| support::first_to(raw)).collect()
 }
 
 fn example(name: &str) -> Vec<u8> {
@@ -123,10 +41,12 @@ fn example(name: &str) -> Vec<u8> {
 
 #[test]
 fn the_readme_sample_pack_yields_ack_emel1_and_staff_verify() {
-    let sijil = Sijil::start();
-    sijil.deliver("1764000000.sample.pack", &example("pack-mykad.eml"));
+    let mut sijil = start();
+    deliver(&sijil, "1764000000.sample.pack", &example("pack-mykad.eml"));
     let outbox = sijil.path("var/outbox");
-    sijil.until("three emails in the outbox", || files(&outbox).len() >= 3);
+    sijil.until("three emails in the outbox", WAIT, |_| {
+        files(&outbox).len() >= 3
+    });
     let mut to = recipients(&outbox);
     to.sort();
     assert_eq!(
@@ -137,8 +57,8 @@ fn the_readme_sample_pack_yields_ack_emel1_and_staff_verify() {
             "pemaju@example.my"
         ]
     );
-    sijil.until("the pack filed in Processed", || {
-        files(&sijil.path("var/mail/.Processed")).len() == 1
+    sijil.until("the pack filed in Processed", WAIT, |s| {
+        files(&s.path("var/mail/.Processed")).len() == 1
     });
     assert!(
         files(&sijil.path("var/mail")).is_empty(),
@@ -146,9 +66,13 @@ fn the_readme_sample_pack_yields_ack_emel1_and_staff_verify() {
     );
 
     // The same message delivered again takes effect once only.
-    sijil.deliver("1764000001.sample.again", &example("pack-mykad.eml"));
-    sijil.until("the copy filed", || {
-        files(&sijil.path("var/mail/.Processed")).len() == 2
+    deliver(
+        &sijil,
+        "1764000001.sample.again",
+        &example("pack-mykad.eml"),
+    );
+    sijil.until("the copy filed", WAIT, |s| {
+        files(&s.path("var/mail/.Processed")).len() == 2
     });
     assert_eq!(files(&outbox).len(), 3, "nothing sent twice");
     assert!(sijil.stop().success());
@@ -156,10 +80,10 @@ fn the_readme_sample_pack_yields_ack_emel1_and_staff_verify() {
 
 #[test]
 fn an_incomplete_example_pack_gets_the_problem_list() {
-    let sijil = Sijil::start();
-    sijil.deliver("1764000000.noloa", &example("pack-without-loa.eml"));
+    let mut sijil = start();
+    deliver(&sijil, "1764000000.noloa", &example("pack-without-loa.eml"));
     let outbox = sijil.path("var/outbox");
-    sijil.until("the INCOMPLETE email", || !files(&outbox).is_empty());
+    sijil.until("the INCOMPLETE email", WAIT, |_| !files(&outbox).is_empty());
     let raw = std::fs::read(&files(&outbox)[0]).unwrap();
     let text = String::from_utf8_lossy(&raw);
     assert!(text.contains("LOA_MISSING"), "{text}");
@@ -173,7 +97,7 @@ fn an_incomplete_example_pack_gets_the_problem_list() {
 /// is handled as usual.
 #[test]
 fn malformed_mail_is_quarantined_and_the_daemon_goes_on() {
-    let sijil = Sijil::start();
+    let mut sijil = start();
     let nested = format!(
         "From: pemaju@example.my\r\nSubject: deep\r\nContent-Type: multipart/mixed; boundary=b0\r\n\r\n{}",
         (0..400)
@@ -196,14 +120,14 @@ fn malformed_mail_is_quarantined_and_the_daemon_goes_on() {
         format!("From: pemaju@example.my\r\nSubject: {}\r\n\r\nx", "A".repeat(100_000)).into_bytes(),
     ];
     for (i, raw) in silent.iter().chain(&from_developer).enumerate() {
-        sijil.deliver(&format!("1764000000.bad{i:02}"), raw);
+        deliver(&sijil, &format!("1764000000.bad{i:02}"), raw);
     }
-    sijil.deliver("1764000099.good", &example("pack-mykad.eml"));
+    deliver(&sijil, "1764000099.good", &example("pack-mykad.eml"));
     let outbox = sijil.path("var/outbox");
     let expected = from_developer.len() + 3;
-    sijil.until("every answer", || files(&outbox).len() >= expected);
-    sijil.until("everything filed", || {
-        files(&sijil.path("var/mail")).is_empty()
+    sijil.until("every answer", WAIT, |_| files(&outbox).len() >= expected);
+    sijil.until("everything filed", WAIT, |s| {
+        files(&s.path("var/mail")).is_empty()
     });
     let to = recipients(&outbox);
     assert_eq!(to.len(), expected, "{to:?}");

@@ -9,14 +9,10 @@ use std::time::Duration;
 
 use support::{
     DEVELOPER, Daemon, FOREIGN_SIGNEE, MailServers, Pack, RA_ADDRESS, SIGNEE, STRANGER, VERIFIER,
-    packs, parse,
+    packs, parse, subject,
 };
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn subject(raw: &[u8]) -> String {
-    parse(raw).subject().unwrap_or_default().to_string()
-}
 
 fn text(raw: &[u8]) -> String {
     parse(raw).body_text(0).unwrap_or_default().to_string()

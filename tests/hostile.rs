@@ -11,10 +11,10 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use support::{Daemon, maildir_files as files};
 
 const DEVELOPER: &str = "pemaju@example.my";
 
@@ -393,162 +393,50 @@ fn generated() -> BTreeMap<String, Vec<u8>> {
     out
 }
 
-/// A free loopback port (the kernel's choice; the embedded default's 8080 is
-/// left to tests/embedded_default.rs).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind(("127.0.0.1", 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The embedded default's people and limits, with paths in `root` and the
-/// web server on `port`.
-fn config(root: &Path, port: u16) -> String {
-    let root = root.display();
-    format!(
-        r#"[mailbox]
-kind = "maildir"
-path = "{root}/mail"
-
-[outbound]
-kind = "maildir"
-path = "{root}/outbox"
-from_ra = "POS Digicert RA <kpkt.retail@ra.example.my>"
-from_hims = "HIMS eSPA <noreply@hims.example.my>"
-
-[web]
-listen = "127.0.0.1:{port}"
-base_url = "http://127.0.0.1:{port}"
-
-[store]
-path = "{root}/sijil.db"
-
-[security]
-require_authenticated_sender = false
-
-[limits]
-attachment_max_mib = 10
-message_max_mib = 25
-
-[[developer]]
-company = "Contoh Pemaju Sdn Bhd"
-addresses = ["{DEVELOPER}"]
-
-[[staff]]
-name = "Aina"
-address = "aina@ra.example.my"
-roles = ["verifier"]
-
-[[staff]]
-name = "Badrul"
-address = "badrul@ra.example.my"
-roles = ["officer"]
-"#
-    )
-}
-
-struct Sijil {
-    child: Child,
-    dir: tempfile::TempDir,
-}
-
-impl Sijil {
-    /// A configured daemon whose inbox already holds `messages`, so that
-    /// the log's timestamps measure processing alone.
-    fn start(messages: &BTreeMap<String, Vec<u8>>) -> Sijil {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("sijil.toml");
-        std::fs::write(&config, config_text(dir.path())).unwrap();
-        for sub in ["new", "cur", "tmp"] {
-            std::fs::create_dir_all(dir.path().join("mail").join(sub)).unwrap();
+/// A configured daemon (not started) whose inbox already holds `messages`,
+/// so that the log's timestamps measure processing alone: Maildir in and
+/// out under `root`, with the embedded default's developer and limits.
+fn configured(root: &Path, messages: &BTreeMap<String, Vec<u8>>) -> Daemon {
+    let mut sijil = Daemon::maildir(root);
+    sijil.edit_config(|cfg| {
+        cfg["developer"] = toml::toml! {
+            [[developer]]
+            company = "Contoh Pemaju Sdn Bhd"
+            addresses = [DEVELOPER]
+        }["developer"]
+            .clone();
+        // Aina and Badrul only, as this test always had them.
+        if let Some(staff) = cfg["staff"].as_array_mut() {
+            staff.truncate(2);
         }
-        for (name, raw) in messages {
-            // Delivered like an MTA: written into tmp/, renamed into new/.
-            let tmp = dir.path().join("mail/tmp").join(name);
-            std::fs::write(&tmp, raw).unwrap();
-            std::fs::rename(&tmp, dir.path().join("mail/new").join(name)).unwrap();
+        if let Some(security) = cfg["security"].as_table_mut() {
+            security.remove("authserv_id");
         }
-        let log = std::fs::File::create(dir.path().join("sijil.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_sijil"))
-            .args(["run", "--config"])
-            .arg(&config)
-            .current_dir(dir.path())
-            .env_remove("SIJIL_CONFIG")
-            .env("SIJIL_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        Sijil { child, dir }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.path("sijil.log")).unwrap_or_default()
-    }
-
-    fn until(&mut self, what: &str, limit: Duration, mut done: impl FnMut(&Sijil) -> bool) {
-        let deadline = Instant::now() + limit;
-        while !done(self) {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!(
-                    "sijil exited ({status}) waiting for {what}; log:\n{}",
-                    self.log()
-                );
+        cfg.insert(
+            "limits".into(),
+            toml::toml! {
+                attachment_max_mib = 10
+                message_max_mib = 25
             }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; log:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+            .into(),
+        );
+    });
+    sijil.log_filter = Some("info".into());
+    sijil.ready_within = Duration::from_secs(60);
+    for (name, raw) in messages {
+        sijil.deliver("mail", name, raw);
     }
-
-    /// Peak resident set size so far, from /proc (kB).
-    fn peak_rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap()
-    }
-
-    /// SIGTERM, as systemd stops it; the directory stays for inspection.
-    fn stop(&mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        self.child.wait().unwrap()
-    }
+    sijil
 }
 
-fn config_text(root: &Path) -> String {
-    config(root, free_port())
-}
-
-impl Drop for Sijil {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Message files of a Maildir folder (`new/` and `cur/`).
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = ["new", "cur"]
-        .iter()
-        .filter_map(|s| std::fs::read_dir(dir.join(s)).ok())
-        .flatten()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    out.sort();
-    out
+/// Peak resident set size of process `pid` so far, from /proc (kB).
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
 }
 
 /// Message name (the Maildir file name without its `:2,` flags) → folder.
@@ -580,11 +468,10 @@ struct Reply {
 }
 
 fn replies(outbox: &Path) -> Vec<Reply> {
-    files(outbox)
+    support::maildir_messages(outbox)
         .iter()
-        .map(|f| {
-            let raw = std::fs::read(f).unwrap();
-            let msg = mail_parser::MessageParser::default().parse(&raw).unwrap();
+        .map(|raw| {
+            let msg = support::parse(raw);
             let head_end = raw
                 .windows(4)
                 .position(|w| w == b"\r\n\r\n")
@@ -678,11 +565,10 @@ fn every_hostile_message_is_answered_with_a_code_or_quarantined() {
         inbox.insert(file, raw.clone());
     }
 
-    let mut sijil = Sijil::start(&inbox);
+    let dir = support::TestDir::new();
+    let mut sijil = configured(dir.path(), &inbox);
+    sijil.spawn_and_wait();
     let started = Instant::now();
-    sijil.until("the daemon is ready", Duration::from_secs(60), |s| {
-        s.log().contains("sijil ready")
-    });
     sijil.until("every message filed", Duration::from_secs(600), |s| {
         files(&s.path("mail")).is_empty()
     });
@@ -696,11 +582,8 @@ fn every_hostile_message_is_answered_with_a_code_or_quarantined() {
     });
     // Anything sent by mistake would have been written by now too.
     std::thread::sleep(Duration::from_millis(500));
-    assert!(
-        sijil.child.try_wait().unwrap().is_none(),
-        "the daemon is still running"
-    );
-    let peak_kib = sijil.peak_rss_kib();
+    assert!(sijil.is_running(), "the daemon is still running");
+    let peak_kib = peak_rss_kib(sijil.pid().unwrap());
     let log = sijil.log();
 
     // Where each message went.
@@ -811,9 +694,8 @@ fn every_hostile_message_is_answered_with_a_code_or_quarantined() {
         peak_kib as f64 / 1024.0
     );
 
-    let documents = sijil.path("sijil.db.documents");
-    let db = sijil.path("sijil.db");
-    let config = sijil.path("sijil.toml");
+    let documents = sijil.path("store/sijil.db.documents");
+    let db = sijil.store_path();
     let status = sijil.stop();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(status.success(), "SIGTERM: exit status {status}");
@@ -840,7 +722,7 @@ fn every_hostile_message_is_answered_with_a_code_or_quarantined() {
     assert!(segments > 0, "some documents were kept");
     // Nothing anywhere in the daemon's directory is named after a sender's
     // file, and nothing was written where the hostile names pointed.
-    let mut stack = vec![config.parent().unwrap().to_path_buf()];
+    let mut stack = vec![sijil.dir.clone()];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
@@ -892,11 +774,7 @@ fn every_hostile_message_is_answered_with_a_code_or_quarantined() {
     }
 
     // Cases: one per answered pack, each `incomplete`; none for the rest.
-    let out = Command::new(env!("CARGO_BIN_EXE_sijil"))
-        .args(["cases", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let out = sijil.command(&["cases"]);
     assert!(out.status.success(), "{out:?}");
     let listing = String::from_utf8_lossy(&out.stdout);
     let cases: Vec<&str> = listing.lines().skip(1).collect();

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use sijil::config::{Folders, ImapConfig, Secret, TlsMode};
 use sijil::mailbox::imap::ImapMailbox;
 use sijil::mailbox::{Fetched, Folder, Mailbox, MailboxError, MessageId};
-use support::MailServers;
+use support::{MailServers, free_port, subject, subjects};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -51,17 +51,6 @@ fn message(subject: &str) -> Vec<u8> {
          body of {subject}\r\n"
     )
     .into_bytes()
-}
-
-fn subject(raw: &[u8]) -> String {
-    support::parse(raw)
-        .subject()
-        .unwrap_or_default()
-        .to_string()
-}
-
-fn subjects(messages: &[Vec<u8>]) -> Vec<String> {
-    messages.iter().map(|m| subject(m)).collect()
 }
 
 fn uid_of(f: &Fetched) -> (u32, u32) {
@@ -129,6 +118,30 @@ async fn logged(rx: &mut Events, message: &str, n: usize) {
     within(30, rx.wait_for(|seen| count(seen, message) >= n))
         .await
         .expect("watch closed");
+}
+
+/// Calls `next` and cancels it once the edge logged `message`, failing
+/// the test after `secs` seconds; returns what `next` returned and how long
+/// after the cancel it did.
+async fn cancelled_once_logged(
+    mb: &mut ImapMailbox,
+    events: &mut Events,
+    message: &str,
+    secs: u64,
+) -> (Result<Option<Fetched>, MailboxError>, Duration) {
+    let token = CancellationToken::new();
+    let ((result, returned_at), cancelled_at) = tokio::join!(
+        async {
+            let r = within(secs, mb.next(&token)).await;
+            (r, Instant::now())
+        },
+        async {
+            logged(events, message, 1).await;
+            token.cancel();
+            Instant::now()
+        }
+    );
+    (result, returned_at.saturating_duration_since(cancelled_at))
 }
 
 #[tokio::test]
@@ -244,22 +257,8 @@ async fn cancelling_during_idle_returns_none_quickly() {
     let (_guard, mut events) = watch_events();
     let mut mb = ImapMailbox::new(config(&servers), state());
     within(30, mb.open()).await.unwrap();
-    let token = CancellationToken::new();
-
-    let (result, cancelled_at) = tokio::join!(
-        async {
-            let r = within(30, mb.next(&token)).await;
-            (r, Instant::now())
-        },
-        async {
-            logged(&mut events, "IDLE started", 1).await;
-            token.cancel();
-            Instant::now()
-        }
-    );
-    let (result, returned_at) = result;
+    let (result, latency) = cancelled_once_logged(&mut mb, &mut events, "IDLE started", 30).await;
     assert!(matches!(result, Ok(None)), "{result:?}");
-    let latency = returned_at.saturating_duration_since(cancelled_at);
     assert!(latency < Duration::from_millis(500), "took {latency:?}");
     // The session was left cleanly (DONE confirmed): it still works.
     servers.append(USER, "INBOX", &message("after")).await;
@@ -599,13 +598,7 @@ async fn hostile_greetings_and_missing_uidvalidity_are_errors_not_panics() {
         }
     }
     // Nothing listens: an error, not a hang.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut mb = ImapMailbox::new(scripted_config(port), state());
+    let mut mb = ImapMailbox::new(scripted_config(free_port()), state());
     assert!(matches!(
         within(10, mb.open()).await,
         Err(MailboxError::Other(_))
@@ -616,28 +609,10 @@ async fn hostile_greetings_and_missing_uidvalidity_are_errors_not_panics() {
 async fn cancelling_during_the_reconnect_back_off_returns_none_quickly() {
     let (_guard, mut events) = watch_events();
     // Nothing listens there: every attempt fails at once.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut mb = ImapMailbox::new(scripted_config(port), state());
-    let token = CancellationToken::new();
-    let (result, cancelled_at) = tokio::join!(
-        async {
-            let r = within(10, mb.next(&token)).await;
-            (r, Instant::now())
-        },
-        async {
-            logged(&mut events, "IMAP connection failed", 1).await;
-            token.cancel();
-            Instant::now()
-        }
-    );
-    let (result, returned_at) = result;
+    let mut mb = ImapMailbox::new(scripted_config(free_port()), state());
+    let (result, latency) =
+        cancelled_once_logged(&mut mb, &mut events, "IMAP connection failed", 10).await;
     assert!(matches!(result, Ok(None)), "{result:?}");
-    let latency = returned_at.saturating_duration_since(cancelled_at);
     assert!(latency < Duration::from_millis(200), "took {latency:?}");
     // It waited after the failure instead of hammering the port.
     assert_eq!(count(&events.borrow(), "IMAP connection failed"), 1);

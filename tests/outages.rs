@@ -10,48 +10,20 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sijil::core::case::EventKind;
 use sijil::store::Store;
-use support::{DEVELOPER, Daemon, MailServers, Pack, RA_ADDRESS, REJECTING_DOMAIN, VERIFIER};
+use support::{
+    DEVELOPER, Daemon, MailServers, Pack, RA_ADDRESS, REJECTING_DOMAIN, VERIFIER, until,
+};
 
 const WAIT: Duration = Duration::from_secs(60);
 
 /// Copies per Message-ID in `user`'s inbox, read from disk; with
 /// `in_reply_to`, only the answers to that message.
 fn copies(servers: &MailServers, user: &str, in_reply_to: Option<&str>) -> BTreeMap<String, usize> {
-    let mut out = BTreeMap::new();
-    for f in support::maildir_files(&servers.maildir(user)) {
-        let Ok(raw) = fs::read(&f) else { continue };
-        if let Some(parent) = in_reply_to
-            && support::header_lowercase(&raw, "In-Reply-To") != parent.to_lowercase()
-        {
-            continue;
-        }
-        *out.entry(support::header_lowercase(&raw, "Message-ID"))
-            .or_insert(0) += 1;
-    }
-    out
-}
-
-/// Polls `done` every 200 ms up to `limit`; panics with `what` on timeout.
-async fn until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?}: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// The log of `daemon` from byte `offset` on.
-fn log_since(daemon: &Daemon, offset: usize) -> String {
-    daemon.log().get(offset..).unwrap_or_default().to_string()
+    support::copies(&servers.maildir(user), in_reply_to)
 }
 
 /// CPU time (user + system) the process has used so far, from /proc.
@@ -82,7 +54,7 @@ async fn smtp_outage_during_a_burst_delays_mail_then_delivers_it_once() {
         .wait_for(&support::numbered_signee(0), "INBOX", 1, WAIT)
         .await;
 
-    let offset = sijil.log().len();
+    let offset = sijil.log_offset();
     servers.stop_smtp();
     let down = Instant::now();
     // The burst keeps arriving during the outage, as mail does: each pack
@@ -98,7 +70,9 @@ async fn smtp_outage_during_a_burst_delays_mail_then_delivers_it_once() {
     })
     .await;
     until("a failed send logged", WAIT, || {
-        log_since(&sijil, offset).contains("email not sent, will retry")
+        sijil
+            .log_since(offset)
+            .contains("email not sent, will retry")
     })
     .await;
     tokio::time::sleep(Duration::from_secs(9).saturating_sub(down.elapsed())).await;
@@ -127,7 +101,8 @@ async fn smtp_outage_during_a_burst_delays_mail_then_delivers_it_once() {
     let delay = up.elapsed();
     // Copies still in Postfix's queue would show up within a second or two.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let retries = log_since(&sijil, offset)
+    let retries = sijil
+        .log_since(offset)
         .matches("email not sent, will retry")
         .count();
     eprintln!(
@@ -156,7 +131,7 @@ async fn smtp_outage_during_a_burst_delays_mail_then_delivers_it_once() {
     assert_eq!(staff.len(), BURST + 1);
     assert!(staff.values().all(|&n| n == 1), "{staff:?}");
     assert!(sijil.stop().success());
-    let store = Store::open(&sijil.dir.join("store/sijil.db")).unwrap();
+    let store = Store::open(&sijil.store_path()).unwrap();
     assert_eq!(store.outbox().count(), 0, "the outbox is empty");
 }
 
@@ -208,12 +183,7 @@ async fn a_permanent_refusal_is_recorded_on_the_case() {
     assert!(sijil.log().contains("email refused permanently"));
     assert!(sijil.stop().success());
 
-    let out = Command::new(env!("CARGO_BIN_EXE_sijil"))
-        .args(["case", &reference, "--config"])
-        .arg(sijil.config_path())
-        .env_remove("SIJIL_CONFIG")
-        .output()
-        .unwrap();
+    let out = sijil.command(&["case", &reference]);
     let shown = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{out:?}");
     assert!(shown.contains("email_failed"), "{shown}");
@@ -222,7 +192,7 @@ async fn a_permanent_refusal_is_recorded_on_the_case() {
         "the server's answer is kept: {shown}"
     );
 
-    let store = Store::open(&sijil.dir.join("store/sijil.db")).unwrap();
+    let store = Store::open(&sijil.store_path()).unwrap();
     let history = store.history(&reference).unwrap();
     let emel1 = history
         .iter()
@@ -273,7 +243,7 @@ async fn imap_outage_while_idle_is_ridden_out_with_backoff() {
     })
     .await;
     let pid = sijil.pid().unwrap();
-    let offset = sijil.log().len();
+    let offset = sijil.log_offset();
     let cpu_before = cpu_time(pid);
     servers.stop_imap();
     let down = Instant::now();
@@ -281,7 +251,7 @@ async fn imap_outage_while_idle_is_ridden_out_with_backoff() {
     let pack = Pack::mykad_valid();
     servers.send(&pack.build(), DEVELOPER, &[RA_ADDRESS]).await;
     tokio::time::sleep(Duration::from_secs(10).saturating_sub(down.elapsed())).await;
-    let during = log_since(&sijil, offset);
+    let during = sijil.log_since(offset);
     let cpu = cpu_time(pid).saturating_sub(cpu_before);
     let outage = down.elapsed();
     servers.start_imap();
@@ -321,38 +291,7 @@ async fn imap_outage_while_idle_is_ridden_out_with_backoff() {
     assert!(support::header_lowercase(&dev[0], "In-Reply-To").contains(&pack.id().to_lowercase()));
     servers.wait_for(RA_ADDRESS, "Processed", 1, WAIT).await;
     assert!(servers.messages(RA_ADDRESS, "INBOX").await.is_empty());
-    assert!(log_since(&sijil, offset).contains("IMAP mailbox ready"));
-}
-
-/// The real `sijil run` with failpoints armed (the harness's `Daemon`
-/// takes no environment).
-fn spawn_with_failpoints(daemon: &Daemon, failpoints: &str) -> Child {
-    let out = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(daemon.log_path())
-        .unwrap();
-    let err = out.try_clone().unwrap();
-    let binary = std::env::var_os("SIJIL_TEST_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_sijil")));
-    let child = Command::new(binary)
-        .arg("run")
-        .arg("--config")
-        .arg(daemon.config_path())
-        .env_remove("SIJIL_CONFIG")
-        .env("SIJIL_FAILPOINTS", failpoints)
-        .env("NO_COLOR", "1")
-        .env("SIJIL_LOG", "info,sijil=debug")
-        .current_dir(&daemon.dir)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .unwrap();
-    // Lets the harness's watchdog kill it should the test die.
-    fs::write(daemon.dir.join("daemon.pid"), child.id().to_string()).unwrap();
-    child
+    assert!(sijil.log_since(offset).contains("IMAP mailbox ready"));
 }
 
 /// The inbox's UIDVALIDITY, by IMAP.
@@ -404,15 +343,14 @@ async fn a_new_uidvalidity_processes_nothing_twice() {
         .append(RA_ADDRESS, "INBOX", &committed.build())
         .await;
 
-    let mut child = spawn_with_failpoints(&sijil, "after_commit=1");
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "after_commit=1 never reached");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    sijil.spawn_with(&[("SIJIL_FAILPOINTS", "after_commit=1")]);
+    let mut status = None;
+    until("after_commit=1 reached", WAIT, || {
+        status = sijil.exited();
+        status.is_some()
+    })
+    .await;
+    let status = status.unwrap();
     assert_eq!(status.signal(), Some(9), "{status}");
     assert_eq!(
         servers.messages(RA_ADDRESS, "INBOX").await.len(),
@@ -426,7 +364,7 @@ async fn a_new_uidvalidity_processes_nothing_twice() {
     let fresh = Pack::numbered(800_000, 1);
     servers.append(RA_ADDRESS, "INBOX", &fresh.build()).await;
 
-    let offset = sijil.log().len();
+    let offset = sijil.log_offset();
     sijil.spawn_and_wait();
     servers.wait_for(RA_ADDRESS, "Processed", 2, WAIT).await;
     until("both ACKs", WAIT, || {
@@ -440,7 +378,7 @@ async fn a_new_uidvalidity_processes_nothing_twice() {
     assert!(sijil.stop().success());
     eprintln!("OUTAGE uidvalidity: {old} -> {new}");
 
-    let log = log_since(&sijil, offset);
+    let log = sijil.log_since(offset);
     assert!(log.contains("UIDVALIDITY changed"), "{log}");
     assert!(log.contains("already handled; filing only"), "{log}");
     let key = format!("key=mid:{}", committed.id().trim_matches(['<', '>']));
@@ -471,6 +409,6 @@ async fn a_new_uidvalidity_processes_nothing_twice() {
         .map(|m| support::header_lowercase(m, "Message-ID"))
         .collect();
     assert_eq!(processed.len(), 2);
-    let store = Store::open(&sijil.dir.join("store/sijil.db")).unwrap();
+    let store = Store::open(&sijil.store_path()).unwrap();
     assert_eq!(store.cases().count(), 2, "one case per pack");
 }

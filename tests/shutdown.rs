@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use sijil::store::Store;
-use support::{DEVELOPER, Daemon, MailServers, Pack, RA_ADDRESS, VERIFIER};
+use support::{DEVELOPER, Daemon, MailServers, Pack, RA_ADDRESS, VERIFIER, until};
 
 const WAIT: Duration = Duration::from_secs(90);
 /// The promise: SIGTERM to exit within this.
@@ -20,14 +20,7 @@ const STOP_WITHIN: Duration = Duration::from_secs(10);
 
 /// Copies per Message-ID of everything in `user`'s inbox, from disk.
 fn copies(servers: &MailServers, user: &str) -> BTreeMap<String, usize> {
-    let mut out = BTreeMap::new();
-    for f in support::maildir_files(&servers.maildir(user)) {
-        if let Ok(raw) = fs::read(&f) {
-            *out.entry(support::header_lowercase(&raw, "Message-ID"))
-                .or_insert(0) += 1;
-        }
-    }
-    out
+    support::copies(&servers.maildir(user), None)
 }
 
 /// Per pack Message-ID: the ACK Message-IDs (with copies) answering it.
@@ -44,17 +37,6 @@ fn acks(servers: &MailServers) -> BTreeMap<String, BTreeMap<String, usize>> {
     out
 }
 
-async fn until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?}: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// SIGTERM; asserts exit 0 within [`STOP_WITHIN`]; returns how long it took.
 fn stop(sijil: &mut Daemon) -> Duration {
     let t0 = Instant::now();
@@ -67,7 +49,7 @@ fn stop(sijil: &mut Daemon) -> Duration {
 
 /// Cases in the stopped daemon's store.
 fn cases(sijil: &Daemon) -> usize {
-    let store = Store::open(&sijil.dir.join("store/sijil.db")).unwrap();
+    let store = Store::open(&sijil.store_path()).unwrap();
     store.cases().count()
 }
 
@@ -180,7 +162,7 @@ async fn sigterm_finishes_the_message_in_hand_and_a_restart_goes_on() {
     assert!(copies(&servers, VERIFIER).values().all(|&n| n == 1));
     assert_eq!(inbox(), 0);
     assert_eq!(filed(), N);
-    let store = Store::open(&sijil.dir.join("store/sijil.db")).unwrap();
+    let store = Store::open(&sijil.store_path()).unwrap();
     assert_eq!(store.cases().count(), N);
     assert_eq!(store.outbox().count(), 0, "the outbox is empty");
 }

@@ -218,15 +218,15 @@ async fn fetch_all(s: &mut ImapSession, folder: &str) -> async_imap::error::Resu
     fetch_selected(s).await
 }
 
-/// The Subject of each raw message (for failure messages).
+/// The Subject of a raw message (`(no subject)` when it has none or does not parse).
+pub fn subject(raw: &[u8]) -> String {
+    mail_parser::MessageParser::default()
+        .parse(raw)
+        .and_then(|m| m.subject().map(str::to_string))
+        .unwrap_or_else(|| "(no subject)".into())
+}
+
+/// The Subject of each raw message.
 pub fn subjects(messages: &[Vec<u8>]) -> Vec<String> {
-    messages
-        .iter()
-        .map(|raw| {
-            mail_parser::MessageParser::default()
-                .parse(raw)
-                .and_then(|m| m.subject().map(str::to_string))
-                .unwrap_or_else(|| "(no subject)".into())
-        })
-        .collect()
+    messages.iter().map(|raw| subject(raw)).collect()
 }

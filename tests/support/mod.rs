@@ -27,18 +27,26 @@
 // Each test file compiles this module and uses only part of it (re-exports included).
 #![allow(dead_code, unused_imports)]
 
+use std::collections::BTreeMap;
+
 pub mod clients;
+pub mod config;
 pub mod daemon;
 pub mod packs;
 pub mod process;
 pub mod servers;
+pub mod wait;
 
-pub use clients::{ImapSession, subjects};
+pub use clients::{ImapSession, subject, subjects};
+pub use config::{Inbound, Outbound, config, edit_config, write_config};
 pub use daemon::{
     DEVELOPER, DEVELOPER_COMPANY, Daemon, HIMS_ADDRESS, OFFICER, QC, RA_ADDRESS, SIGNEE, VERIFIER,
+    deliver,
 };
 pub use packs::{ESPA_REF, FOREIGN_SIGNEE, Pack, STRANGER};
+pub use process::free_port;
 pub use servers::{BOUNCING_DOMAIN, MailServers, PASSWORD, REJECTING_DOMAIN, TEMPFAIL_DOMAIN};
+pub use wait::{until, until_sync};
 
 /// Parses a raw message (for assertions on headers, text and attachments).
 pub fn parse(raw: &[u8]) -> mail_parser::Message<'_> {
@@ -57,6 +65,72 @@ pub fn maildir_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         .collect();
     out.sort();
     out
+}
+
+/// The messages of a Maildir folder (see [`maildir_files`]), read; a file gone meanwhile (filed
+/// elsewhere) is left out.
+pub fn maildir_messages(dir: &std::path::Path) -> Vec<Vec<u8>> {
+    maildir_files(dir)
+        .iter()
+        .filter_map(|f| std::fs::read(f).ok())
+        .collect()
+}
+
+/// Copies per Message-ID (lower-cased) of the messages in the Maildir folder `dir`; with
+/// `in_reply_to`, only those answering that message.
+pub fn copies(dir: &std::path::Path, in_reply_to: Option<&str>) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for raw in maildir_messages(dir) {
+        if let Some(parent) = in_reply_to
+            && header_lowercase(&raw, "In-Reply-To") != parent.to_lowercase()
+        {
+            continue;
+        }
+        *out.entry(header_lowercase(&raw, "Message-ID")).or_insert(0) += 1;
+    }
+    out
+}
+
+/// A temporary directory for a test that has no [`MailServers`] (which keep their own): removed
+/// when dropped, unless `SIJIL_KEEP_TEST_DIR` is set (then kept, and its path printed).
+pub struct TestDir(Option<tempfile::TempDir>);
+
+impl TestDir {
+    pub fn new() -> TestDir {
+        TestDir(Some(
+            tempfile::tempdir().expect("create a temporary directory"),
+        ))
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        self.0.as_ref().expect("the directory lives").path()
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        if let Some(tmp) = self.0.take() {
+            keep_or_remove(tmp);
+        }
+    }
+}
+
+/// Removes a test's temporary directory, or keeps it (printing where) when
+/// `SIJIL_KEEP_TEST_DIR` is set, for a post-mortem.
+pub fn keep_or_remove(tmp: tempfile::TempDir) {
+    if std::env::var_os("SIJIL_KEEP_TEST_DIR").is_some() {
+        eprintln!("keeping {}", tmp.keep().display());
+    }
+}
+
+/// The first To address of a raw message ("" when it has none).
+pub fn first_to(raw: &[u8]) -> String {
+    parse(raw)
+        .to()
+        .and_then(|a| a.first())
+        .and_then(|a| a.address())
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// A header of a raw message, trimmed and lower-cased ("" when absent).

@@ -732,11 +732,7 @@ impl Drop for MailServers {
         self.postfix_stop();
         self.stop_imap_now();
         if let Some(tmp) = self.tmp.take() {
-            if std::env::var_os("SIJIL_KEEP_TEST_DIR").is_some() {
-                eprintln!("keeping {}", tmp.keep().display());
-            } else {
-                drop(tmp);
-            }
+            super::keep_or_remove(tmp);
         }
         // Last: should this process die anywhere above, the watchdog still cleans up.
         if let Some(mut w) = self.watchdog.take() {
