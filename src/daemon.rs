@@ -224,7 +224,7 @@ async fn serve<M: Mailbox + 'static>(
                 }
             };
             match worker.handle(parsed).await {
-                Ok(folder) => handled.push((arrival.id, folder)),
+                Ok(folder) => handled.push((arrival.locator, folder)),
                 // Nothing of it is committed: it stays in the inbox.
                 Err(e) => {
                     trouble = true;

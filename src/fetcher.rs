@@ -32,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 use crate::classify::{Class, Classifier};
 use crate::config::Config;
 use crate::inbound::{self, Inbound};
-use crate::mailbox::{Fetched, Folder, Mailbox, MessageId};
+use crate::mailbox::{Fetched, Folder, Locator, Mailbox};
 
 /// Raw bytes fetched but not yet filed (or given back) at most; one
 /// message more may be in flight, since a size is known only once fetched.
@@ -48,7 +48,7 @@ pub const FILE_WITHIN: Duration = Duration::from_secs(2);
 
 /// A message fetched and on its way to being parsed.
 pub struct Arrival {
-    pub id: MessageId,
+    pub locator: Locator,
     /// Size of the raw message, for the worker's batch limit and the budget.
     pub bytes: usize,
     /// Parsing and classifying, on the blocking pool.
@@ -67,7 +67,7 @@ pub struct Parsed {
 /// The worker's word on a batch: file these, and the budget they held
 /// (every message of the batch, filed or not) is free again.
 pub struct Filing {
-    pub items: Vec<(MessageId, Folder)>,
+    pub items: Vec<(Locator, Folder)>,
     pub messages: usize,
     pub bytes: usize,
 }
@@ -188,12 +188,19 @@ pub async fn run<M: Mailbox>(
         match fetched {
             Ok(Some(fetched)) => {
                 pause = Duration::ZERO;
-                let Fetched { id, raw } = fetched;
+                let Fetched { locator, raw } = fetched;
                 let bytes = raw.len();
                 budget.messages += 1;
                 budget.bytes += bytes;
                 let parsed = parser.spawn(raw);
-                if arrivals.send(Arrival { id, bytes, parsed }).is_err() {
+                if arrivals
+                    .send(Arrival {
+                        locator,
+                        bytes,
+                        parsed,
+                    })
+                    .is_err()
+                {
                     break;
                 }
             }
@@ -247,13 +254,13 @@ impl Budget {
 /// Decided messages not filed yet, oldest first.
 #[derive(Debug, Default)]
 struct Unfiled {
-    items: Vec<(MessageId, Folder)>,
+    items: Vec<(Locator, Folder)>,
     /// When the oldest of them was decided.
     since: Option<Instant>,
 }
 
 impl Unfiled {
-    fn add(&mut self, items: Vec<(MessageId, Folder)>) {
+    fn add(&mut self, items: Vec<(Locator, Folder)>) {
         if self.items.is_empty() && !items.is_empty() {
             self.since = Some(Instant::now());
         }
@@ -263,7 +270,7 @@ impl Unfiled {
     /// Takes what is due for filing: whole moves while more mail is in
     /// flight; everything once nothing is, or once the oldest has waited
     /// [`FILE_WITHIN`].
-    fn due(&mut self, in_flight: bool) -> Vec<(MessageId, Folder)> {
+    fn due(&mut self, in_flight: bool) -> Vec<(Locator, Folder)> {
         let waited = self.since.is_some_and(|t| t.elapsed() >= FILE_WITHIN);
         let n = if !in_flight || waited {
             self.items.len()
@@ -279,7 +286,7 @@ impl Unfiled {
 }
 
 /// Files `items`, at most [`FILE_TOGETHER`] in one go.
-async fn file<M: Mailbox>(mailbox: &mut M, items: Vec<(MessageId, Folder)>) {
+async fn file<M: Mailbox>(mailbox: &mut M, items: Vec<(Locator, Folder)>) {
     for chunk in items.chunks(FILE_TOGETHER) {
         if let Err(e) = mailbox.file_all(chunk).await {
             // Their effect is stored: they are filed (only) when offered again.
@@ -327,7 +334,7 @@ mod tests {
 
         fn take(&mut self) -> Option<Fetched> {
             self.waiting.pop_front().map(|uid| Fetched {
-                id: id(uid),
+                locator: locator(uid),
                 raw: format!("From: a@b.example\r\nSubject: {uid}\r\n\r\nhi\r\n").into_bytes(),
             })
         }
@@ -357,17 +364,17 @@ mod tests {
 
         async fn file(
             &mut self,
-            id: &MessageId,
+            locator: &Locator,
             folder: Folder,
         ) -> Result<(), crate::mailbox::MailboxError> {
-            self.file_all(&[(id.clone(), folder)]).await
+            self.file_all(&[(locator.clone(), folder)]).await
         }
 
         async fn file_all(
             &mut self,
-            items: &[(MessageId, Folder)],
+            items: &[(Locator, Folder)],
         ) -> Result<(), crate::mailbox::MailboxError> {
-            let uids = items.iter().map(|(id, _)| uid(id)).collect();
+            let uids = items.iter().map(|(locator, _)| uid(locator)).collect();
             let _ = self.calls.send(Call::Filed(uids));
             Ok(())
         }
@@ -394,17 +401,17 @@ mod tests {
         Parser::new(Arc::new(Config::embedded_default()))
     }
 
-    fn id(uid: u32) -> MessageId {
-        MessageId::Imap {
+    fn locator(uid: u32) -> Locator {
+        Locator::Imap {
             uidvalidity: 1,
             uid,
         }
     }
 
-    fn uid(id: &MessageId) -> u32 {
-        match id {
-            MessageId::Imap { uid, .. } => *uid,
-            MessageId::Maildir { .. } => 0,
+    fn uid(locator: &Locator) -> u32 {
+        match locator {
+            Locator::Imap { uid, .. } => *uid,
+            Locator::Maildir { .. } => 0,
         }
     }
 
@@ -444,7 +451,7 @@ mod tests {
         Filing {
             messages: held.len(),
             bytes: held.iter().map(|a| a.bytes).sum(),
-            items: held.into_iter().map(|a| (a.id, folder)).collect(),
+            items: held.into_iter().map(|a| (a.locator, folder)).collect(),
         }
     }
 
@@ -469,7 +476,9 @@ mod tests {
 
     fn decided(n: u32) -> Filing {
         Filing {
-            items: (1..=n).map(|uid| (id(uid), Folder::Processed)).collect(),
+            items: (1..=n)
+                .map(|uid| (locator(uid), Folder::Processed))
+                .collect(),
             messages: n as usize,
             bytes: 0,
         }
@@ -544,7 +553,7 @@ mod tests {
             fetcher,
         } = start([7]);
         let arrival: Arrival = arrivals.recv().await.unwrap();
-        assert_eq!(uid(&arrival.id), 7);
+        assert_eq!(uid(&arrival.locator), 7);
         filings
             .send(filing_of(vec![arrival], Folder::Rejected))
             .unwrap();

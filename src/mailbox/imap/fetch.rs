@@ -11,7 +11,7 @@ use tracing::{debug, error, warn};
 
 use super::ImapMailbox;
 use super::protocol::{COMMAND_TIMEOUT, Trouble, command_with, completion, within};
-use crate::mailbox::{Fetched, MessageId};
+use crate::mailbox::{Fetched, Locator};
 
 /// Longest time for fetching one message body (it may be large).
 const FETCH_TIMEOUT: Duration = Duration::from_secs(300);
@@ -124,7 +124,7 @@ impl ImapMailbox {
                 let uidvalidity = self.epoch.unwrap_or_default();
                 debug!(uid, uidvalidity, bytes = raw.len(), "message fetched");
                 return Some(Fetched {
-                    id: MessageId::Imap { uidvalidity, uid },
+                    locator: Locator::Imap { uidvalidity, uid },
                     raw,
                 });
             }

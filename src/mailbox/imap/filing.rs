@@ -9,7 +9,7 @@ use tracing::{debug, info, warn};
 
 use super::ImapMailbox;
 use super::protocol::{COMMAND_TIMEOUT, Trouble, command, quote};
-use crate::mailbox::{Folder, MailboxError, MessageId};
+use crate::mailbox::{Folder, Locator, MailboxError};
 
 /// How often unconfirmed filings are retried on a live connection.
 const FILING_RETRY_EVERY: Duration = Duration::from_secs(5 * 60);
@@ -76,17 +76,17 @@ impl ImapMailbox {
     }
 
     /// With MOVE, one `UID MOVE` per destination folder for the whole
-    /// batch; otherwise (or for ids of an older UIDVALIDITY) one by one.
+    /// batch; otherwise (or for locators of an older UIDVALIDITY) one by one.
     pub(super) async fn file_batch(
         &mut self,
-        items: &[(MessageId, Folder)],
+        items: &[(Locator, Folder)],
     ) -> Result<(), MailboxError> {
         let current = match &self.conn {
             Some(conn) if conn.caps.mv => conn.uidvalidity,
             _ => {
                 let mut result = Ok(());
-                for (id, folder) in items {
-                    if let Err(e) = self.file_one(id, *folder).await {
+                for (locator, folder) in items {
+                    if let Err(e) = self.file_one(locator, *folder).await {
                         result = Err(e);
                     }
                 }
@@ -96,13 +96,11 @@ impl ImapMailbox {
         let mut result = Ok(());
         for folder in [Folder::Processed, Folder::Rejected, Folder::Quarantine] {
             let mut uids = Vec::new();
-            for (id, f) in items.iter().filter(|(_, f)| *f == folder) {
-                match *id {
-                    MessageId::Imap { uidvalidity, uid } if uidvalidity == current => {
-                        uids.push(uid)
-                    }
+            for (locator, f) in items.iter().filter(|(_, f)| *f == folder) {
+                match *locator {
+                    Locator::Imap { uidvalidity, uid } if uidvalidity == current => uids.push(uid),
                     _ => {
-                        if let Err(e) = self.file_one(id, *f).await {
+                        if let Err(e) = self.file_one(locator, *f).await {
                             result = Err(e);
                         }
                     }
@@ -162,11 +160,13 @@ impl ImapMailbox {
     /// Records the filing, then moves the message; see [`Mailbox::file`].
     pub(super) async fn file_one(
         &mut self,
-        id: &MessageId,
+        locator: &Locator,
         folder: Folder,
     ) -> Result<(), MailboxError> {
-        let MessageId::Imap { uidvalidity, uid } = *id else {
-            return Err(MailboxError::Other(format!("not an IMAP message: {id:?}")));
+        let Locator::Imap { uidvalidity, uid } = *locator else {
+            return Err(MailboxError::Other(format!(
+                "not an IMAP message: {locator:?}"
+            )));
         };
         let current = match &self.conn {
             Some(conn) => Some(conn.uidvalidity),

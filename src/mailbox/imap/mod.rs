@@ -39,7 +39,7 @@ use tokio::time::{Instant, sleep, timeout};
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
-use super::{Fetched, Folder, Mailbox, MailboxError, MessageId};
+use super::{Fetched, Folder, Locator, Mailbox, MailboxError};
 use crate::config::ImapConfig;
 use checkpoint::Checkpoint;
 use idle::Waited;
@@ -207,13 +207,13 @@ impl Mailbox for ImapMailbox {
     }
 
     /// With MOVE, one `UID MOVE` per destination folder for the whole
-    /// batch; otherwise (or for ids of an older UIDVALIDITY) one by one.
-    async fn file_all(&mut self, items: &[(MessageId, Folder)]) -> Result<(), MailboxError> {
+    /// batch; otherwise (or for locators of an older UIDVALIDITY) one by one.
+    async fn file_all(&mut self, items: &[(Locator, Folder)]) -> Result<(), MailboxError> {
         self.file_batch(items).await
     }
 
-    async fn file(&mut self, id: &MessageId, folder: Folder) -> Result<(), MailboxError> {
-        self.file_one(id, folder).await
+    async fn file(&mut self, locator: &Locator, folder: Folder) -> Result<(), MailboxError> {
+        self.file_one(locator, folder).await
     }
 
     async fn close(&mut self) {
@@ -252,7 +252,7 @@ mod tests {
         send(&mb.next(&token));
         send(&mb.open());
         send(&mb.file(
-            &MessageId::Imap {
+            &Locator::Imap {
                 uidvalidity: 1,
                 uid: 1,
             },
