@@ -8,6 +8,7 @@ pub mod attachment;
 pub mod bounce;
 pub mod case;
 pub mod classify;
+pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod documents;
