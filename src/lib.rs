@@ -7,6 +7,7 @@
 pub mod apply;
 pub mod attachment;
 pub mod bounce;
+pub mod cli;
 pub mod config;
 pub mod core;
 pub mod daemon;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use sijil::config::{Folders, ImapConfig, Secret, TlsMode};
 use sijil::mailbox::imap::ImapMailbox;
-use sijil::mailbox::{Fetched, Folder, Mailbox, MailboxError, MessageId};
+use sijil::mailbox::{Fetched, Folder, Locator, Mailbox, MailboxError};
 use support::{MailServers, free_port, subject, subjects};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -54,8 +54,8 @@ fn message(subject: &str) -> Vec<u8> {
 }
 
 fn uid_of(f: &Fetched) -> (u32, u32) {
-    match f.id {
-        MessageId::Imap { uidvalidity, uid } => (uidvalidity, uid),
+    match f.locator {
+        Locator::Imap { uidvalidity, uid } => (uidvalidity, uid),
         ref other => panic!("not an IMAP id: {other:?}"),
     }
 }
@@ -191,17 +191,17 @@ async fn open_creates_folders_then_messages_come_in_order_and_are_filed() {
     }
     s.logout().await.unwrap();
 
-    within(30, mb.file(&got[0].id, Folder::Processed))
+    within(30, mb.file(&got[0].locator, Folder::Processed))
         .await
         .unwrap();
-    within(30, mb.file(&got[1].id, Folder::Rejected))
+    within(30, mb.file(&got[1].locator, Folder::Rejected))
         .await
         .unwrap();
-    within(30, mb.file(&got[2].id, Folder::Quarantine))
+    within(30, mb.file(&got[2].locator, Folder::Quarantine))
         .await
         .unwrap();
     // Filing again is harmless.
-    within(30, mb.file(&got[0].id, Folder::Processed))
+    within(30, mb.file(&got[0].locator, Folder::Processed))
         .await
         .unwrap();
 
@@ -311,7 +311,7 @@ async fn reconnects_after_the_server_restarts_and_delivers_what_came_meanwhile()
     };
     let fetched = fetched.unwrap().expect("a message");
     assert_eq!(subject(&fetched.raw), "meanwhile");
-    within(30, mb.file(&fetched.id, Folder::Processed))
+    within(30, mb.file(&fetched.locator, Folder::Processed))
         .await
         .unwrap();
     assert_eq!(
@@ -335,7 +335,9 @@ async fn uidvalidity_change_drops_the_checkpoint_and_offers_the_new_inbox() {
 
     let a = next_message(&mut mb, &token).await;
     assert_eq!(subject(&a.raw), "a");
-    within(30, mb.file(&a.id, Folder::Processed)).await.unwrap();
+    within(30, mb.file(&a.locator, Folder::Processed))
+        .await
+        .unwrap();
     let b = next_message(&mut mb, &token).await;
     assert_eq!(subject(&b.raw), "b");
     let (old_validity, _) = uid_of(&b);
@@ -356,11 +358,17 @@ async fn uidvalidity_change_drops_the_checkpoint_and_offers_the_new_inbox() {
     assert_eq!(uid, 1);
     // A filing from the old UIDVALIDITY means nothing any more: no error,
     // and nothing in the new folder moves.
-    within(30, mb.file(&b.id, Folder::Processed)).await.unwrap();
+    within(30, mb.file(&b.locator, Folder::Processed))
+        .await
+        .unwrap();
     let d = next_message(&mut mb, &token).await;
     assert_eq!(subject(&d.raw), "d");
-    within(30, mb.file(&c.id, Folder::Processed)).await.unwrap();
-    within(30, mb.file(&d.id, Folder::Processed)).await.unwrap();
+    within(30, mb.file(&c.locator, Folder::Processed))
+        .await
+        .unwrap();
+    within(30, mb.file(&d.locator, Folder::Processed))
+        .await
+        .unwrap();
     assert!(servers.messages(USER, "Inbox2").await.is_empty());
     assert_eq!(
         subjects(&servers.messages(USER, "Processed").await),
@@ -386,7 +394,7 @@ async fn an_unconfirmed_filing_is_not_refetched_and_completes_after_restart() {
     let mut s = servers.imap(USER).await;
     s.delete("Rejected").await.unwrap();
     s.logout().await.unwrap();
-    let refused = within(30, mb.file(&one.id, Folder::Rejected)).await;
+    let refused = within(30, mb.file(&one.locator, Folder::Rejected)).await;
     assert!(refused.is_err(), "{refused:?}");
     let two = next_message(&mut mb, &token).await;
     assert_eq!(subject(&two.raw), "two");
@@ -575,7 +583,7 @@ async fn a_message_the_server_will_not_fetch_is_skipped_not_retried_forever() {
         .filter(|l| l.contains("UID FETCH 1 "))
         .count();
     assert_eq!(fetches_of_1, 3);
-    within(10, mb.file(&two.id, Folder::Processed))
+    within(10, mb.file(&two.locator, Folder::Processed))
         .await
         .unwrap();
 
@@ -629,11 +637,13 @@ async fn without_move_filing_copies_flags_and_expunges_only_its_message() {
         cfg.folders.rejected = "Re \"jected\"".into();
         let mut mb = ImapMailbox::new(cfg, state());
         within(10, mb.open()).await.unwrap();
-        let id = MessageId::Imap {
+        let locator = Locator::Imap {
             uidvalidity: 7,
             uid: 2,
         };
-        within(10, mb.file(&id, Folder::Rejected)).await.unwrap();
+        within(10, mb.file(&locator, Folder::Rejected))
+            .await
+            .unwrap();
         let commands: Vec<String> = seen
             .lock()
             .unwrap()

@@ -104,7 +104,7 @@ impl Worker {
                 }
             };
             match self.handle(parsed) {
-                Ok(folder) => handled.push((arrival.id, folder)),
+                Ok(folder) => handled.push((arrival.locator, folder)),
                 // Nothing of it is committed: it stays in the inbox.
                 Err(e) => {
                     trouble = true;

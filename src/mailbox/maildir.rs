@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::{Fetched, Folder, Mailbox, MailboxError, MessageId};
+use super::{Fetched, Folder, Locator, Mailbox, MailboxError};
 use crate::config::MaildirConfig;
 
 /// How often an empty inbox is looked at again. Reading a directory is
@@ -122,7 +122,7 @@ impl Mailbox for MaildirMailbox {
                 Ok(raw) => {
                     self.in_hand.insert(file.clone());
                     return Ok(Some(Fetched {
-                        id: MessageId::Maildir { file },
+                        locator: Locator::Maildir { file },
                         raw,
                     }));
                 }
@@ -134,8 +134,8 @@ impl Mailbox for MaildirMailbox {
         Ok(None)
     }
 
-    async fn file(&mut self, id: &MessageId, folder: Folder) -> Result<(), MailboxError> {
-        let MessageId::Maildir { file } = id else {
+    async fn file(&mut self, locator: &Locator, folder: Folder) -> Result<(), MailboxError> {
+        let Locator::Maildir { file } = locator else {
             return Err(MailboxError::Other("not a Maildir message".into()));
         };
         self.in_hand.remove(file);
@@ -185,12 +185,12 @@ mod tests {
         let stop = CancellationToken::new();
         let m = mb.next(&stop).await.unwrap().unwrap();
         assert_eq!(m.raw, b"first");
-        mb.file(&m.id, Folder::Quarantine).await.unwrap();
-        mb.file(&m.id, Folder::Quarantine).await.unwrap();
+        mb.file(&m.locator, Folder::Quarantine).await.unwrap();
+        mb.file(&m.locator, Folder::Quarantine).await.unwrap();
         assert!(dir.path().join(".Quarantine/cur/100.a:2,S").exists());
         let m = mb.next(&stop).await.unwrap().unwrap();
         assert_eq!(m.raw, b"second");
-        mb.file(&m.id, Folder::Processed).await.unwrap();
+        mb.file(&m.locator, Folder::Processed).await.unwrap();
         assert!(
             std::fs::read_dir(dir.path().join("new"))
                 .unwrap()

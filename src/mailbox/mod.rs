@@ -22,9 +22,11 @@ pub enum Folder {
     Quarantine,
 }
 
-/// Identifies a message inside its mailbox, for filing it later.
+/// Where a message is inside its mailbox, for filing it later. Not the
+/// RFC 5322 Message-ID (every `message_id` elsewhere): that names the
+/// message, this only finds it in one mailbox.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum MessageId {
+pub enum Locator {
     /// IMAP: the UID in the inbox, with the UIDVALIDITY it belongs to.
     Imap { uidvalidity: u32, uid: u32 },
     /// Maildir: the file name inside `new/` or `cur/`.
@@ -34,7 +36,7 @@ pub enum MessageId {
 /// One message taken from the inbox, not yet filed.
 #[derive(Debug, Clone)]
 pub struct Fetched {
-    pub id: MessageId,
+    pub locator: Locator,
     pub raw: Vec<u8>,
 }
 
@@ -76,7 +78,7 @@ pub trait Mailbox: Send {
     /// filing a message that is already gone is not an error.
     fn file(
         &mut self,
-        id: &MessageId,
+        locator: &Locator,
         folder: Folder,
     ) -> impl Future<Output = Result<(), MailboxError>> + Send;
 
@@ -85,12 +87,12 @@ pub trait Mailbox: Send {
     /// last error, if any, is returned.
     fn file_all(
         &mut self,
-        items: &[(MessageId, Folder)],
+        items: &[(Locator, Folder)],
     ) -> impl Future<Output = Result<(), MailboxError>> + Send {
         async move {
             let mut result = Ok(());
-            for (id, folder) in items {
-                if let Err(e) = self.file(id, *folder).await {
+            for (locator, folder) in items {
+                if let Err(e) = self.file(locator, *folder).await {
                     result = Err(e);
                 }
             }

@@ -1,0 +1,181 @@
+//! The `sijil` command line (SPEC §10): parse, load the configuration,
+//! dispatch, and turn every error into a clear message and an exit code
+//! (0 done, 1 failure, 2 configuration, 3 login refused).
+//!
+//! `src/main.rs` only calls [`main`]; the `cases` and `case` listings are in
+//! `cases`.
+
+mod cases;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::daemon::{self, RunError};
+use crate::store::Store;
+
+/// Exit codes an operator (or systemd) can tell apart.
+mod exit {
+    pub const FAILURE: u8 = 1;
+    pub const CONFIG: u8 = 2;
+    pub const LOGIN: u8 = 3;
+}
+
+#[derive(Parser)]
+#[command(
+    name = "sijil",
+    version,
+    about = "The mailbox daemon of a Registration Authority"
+)]
+struct Cli {
+    /// The configuration file; without one, the embedded default.
+    #[arg(long, global = true, env = "SIJIL_CONFIG", value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon.
+    Run,
+    /// Check the configuration and explain every mistake.
+    CheckConfig {
+        /// The file to check (same as --config).
+        path: Option<PathBuf>,
+    },
+    /// List the cases (the daemon must be stopped: the store is its own).
+    Cases,
+    /// Show one case with its history.
+    Case {
+        /// The case reference, e.g. SJL-2026-000123.
+        reference: String,
+    },
+}
+
+/// The whole command: parses the arguments, sets up logging, loads the
+/// configuration and runs the subcommand; the exit code says how it went.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SIJIL_LOG")
+                .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+
+    let path = match &cli.command {
+        Command::CheckConfig { path: Some(p) } => Some(p.clone()),
+        _ => cli.config.clone(),
+    };
+    let cfg = match Config::load(path.as_deref()) {
+        Ok(cfg) => cfg,
+        Err(errors) => {
+            let name = path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            eprintln!(
+                "sijil: the configuration {name} has {} mistake(s):",
+                errors.0.len()
+            );
+            eprintln!("{errors}");
+            return ExitCode::from(exit::CONFIG);
+        }
+    };
+    match cli.command {
+        Command::CheckConfig { .. } => {
+            for w in cfg.warnings() {
+                println!("warning: {w}");
+            }
+            let source = cfg
+                .source
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "the embedded default".into());
+            println!("sijil: {source} is a valid configuration");
+            ExitCode::SUCCESS
+        }
+        Command::Run => {
+            for w in cfg.warnings() {
+                tracing::warn!(key = %w.key, "{}", w.message);
+            }
+            run(cfg)
+        }
+        Command::Cases => with_store(&cfg, cases::list),
+        Command::Case { reference } => with_store(&cfg, |store| cases::show(store, &reference)),
+    }
+}
+
+fn run(cfg: Config) -> ExitCode {
+    keep_large_buffers_out_of_the_heap();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("sijil: cannot start the runtime: {e}");
+            return ExitCode::from(exit::FAILURE);
+        }
+    };
+    match runtime.block_on(daemon::run(cfg)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "sijil cannot run");
+            eprintln!("sijil: {e}");
+            ExitCode::from(match e {
+                RunError::LoginRefused(_) => exit::LOGIN,
+                RunError::Listen { .. } => exit::CONFIG,
+                _ => exit::FAILURE,
+            })
+        }
+    }
+}
+
+fn with_store(cfg: &Config, f: impl FnOnce(&Store) -> Result<(), String>) -> ExitCode {
+    let store = match Store::open(&cfg.store.path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "sijil: cannot open the store at {} ({e}); is the daemon running?",
+                cfg.store.path.display()
+            );
+            return ExitCode::from(exit::FAILURE);
+        }
+    };
+    match f(&store) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sijil: {e}");
+            ExitCode::from(exit::FAILURE)
+        }
+    }
+}
+
+/// glibc's defaults grow the heap without bound here: its mmap threshold
+/// rises each time a large block is freed, after which multi-megabyte
+/// buffers (a message, its decoded documents) come from the arenas of the
+/// parsing threads (one arena per thread, up to 8 per core) and stay there
+/// once freed. Measured draining 400 packs of 2 MB (`scripts/bench --only
+/// rss --rss-n 400`): glibc's defaults peaked at 97.6 MiB; a fixed 128 KiB
+/// threshold at 49.7 MiB, but every buffer then came fresh from the kernel
+/// and page faults took 18 % of the daemon's CPU (56–61 packs/s); two
+/// arenas, a fixed threshold above any message and trimming from 128 KiB
+/// peak at 69–71 MiB and run at 70–78 packs/s.
+fn keep_large_buffers_out_of_the_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning; called before any
+    // thread of ours exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 10);
+    }
+}
