@@ -324,11 +324,11 @@ pub struct Staff {
     pub name: String,
     /// Lowercased.
     pub address: String,
-    pub roles: Vec<Role>,
+    pub roles: Vec<StaffRole>,
 }
 
 impl Staff {
-    pub fn has(&self, role: Role) -> bool {
+    pub fn has(&self, role: StaffRole) -> bool {
         self.roles.contains(&role)
     }
 }
@@ -338,7 +338,7 @@ impl Staff {
     Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
-pub enum Role {
+pub enum StaffRole {
     /// Verification Specialist: calls the signee, verifies the application.
     Verifier,
     /// Registration Officer: generates the certificate.
@@ -348,39 +348,44 @@ pub enum Role {
     Admin,
 }
 
-impl Role {
-    pub const ALL: [Role; 4] = [Role::Verifier, Role::Officer, Role::Qc, Role::Admin];
+impl StaffRole {
+    pub const ALL: [StaffRole; 4] = [
+        StaffRole::Verifier,
+        StaffRole::Officer,
+        StaffRole::Qc,
+        StaffRole::Admin,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
-            Role::Verifier => "verifier",
-            Role::Officer => "officer",
-            Role::Qc => "qc",
-            Role::Admin => "admin",
+            StaffRole::Verifier => "verifier",
+            StaffRole::Officer => "officer",
+            StaffRole::Qc => "qc",
+            StaffRole::Admin => "admin",
         }
     }
 
     /// The job title, for emails.
     pub fn title(self) -> &'static str {
         match self {
-            Role::Verifier => "Verification Specialist",
-            Role::Officer => "Registration Officer",
-            Role::Qc => "QC Officer",
-            Role::Admin => "Administrator",
+            StaffRole::Verifier => "Verification Specialist",
+            StaffRole::Officer => "Registration Officer",
+            StaffRole::Qc => "QC Officer",
+            StaffRole::Admin => "Administrator",
         }
     }
 }
 
-impl fmt::Display for Role {
+impl fmt::Display for StaffRole {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
 }
 
-impl FromStr for Role {
+impl FromStr for StaffRole {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Role::ALL
+        StaffRole::ALL
             .into_iter()
             .find(|r| r.as_str() == s)
             .ok_or_else(|| {
@@ -504,7 +509,7 @@ impl Config {
     /// member per role so a sample pack runs end to end.
     /// `config/embedded-default.toml` is the same, written out.
     pub fn embedded_default() -> Config {
-        let staff = |name: &str, address: &str, role: Role| Staff {
+        let staff = |name: &str, address: &str, role: StaffRole| Staff {
             name: name.into(),
             address: address.into(),
             roles: vec![role],
@@ -545,10 +550,10 @@ impl Config {
                 domain: None,
             }],
             staff: vec![
-                staff("Aina", "aina@ra.example.my", Role::Verifier),
-                staff("Badrul", "badrul@ra.example.my", Role::Officer),
-                staff("Chong", "chong@ra.example.my", Role::Qc),
-                staff("Dewi", "dewi@ra.example.my", Role::Admin),
+                staff("Aina", "aina@ra.example.my", StaffRole::Verifier),
+                staff("Badrul", "badrul@ra.example.my", StaffRole::Officer),
+                staff("Chong", "chong@ra.example.my", StaffRole::Qc),
+                staff("Dewi", "dewi@ra.example.my", StaffRole::Admin),
             ],
             limits: LimitsConfig::default(),
             case: CaseConfig::default(),
@@ -599,7 +604,7 @@ impl Config {
     }
 
     /// Every staff member holding `role`.
-    pub fn staff_with(&self, role: Role) -> impl Iterator<Item = &Staff> {
+    pub fn staff_with(&self, role: StaffRole) -> impl Iterator<Item = &Staff> {
         self.staff.iter().filter(move |s| s.has(role))
     }
 
@@ -615,10 +620,10 @@ impl Config {
         };
         for (role, stalls) in [
             (
-                Role::Officer,
+                StaffRole::Officer,
                 "verified cases will wait for certificate generation",
             ),
-            (Role::Qc, "generated certificates will wait for QC"),
+            (StaffRole::Qc, "generated certificates will wait for QC"),
         ] {
             if self.staff_with(role).next().is_none() {
                 warn(
@@ -627,7 +632,7 @@ impl Config {
                 );
             }
         }
-        if self.staff_with(Role::Admin).next().is_none() {
+        if self.staff_with(StaffRole::Admin).next().is_none() {
             warn(
                 "staff",
                 "no staff with role \"admin\": nobody can use the admin commands".into(),

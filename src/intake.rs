@@ -9,15 +9,15 @@
 use chrono::{DateTime, Datelike, Utc};
 use serde_json::{Value, json};
 
-use crate::attachment::{self, Content, DocKind};
 use crate::case::{Actor, Case, CaseState, Document, Event, EventKind};
 use crate::classify::Class;
-use crate::config::{Config, Role as StaffRole};
+use crate::config::{Config, StaffRole};
 use crate::email::{Email, Recipient, Sender, Template, Thread};
-use crate::fields::{Field, Fields};
 use crate::inbound::{Attachment, Inbound};
 use crate::mailbox::Folder;
-use crate::pack_check::{self, Application, AttachmentMeta, IdType, Limits, Role};
+use crate::pack_check::attachment::{self, Content, DocKind};
+use crate::pack_check::fields::{Field, Fields};
+use crate::pack_check::{self, Application, AttachmentMeta, IdType, Limits, SigneeRole};
 
 /// How much of a document is kept beside its digest, so that a later
 /// re-check (after a supplement) can sniff its type without reading the
@@ -673,12 +673,12 @@ pub fn doc_kind_labels(kind: DocKind) -> (&'static str, &'static str) {
     }
 }
 
-fn role_en(role: Role) -> &'static str {
+fn role_en(role: SigneeRole) -> &'static str {
     match role {
-        Role::Pembeli => "Buyer",
-        Role::Saksi => "Witness",
-        Role::TuanTanah => "Landowner",
-        Role::Pemaju => "Developer",
+        SigneeRole::Pembeli => "Buyer",
+        SigneeRole::Saksi => "Witness",
+        SigneeRole::TuanTanah => "Landowner",
+        SigneeRole::Pemaju => "Developer",
     }
 }
 
@@ -702,7 +702,7 @@ fn reason_label(r: pack_check::Reason) -> &'static str {
 /// ID numbers are personal data: emails and logs show only a part.
 pub fn mask_id(id_type: IdType, number: &str) -> String {
     match id_type {
-        IdType::MyKad | IdType::MyPr => crate::mykad::masked(number),
+        IdType::MyKad | IdType::MyPr => crate::pack_check::mykad::masked(number),
         IdType::Passport => {
             let chars: Vec<char> = number.chars().collect();
             let keep = chars.len().saturating_sub(3);

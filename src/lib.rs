@@ -4,7 +4,6 @@
 //! case → new state and emails to send); thin edges do the I/O (IMAP or
 //! Maildir in, the sled store, the outbox, the web links).
 
-pub mod attachment;
 pub mod bounce;
 pub mod case;
 pub mod classify;
@@ -14,14 +13,11 @@ pub mod documents;
 pub mod email;
 pub mod failpoint;
 pub mod fetcher;
-pub mod fields;
 pub mod inbound;
 pub mod intake;
 pub mod mailbox;
-pub mod mykad;
 pub mod outbox;
 pub mod pack_check;
-pub mod phone;
 pub mod quote;
 pub mod render;
 pub mod store;

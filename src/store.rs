@@ -589,7 +589,7 @@ mod tests {
     use super::*;
     use crate::case::CaseState;
     use crate::email::Thread;
-    use crate::fields::{Field, Fields};
+    use crate::pack_check::fields::{Field, Fields};
 
     fn case(reference: &str, state: CaseState) -> Case {
         let mut fields = Fields::default();

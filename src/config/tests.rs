@@ -177,7 +177,7 @@ fn spec_example_as_written() {
     assert_eq!(config.security.reply_rate_per_hour, 30);
     assert_eq!(config.developers.len(), 1);
     assert_eq!(config.developers[0].addresses, ["submit@seriindah.my"]);
-    assert_eq!(config.staff[0].roles, [Role::Verifier]);
+    assert_eq!(config.staff[0].roles, [StaffRole::Verifier]);
     assert_eq!(config.limits, LimitsConfig::default());
     assert_eq!(config.limits.message_max_bytes, 25 * 1024 * 1024);
     assert_eq!(config.case.reference_prefix, "SJL");
@@ -205,13 +205,13 @@ fn contract_check_config_accepted() {
         }
     );
     assert_eq!(config.web.listen.port(), 18089);
-    assert_eq!(config.staff_with(Role::Verifier).count(), 1);
+    assert_eq!(config.staff_with(StaffRole::Verifier).count(), 1);
     assert_eq!(
-        config.staff_with(Role::Officer).next().unwrap().name,
+        config.staff_with(StaffRole::Officer).next().unwrap().name,
         "Officer"
     );
     assert_eq!(
-        config.staff_with(Role::Qc).next().unwrap().address,
+        config.staff_with(StaffRole::Qc).next().unwrap().address,
         "chong@ra.example.my"
     );
     assert!(config.developer_for("Submit@SeriIndah.my").is_some());
@@ -806,8 +806,11 @@ fn lookups_by_address_and_domain() {
         Some("Verifier")
     );
     assert!(config.staff_for("submit@seriindah.my").is_none());
-    let roles: Vec<Role> = config.staff.iter().flat_map(|s| s.roles.clone()).collect();
-    assert_eq!(roles, [Role::Verifier, Role::Officer, Role::Qc]);
+    let roles: Vec<StaffRole> = config.staff.iter().flat_map(|s| s.roles.clone()).collect();
+    assert_eq!(
+        roles,
+        [StaffRole::Verifier, StaffRole::Officer, StaffRole::Qc]
+    );
 }
 
 #[test]
@@ -819,7 +822,7 @@ fn embedded_default_matches_its_file() {
     assert_eq!(Config::load(None).unwrap(), default);
     // Enough for a sample pack: a developer and every role.
     assert!(default.developer_for("pemaju@example.my").is_some());
-    for role in Role::ALL {
+    for role in StaffRole::ALL {
         assert_eq!(default.staff_with(role).count(), 1, "{role}");
     }
     assert_eq!(default.web.base_url, "http://127.0.0.1:8080");
@@ -936,17 +939,17 @@ fn addresses_parse_and_print() {
 
 #[test]
 fn roles_and_tls_modes_by_name() {
-    for role in Role::ALL {
-        assert_eq!(role.as_str().parse::<Role>(), Ok(role));
+    for role in StaffRole::ALL {
+        assert_eq!(role.as_str().parse::<StaffRole>(), Ok(role));
     }
-    assert!("boss".parse::<Role>().is_err());
-    let roles: Vec<Role> = toml::from_str::<toml::Table>("r = [\"qc\", \"admin\"]")
+    assert!("boss".parse::<StaffRole>().is_err());
+    let roles: Vec<StaffRole> = toml::from_str::<toml::Table>("r = [\"qc\", \"admin\"]")
         .unwrap()
         .remove("r")
         .unwrap()
         .try_into()
         .unwrap();
-    assert_eq!(roles, [Role::Qc, Role::Admin]);
+    assert_eq!(roles, [StaffRole::Qc, StaffRole::Admin]);
     for mode in [TlsMode::Tls, TlsMode::StartTls, TlsMode::None] {
         assert_eq!(mode.as_str().parse::<TlsMode>(), Ok(mode));
     }
@@ -961,7 +964,7 @@ fn staff_roles_deduplicated_and_base_url_trimmed() {
             "base_url = \"https://x.my/sijil/\"",
         );
     let config = parse(&text, None, &no_env).unwrap();
-    assert_eq!(config.staff[2].roles, [Role::Qc, Role::Admin]);
+    assert_eq!(config.staff[2].roles, [StaffRole::Qc, StaffRole::Admin]);
     assert_eq!(config.web.base_url, "https://x.my/sijil");
     assert!(config.warnings().is_empty(), "{:?}", config.warnings());
     for (url, warned) in [

@@ -671,7 +671,12 @@ fn check_staff(raw: Option<Vec<Option<RawStaff>>>, ctx: &mut Ctx) -> Entries<Sta
             _ => entries.all_valid = false,
         }
     }
-    if entries.all_valid && !entries.valid.iter().any(|(_, s)| s.has(Role::Verifier)) {
+    if entries.all_valid
+        && !entries
+            .valid
+            .iter()
+            .any(|(_, s)| s.has(StaffRole::Verifier))
+    {
         ctx.error(
             "staff",
             "no [[staff]] with role \"verifier\": nobody would be told of a new case",
@@ -681,7 +686,7 @@ fn check_staff(raw: Option<Vec<Option<RawStaff>>>, ctx: &mut Ctx) -> Entries<Sta
     entries
 }
 
-fn check_roles(raw: Option<Vec<String>>, key: &str, ctx: &mut Ctx) -> Checked<Vec<Role>> {
+fn check_roles(raw: Option<Vec<String>>, key: &str, ctx: &mut Ctx) -> Checked<Vec<StaffRole>> {
     let Some(raw) = raw else {
         return Err(ctx.missing(
             key,
@@ -697,7 +702,7 @@ fn check_roles(raw: Option<Vec<String>>, key: &str, ctx: &mut Ctx) -> Checked<Ve
     let mut ok = true;
     let mut roles = Vec::new();
     for text in raw {
-        match text.trim().to_lowercase().parse::<Role>() {
+        match text.trim().to_lowercase().parse::<StaffRole>() {
             Ok(role) if !roles.contains(&role) => roles.push(role),
             Ok(_) => {}
             Err(_) => {
