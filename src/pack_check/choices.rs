@@ -24,6 +24,15 @@ impl IdType {
         }
     }
 
+    /// How emails show the ID Type: both words where the languages differ.
+    pub fn label(self) -> &'static str {
+        match self {
+            IdType::MyKad => "MyKad",
+            IdType::MyPr => "MyPR",
+            IdType::Passport => "Pasport / Passport",
+        }
+    }
+
     /// Reads `MyKad`, `MyPR`, `Pasport`/`Passport` and common equivalents.
     pub fn parse(raw: &str) -> Option<IdType> {
         parse_choice(raw, |key| match key {
@@ -71,6 +80,7 @@ impl SigneeRole {
         }
     }
 
+    /// The English name, shown beside the Malay one in emails.
     pub fn as_en(self) -> &'static str {
         match self {
             SigneeRole::Pembeli => "Buyer",
@@ -102,12 +112,42 @@ pub enum Reason {
 }
 
 impl Reason {
+    pub const ALL: [Reason; 4] = [
+        Reason::Idsaya,
+        Reason::LuarNegara,
+        Reason::WargaAsing,
+        Reason::Oku,
+    ];
+
+    /// The code as the SPEC writes it (`LUAR_NEGARA`); stable.
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::Idsaya => "IDSAYA",
             Reason::LuarNegara => "LUAR_NEGARA",
             Reason::WargaAsing => "WARGA_ASING",
             Reason::Oku => "OKU",
+        }
+    }
+
+    /// The reason whose code is exactly `code` (as [`Reason::as_str`]
+    /// writes it); for data already checked, unlike the lenient `parse`.
+    pub fn from_code(code: &str) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|r| r.as_str() == code)
+    }
+
+    /// The reason explained, in Malay and in English (SPEC §4).
+    pub fn labels(self) -> (&'static str, &'static str) {
+        match self {
+            Reason::Idsaya => (
+                "Tidak dapat melengkapkan eKYC dalam aplikasi iDsaya",
+                "Unable to complete eKYC in the iDsaya app",
+            ),
+            Reason::LuarNegara => (
+                "Warganegara Malaysia yang berada di luar negara",
+                "Malaysian citizen abroad",
+            ),
+            Reason::WargaAsing => ("Warga asing", "Foreign national"),
+            Reason::Oku => ("Orang Kurang Upaya (OKU)", "Person with disability (OKU)"),
         }
     }
 
@@ -226,5 +266,19 @@ mod tests {
         ] {
             assert_eq!(Reason::parse(r.as_str()), Some(r));
         }
+    }
+
+    #[test]
+    fn labels_read() {
+        for r in Reason::ALL {
+            assert_eq!(Reason::from_code(r.as_str()), Some(r));
+            let (ms, en) = r.labels();
+            assert!(!ms.is_empty() && !en.is_empty() && ms != en, "{r:?}");
+        }
+        assert_eq!(Reason::from_code("luar negara"), None);
+        assert_eq!(Reason::LuarNegara.labels().1, "Malaysian citizen abroad");
+        assert_eq!(IdType::Passport.label(), "Pasport / Passport");
+        assert_eq!(IdType::MyPr.label(), "MyPR");
+        assert_eq!(SigneeRole::TuanTanah.as_en(), "Landowner");
     }
 }

@@ -20,6 +20,13 @@
 //! - A pack attachment that is refused or faulty still counts as "sent" for
 //!   the missing-document rules, so the reply names the fault once instead of
 //!   also calling the document missing; it is not in [`Checked::documents`].
+//!
+//! Here: the entry [`check`], its inputs and outcome. Beside it: `fields`
+//! (the label lines), `readers` and `field_rules` (each field, then the
+//! rules between them), `eligibility` (who may take the manual route),
+//! `attachment` and `attachment_rules` (one file, then the set), `choices`
+//! (ID Type, role, reason and their labels), `problems` (codes and
+//! sentences), `mykad`, `phone`.
 
 mod attachment_rules;
 mod choices;
