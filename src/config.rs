@@ -28,11 +28,13 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use crate::address;
+
 #[cfg(test)]
 mod tests;
 mod validate;
 
-use validate::{is_email, is_loopback_host, is_phrase_char, unescape_quoted, validate};
+use validate::{is_loopback_host, is_phrase_char, unescape_quoted, validate};
 
 /// Environment variable holding the IMAP password when neither
 /// `mailbox.password_file` nor `mailbox.password_env` is given.
@@ -228,7 +230,7 @@ impl Address {
             }
             _ => (String::new(), text),
         };
-        if !is_email(email) {
+        if !address::is_valid(email) {
             return Err(format!(
                 "{text:?} is not an address: expected \"Name <local@domain>\" or \"local@domain\""
             ));
@@ -585,7 +587,7 @@ impl Config {
     /// The developer an address belongs to (case-insensitive): listed
     /// addresses first, then a whole domain.
     pub fn developer_for(&self, addr: &str) -> Option<&Developer> {
-        let addr = bare_address(addr);
+        let addr = address::bare(addr);
         self.developers
             .iter()
             .find(|d| d.addresses.contains(&addr))
@@ -599,7 +601,7 @@ impl Config {
 
     /// The staff member with this address (case-insensitive).
     pub fn staff_for(&self, addr: &str) -> Option<&Staff> {
-        let addr = bare_address(addr);
+        let addr = address::bare(addr);
         self.staff.iter().find(|s| s.address == addr)
     }
 
@@ -666,16 +668,6 @@ impl Config {
 
 fn hours(n: i64) -> Duration {
     Duration::from_secs(n.unsigned_abs() * 3600)
-}
-
-/// `Name <a@b>` or `<a@b>` or `a@b`, trimmed and lowercased, as `a@b`.
-fn bare_address(addr: &str) -> String {
-    let addr = addr.trim();
-    let inner = match (addr.rfind('<'), addr.strip_suffix('>')) {
-        (Some(open), Some(without_close)) => &without_close[open + 1..],
-        _ => addr,
-    };
-    inner.trim().to_lowercase()
 }
 
 // ---------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 //! case → new state and emails to send); thin edges do the I/O (IMAP or
 //! Maildir in, the sled store, the outbox, the web links).
 
+pub mod address;
 pub mod bounce;
 pub mod case;
 pub mod classify;

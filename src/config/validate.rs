@@ -3,6 +3,7 @@
 //! others from being found (`sijil check-config` explains them all).
 
 use super::*;
+use crate::address;
 
 pub(super) fn validate(raw: RawConfig, source: Option<&Path>, ctx: &mut Ctx) -> Checked<Config> {
     let mailbox = check_mailbox(raw.mailbox, ctx);
@@ -560,12 +561,12 @@ fn check_developer(raw: RawDeveloper, key: &str, ctx: &mut Ctx) -> Checked<Devel
     let domain = match raw.domain {
         Some(domain) => {
             let lower = domain.trim().to_lowercase();
-            if let Some(bare) = lower.strip_prefix('@').filter(|d| is_domain(d)) {
+            if let Some(bare) = lower.strip_prefix('@').filter(|d| address::is_domain(d)) {
                 Err(ctx.error(
                     format!("{key}.domain"),
                     format!("write the domain without '@': domain = {bare:?}"),
                 ))
-            } else if is_domain(&lower) {
+            } else if address::is_domain(&lower) {
                 Ok(Some(lower))
             } else {
                 Err(ctx.error(
@@ -603,8 +604,8 @@ fn check_address_list(raw: Option<Vec<String>>, key: &str, ctx: &mut Ctx) -> Che
     let mut ok = true;
     let mut out: Vec<String> = Vec::new();
     for address in raw.unwrap_or_default() {
-        let lower = bare_address(&address);
-        if !is_email(&lower) {
+        let lower = address::bare(&address);
+        if !address::is_valid(&lower) {
             ctx.error(key, format!("{address:?} is not an email address"));
             ok = false;
         } else if !out.contains(&lower) {
@@ -638,8 +639,8 @@ fn check_staff(raw: Option<Vec<Option<RawStaff>>>, ctx: &mut Ctx) -> Entries<Sta
         let name = required_text(staff.name, &format!("{key}.name"), "the person's name", ctx);
         let address = match staff.address {
             Some(address) => {
-                let lower = bare_address(&address);
-                if !is_email(&lower) {
+                let lower = address::bare(&address);
+                if !address::is_valid(&lower) {
                     Err(ctx.error(
                         format!("{key}.address"),
                         format!("{address:?} is not an email address"),
@@ -977,33 +978,6 @@ pub(super) fn is_loopback_host(host: &str) -> bool {
         .unwrap_or(host);
     host.eq_ignore_ascii_case("localhost")
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
-pub(super) fn is_email(s: &str) -> bool {
-    let Some((local, domain)) = s.rsplit_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && local.len() <= 64
-        && local
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c))
-        && !local.starts_with('.')
-        && !local.ends_with('.')
-        && !local.contains("..")
-        && is_domain(domain)
-}
-
-fn is_domain(d: &str) -> bool {
-    !d.is_empty()
-        && d.len() <= 253
-        && d.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
 }
 
 /// May stand unquoted in a display name (RFC 5322 atext and spaces; UTF-8

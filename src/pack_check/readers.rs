@@ -2,6 +2,8 @@
 //! reference, a signing order, a full name, an email address, a
 //! nationality. Each returns the normal form or `None`.
 
+use crate::address;
+
 /// A passport number: 5–20 letters and digits with at least one digit,
 /// spaces and dashes dropped, upper case.
 pub fn passport_number(raw: &str) -> Option<String> {
@@ -76,33 +78,12 @@ pub(super) fn full_name(raw: &str) -> Option<String> {
     ok.then_some(name)
 }
 
-/// A practical email check: one `@`, a local part and a dotted domain, no
-/// spaces or characters mail addresses do not carry; lower case.
+/// A signee's email address: valid by the crate's one rule
+/// ([`crate::address`]) and on a public domain, since the RA writes to it;
+/// lower case.
 pub fn email(raw: &str) -> Option<String> {
     let e = raw.trim().to_lowercase();
-    if e.len() > 254 || e.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return None;
-    }
-    let (local, domain) = e.split_once('@')?;
-    let local_ok = (1..=64).contains(&local.len())
-        && !local.starts_with('.')
-        && !local.ends_with('.')
-        && !local.contains("..")
-        && local
-            .chars()
-            .all(|c| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
-    let labels: Vec<&str> = domain.split('.').collect();
-    let domain_ok = labels.len() >= 2
-        && labels.iter().all(|l| {
-            (1..=63).contains(&l.len())
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
-        })
-        && labels
-            .last()
-            .is_some_and(|tld| tld.len() >= 2 && tld.chars().all(char::is_alphabetic));
-    (local_ok && domain_ok).then_some(e)
+    (address::is_valid(&e) && address::has_public_domain(&e)).then_some(e)
 }
 
 /// A nationality line, read.
