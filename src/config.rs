@@ -41,7 +41,7 @@ mod validate;
 pub use errors::{ConfigError, ConfigErrors};
 use raw::*;
 pub use types::{
-    Address, CaseConfig, Developer, Folders, ImapConfig, LimitsConfig, MailboxConfig,
+    Address, CaConfig, CaseConfig, Developer, Folders, ImapConfig, LimitsConfig, MailboxConfig,
     MaildirConfig, Outbound, OutboundConfig, Secret, SecurityConfig, SmtpConfig, Staff, StaffRole,
     StoreConfig, TlsMode, WebConfig,
 };
@@ -58,6 +58,7 @@ const DEFAULT_POLL_SECONDS: i64 = 30;
 const DEFAULT_PIN_LINK_HOURS: i64 = 72;
 const DEFAULT_SIGN_LINK_DAYS: i64 = 7;
 const DEFAULT_PURGE_AFTER_DAYS: i64 = 90;
+const DEFAULT_ABANDON_AFTER_DAYS: i64 = 30;
 const DEFAULT_REPLY_RATE_PER_HOUR: i64 = 30;
 const DEFAULT_ATTACHMENT_MAX_MIB: i64 = 10;
 const DEFAULT_MESSAGE_MAX_MIB: i64 = 25;
@@ -72,6 +73,8 @@ pub struct Config {
     pub outbound: Outbound,
     pub web: WebConfig,
     pub store: StoreConfig,
+    /// `None`: no `[ca]` section (nothing is issued yet).
+    pub ca: Option<CaConfig>,
     pub security: SecurityConfig,
     pub developers: Vec<Developer>,
     pub staff: Vec<Staff>,
@@ -121,7 +124,9 @@ impl Config {
                 path: "var/sijil.db".into(),
                 documents: "var/sijil.db.documents".into(),
                 purge_after_days: DEFAULT_PURGE_AFTER_DAYS as u32,
+                abandon_after_days: DEFAULT_ABANDON_AFTER_DAYS as u32,
             },
+            ca: None,
             security: SecurityConfig::default(),
             developers: vec![Developer {
                 company: "Contoh Pemaju Sdn Bhd".into(),

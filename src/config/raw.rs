@@ -58,6 +58,15 @@ pub(super) struct RawStore {
     pub(super) path: Option<PathBuf>,
     pub(super) documents_path: Option<PathBuf>,
     pub(super) purge_after_days: Option<i64>,
+    pub(super) abandon_after_days: Option<i64>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCa {
+    pub(super) certificate: Option<PathBuf>,
+    pub(super) key_file: Option<PathBuf>,
+    pub(super) key_env: Option<String>,
 }
 
 #[derive(Default, Deserialize)]
@@ -105,6 +114,7 @@ pub(super) struct RawConfig {
     pub(super) outbound: Option<RawOutbound>,
     pub(super) web: Option<RawWeb>,
     pub(super) store: Option<RawStore>,
+    pub(super) ca: Option<RawCa>,
     pub(super) security: Option<RawSecurity>,
     pub(super) limits: Option<RawLimits>,
     pub(super) case: Option<RawCase>,
@@ -114,11 +124,12 @@ pub(super) struct RawConfig {
     pub(super) staff: Option<Vec<Option<RawStaff>>>,
 }
 
-const SECTIONS: [&str; 9] = [
+const SECTIONS: [&str; 10] = [
     "mailbox",
     "outbound",
     "web",
     "store",
+    "ca",
     "security",
     "limits",
     "case",
@@ -224,6 +235,7 @@ fn read_raw(table: toml::Table, ctx: &mut Ctx) -> RawConfig {
             "outbound" => raw.outbound = raw_section(value, &key, ctx),
             "web" => raw.web = raw_section(value, &key, ctx),
             "store" => raw.store = raw_section(value, &key, ctx),
+            "ca" => raw.ca = raw_section(value, &key, ctx),
             "security" => raw.security = raw_section(value, &key, ctx),
             "limits" => raw.limits = raw_section(value, &key, ctx),
             "case" => raw.case = raw_section(value, &key, ctx),

@@ -216,6 +216,17 @@ pub struct StoreConfig {
     pub documents: PathBuf,
     /// Documents of a finished case are purged this long after it ends.
     pub purge_after_days: u32,
+    /// An `incomplete` case left untouched this long counts as ended.
+    pub abandon_after_days: u32,
+}
+
+/// The issuing CA (SPEC §7a): its certificate and the file holding its
+/// private key. Both are only known to exist and, for the key, to be the
+/// daemon user's alone; reading them as X.509 comes later.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaConfig {
+    pub certificate: PathBuf,
+    pub key: PathBuf,
 }
 
 /// Sender authentication and reply throttling.

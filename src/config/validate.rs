@@ -8,6 +8,7 @@
 use super::*;
 use crate::address;
 
+mod ca;
 mod case;
 mod limits;
 mod mailbox;
@@ -17,6 +18,7 @@ mod security;
 mod store;
 mod web;
 
+use ca::check_ca;
 use case::check_case;
 use limits::check_limits;
 use mailbox::check_mailbox;
@@ -31,6 +33,7 @@ pub(super) fn validate(raw: RawConfig, source: Option<&Path>, ctx: &mut Ctx) -> 
     let outbound = check_outbound(raw.outbound, ctx);
     let web = check_web(raw.web, ctx);
     let store = check_store(raw.store, ctx);
+    let ca = check_ca(raw.ca, ctx);
     let security = check_security(raw.security.unwrap_or_default(), ctx);
     let limits = check_limits(raw.limits.unwrap_or_default(), ctx);
     let case = check_case(raw.case.unwrap_or_default(), ctx);
@@ -42,6 +45,7 @@ pub(super) fn validate(raw: RawConfig, source: Option<&Path>, ctx: &mut Ctx) -> 
         outbound: outbound?,
         web: web?,
         store: store?,
+        ca: ca?,
         security: security?,
         developers: developers.complete()?,
         staff: staff.complete()?,
@@ -186,8 +190,14 @@ fn int_in(
 
 fn check_ca_file(value: Option<PathBuf>, key: &str, ctx: &mut Ctx) -> Checked<Option<PathBuf>> {
     let Some(path) = value else { return Ok(None) };
-    match std::fs::metadata(&path) {
-        Ok(meta) if meta.is_file() => Ok(Some(path)),
+    existing_file(&path, key, ctx)?;
+    Ok(Some(path))
+}
+
+/// `path` names a file that exists (not a directory); its metadata.
+fn existing_file(path: &Path, key: &str, ctx: &mut Ctx) -> Checked<std::fs::Metadata> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => Ok(meta),
         Ok(_) => Err(ctx.error(key, format!("{} is not a file", path.display()))),
         Err(e) => Err(ctx.error(key, format!("cannot read {}: {e}", path.display()))),
     }

@@ -42,9 +42,18 @@ pub(super) fn check_store(raw: Option<RawStore>, ctx: &mut Ctx) -> Checked<Store
         "store.purge_after_days",
         ctx,
     );
+    let abandon = int_in(
+        raw.abandon_after_days,
+        DEFAULT_ABANDON_AFTER_DAYS,
+        1,
+        3650,
+        "store.abandon_after_days",
+        ctx,
+    );
     Ok(StoreConfig {
         path: path?,
         documents: documents?,
         purge_after_days: purge? as u32,
+        abandon_after_days: abandon? as u32,
     })
 }
