@@ -4,7 +4,8 @@
 use super::fields::Field;
 use super::*;
 
-const SPEC_PACK: &str = "\
+/// The pack of SPEC §4, as the SPEC writes it (shared with the label tests).
+pub(super) const SPEC_PACK: &str = "\
 Rujukan eSPA / eSPA Reference: HDA-2026-000123
 Turutan / Signing Order: 2
 Nama Penuh / Full Name: Ali bin Abu

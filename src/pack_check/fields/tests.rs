@@ -1,20 +1,9 @@
 //! Label parsing against the ways real packs write their field lines:
-//! bilingual labels, bullets, tables, quoted replies.
+//! labels and synonyms in either language, odd spacing, quoted lines, the
+//! text of HTML tables, merging a reply into what came before.
 
 use super::*;
-
-const SPEC_PACK: &str = "\
-Rujukan eSPA / eSPA Reference: HDA-2026-000123
-Turutan / Signing Order: 2
-Nama Penuh / Full Name: Ali bin Abu
-Jenis Pengenalan / ID Type: MyKad            (MyKad | MyPR | Pasport/Passport)
-No. Pengenalan / ID Number: 900101-14-5673
-Warganegara / Nationality: Malaysia
-Emel / Email: ali@example.com
-Telefon / Phone: +971501234567
-Peranan / Role: Pembeli                      (Pembeli | Saksi | Tuan Tanah | Pemaju)
-Sebab / Reason: LUAR_NEGARA                  (IDSAYA | LUAR_NEGARA | WARGA_ASING | OKU)
-";
+use crate::pack_check::tests::SPEC_PACK;
 
 fn spec_values() -> Vec<(Field, &'static str)> {
     vec![
