@@ -741,7 +741,7 @@ fn sijil_emails() -> anyhow::Result<Vec<Vec<u8>>> {
 /// The daemon's settings as the harness writes them, for the core run in this process: the
 /// embedded default with the test developer and verifier.
 fn bench_config() -> sijil::config::Config {
-    use sijil::config::{Config, Developer, Role, Staff};
+    use sijil::config::{Config, Developer, Staff, StaffRole};
     let mut cfg = Config::embedded_default();
     cfg.developers = vec![Developer {
         company: support::DEVELOPER_COMPANY.into(),
@@ -751,7 +751,7 @@ fn bench_config() -> sijil::config::Config {
     cfg.staff = vec![Staff {
         name: "Aina".into(),
         address: VERIFIER.to_lowercase(),
-        roles: vec![Role::Verifier],
+        roles: vec![StaffRole::Verifier],
     }];
     cfg
 }

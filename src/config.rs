@@ -15,8 +15,9 @@
 //! `password_env`, or the `SIJIL_IMAP_PASSWORD` / `SIJIL_SMTP_PASSWORD`
 //! environment variables, and are read when the configuration is loaded.
 //!
-//! This file holds the validated types and the raw layer; the checks are in
-//! `config/validate.rs`, the tests in `config/tests.rs`.
+//! Here: [`Config`] and its look-ups. Beside it: `types` (each section's
+//! validated type), `errors`, `raw` (the serde layer and the mistakes'
+//! carrier), `validate` (the checks, one file per section), `tests`.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -28,11 +29,23 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use crate::address;
+
+mod errors;
+mod raw;
 #[cfg(test)]
 mod tests;
+mod types;
 mod validate;
 
-use validate::{is_email, is_loopback_host, is_phrase_char, unescape_quoted, validate};
+pub use errors::{ConfigError, ConfigErrors};
+use raw::*;
+pub use types::{
+    Address, CaConfig, CaseConfig, Developer, Folders, ImapConfig, LimitsConfig, MailboxConfig,
+    MaildirConfig, Outbound, OutboundConfig, Secret, SecurityConfig, SmtpConfig, Staff, StaffRole,
+    StoreConfig, TlsMode, WebConfig,
+};
+use validate::{is_loopback_host, is_phrase_char, unescape_quoted, validate};
 
 /// Environment variable holding the IMAP password when neither
 /// `mailbox.password_file` nor `mailbox.password_env` is given.
@@ -45,15 +58,13 @@ const DEFAULT_POLL_SECONDS: i64 = 30;
 const DEFAULT_PIN_LINK_HOURS: i64 = 72;
 const DEFAULT_SIGN_LINK_DAYS: i64 = 7;
 const DEFAULT_PURGE_AFTER_DAYS: i64 = 90;
+const DEFAULT_ABANDON_AFTER_DAYS: i64 = 30;
 const DEFAULT_REPLY_RATE_PER_HOUR: i64 = 30;
 const DEFAULT_ATTACHMENT_MAX_MIB: i64 = 10;
 const DEFAULT_MESSAGE_MAX_MIB: i64 = 25;
 const DEFAULT_REFERENCE_PREFIX: &str = "SJL";
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const MIB: u64 = 1024 * 1024;
-
-// ---------------------------------------------------------------------------
-// The validated configuration.
 
 /// The whole validated configuration.
 #[derive(Clone, Debug, PartialEq)]
@@ -62,6 +73,8 @@ pub struct Config {
     pub outbound: Outbound,
     pub web: WebConfig,
     pub store: StoreConfig,
+    /// `None`: no `[ca]` section (nothing is issued yet).
+    pub ca: Option<CaConfig>,
     pub security: SecurityConfig,
     pub developers: Vec<Developer>,
     pub staff: Vec<Staff>,
@@ -71,432 +84,6 @@ pub struct Config {
     pub source: Option<PathBuf>,
 }
 
-/// Where inbound mail is read from.
-#[derive(Clone, Debug, PartialEq)]
-pub enum MailboxConfig {
-    Imap(ImapConfig),
-    Maildir(MaildirConfig),
-}
-
-impl MailboxConfig {
-    /// The folder names, whichever the kind.
-    pub fn folders(&self) -> &Folders {
-        match self {
-            MailboxConfig::Imap(imap) => &imap.folders,
-            MailboxConfig::Maildir(maildir) => &maildir.folders,
-        }
-    }
-}
-
-/// Names of the inbox and of the three folders messages are moved to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Folders {
-    pub inbox: String,
-    pub processed: String,
-    pub rejected: String,
-    pub quarantine: String,
-}
-
-impl Default for Folders {
-    fn default() -> Self {
-        Folders {
-            inbox: "INBOX".into(),
-            processed: "Processed".into(),
-            rejected: "Rejected".into(),
-            quarantine: "Quarantine".into(),
-        }
-    }
-}
-
-/// An IMAP mailbox (production).
-#[derive(Clone, Debug, PartialEq)]
-pub struct ImapConfig {
-    pub host: String,
-    pub port: u16,
-    pub tls: TlsMode,
-    pub username: String,
-    pub password: Secret,
-    pub folders: Folders,
-    /// Poll period when the server lacks IDLE (key `poll_seconds`).
-    pub poll_interval: Duration,
-    /// An extra CA certificate (PEM) for a server with a private CA.
-    pub tls_ca_file: Option<PathBuf>,
-}
-
-/// A Maildir (the embedded default): `path/new` is the inbox, the folders
-/// are Maildir++ subfolders beside it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct MaildirConfig {
-    pub path: PathBuf,
-    pub folders: Folders,
-}
-
-/// How a connection to a mail server is secured.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TlsMode {
-    /// TLS from the first byte (IMAPS 993, SMTPS 465).
-    Tls,
-    /// Plain connection upgraded with STARTTLS (IMAP 143, submission 587).
-    StartTls,
-    /// No encryption: only accepted for a loopback host.
-    None,
-}
-
-impl TlsMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TlsMode::Tls => "tls",
-            TlsMode::StartTls => "starttls",
-            TlsMode::None => "none",
-        }
-    }
-}
-
-impl fmt::Display for TlsMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for TlsMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "tls" => Ok(TlsMode::Tls),
-            "starttls" => Ok(TlsMode::StartTls),
-            "none" => Ok(TlsMode::None),
-            other => Err(format!(
-                "unknown TLS mode {other:?}: expected \"tls\", \"starttls\" or \"none\""
-            )),
-        }
-    }
-}
-
-/// Outgoing mail: the transport and the two sender addresses.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Outbound {
-    pub transport: OutboundConfig,
-    /// Sender of the RA's emails (ACK, EMEL 1–3, staff mail, ...).
-    pub from_ra: Address,
-    /// Sender of EMEL 0 and 4, CODE and COMPLETED.
-    pub from_hims: Address,
-}
-
-/// Where outgoing mail is delivered.
-#[derive(Clone, Debug, PartialEq)]
-pub enum OutboundConfig {
-    Smtp(SmtpConfig),
-    /// Each message written as a file into this Maildir (its `new/`).
-    Maildir {
-        path: PathBuf,
-    },
-}
-
-/// An SMTP relay or submission server.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SmtpConfig {
-    pub host: String,
-    pub port: u16,
-    pub tls: TlsMode,
-    /// `None`: no authentication (a loopback relay).
-    pub username: Option<String>,
-    /// Present exactly when `username` is.
-    pub password: Option<Secret>,
-    pub tls_ca_file: Option<PathBuf>,
-}
-
-/// A mailbox address with an optional display name.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Address {
-    pub name: Option<String>,
-    pub email: String,
-}
-
-impl Address {
-    /// Parses `Display Name <local@domain>`, `"Quoted, Name" <local@domain>`
-    /// or a bare `local@domain`.
-    pub fn parse(text: &str) -> Result<Address, String> {
-        let text = text.trim();
-        let (name, email) = match (text.rfind('<'), text.strip_suffix('>')) {
-            (Some(open), Some(without_close)) => {
-                let name = text[..open].trim();
-                let name = match name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
-                    Some(quoted) => unescape_quoted(quoted),
-                    None => name.to_owned(),
-                };
-                (name, without_close[open + 1..].trim())
-            }
-            _ => (String::new(), text),
-        };
-        if !is_email(email) {
-            return Err(format!(
-                "{text:?} is not an address: expected \"Name <local@domain>\" or \"local@domain\""
-            ));
-        }
-        Ok(Address {
-            name: (!name.is_empty()).then_some(name),
-            email: email.to_owned(),
-        })
-    }
-}
-
-impl FromStr for Address {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Address::parse(s)
-    }
-}
-
-/// The RFC 5322 form: `Name <email>`, the name quoted when it holds a
-/// special character. Non-ASCII names are left for the mail builder to encode.
-impl fmt::Display for Address {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.name {
-            None => f.write_str(&self.email),
-            Some(name) if name.chars().all(is_phrase_char) => {
-                write!(f, "{name} <{}>", self.email)
-            }
-            Some(name) => {
-                let escaped = name.replace('\\', "\\\\").replace('"', "\\\"");
-                write!(f, "\"{escaped}\" <{}>", self.email)
-            }
-        }
-    }
-}
-
-/// The link web server.
-#[derive(Clone, Debug, PartialEq)]
-pub struct WebConfig {
-    pub listen: SocketAddr,
-    /// Public base of the links, `http(s)://host[/prefix]`, no trailing slash.
-    pub base_url: String,
-    /// Validity of a set-PIN link (key `pin_link_hours`).
-    pub pin_link_ttl: Duration,
-    /// Validity of a signing link (key `sign_link_days`).
-    pub sign_link_ttl: Duration,
-}
-
-/// The sled database and the documents (ID copies) stored beside it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StoreConfig {
-    pub path: PathBuf,
-    /// Key `documents_path`; default `<path>.documents`.
-    pub documents: PathBuf,
-    /// Documents of a finished case are purged this long after it ends.
-    pub purge_after_days: u32,
-}
-
-/// Sender authentication and reply throttling.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SecurityConfig {
-    /// Accept staff and developer mail only with a passing DMARC/DKIM/SPF
-    /// verdict in an `Authentication-Results` header from `authserv_id`.
-    pub require_authenticated_sender: bool,
-    /// The receiving server's authserv-id; required by the above.
-    pub authserv_id: Option<String>,
-    /// At most this many replies to one sender per hour.
-    pub reply_rate_per_hour: u32,
-}
-
-impl Default for SecurityConfig {
-    fn default() -> Self {
-        SecurityConfig {
-            require_authenticated_sender: false,
-            authserv_id: None,
-            reply_rate_per_hour: DEFAULT_REPLY_RATE_PER_HOUR as u32,
-        }
-    }
-}
-
-/// A housing developer allowed to send application packs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Developer {
-    pub company: String,
-    /// Lowercased sender addresses.
-    pub addresses: Vec<String>,
-    /// Lowercased domain: every address of it belongs to this developer.
-    pub domain: Option<String>,
-}
-
-/// A member of the RA's staff.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Staff {
-    pub name: String,
-    /// Lowercased.
-    pub address: String,
-    pub roles: Vec<Role>,
-}
-
-impl Staff {
-    pub fn has(&self, role: Role) -> bool {
-        self.roles.contains(&role)
-    }
-}
-
-/// What a staff member may do.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Verification Specialist: calls the signee, verifies the application.
-    Verifier,
-    /// Registration Officer: generates the certificate.
-    Officer,
-    /// QC Officer: checks the issued certificate.
-    Qc,
-    Admin,
-}
-
-impl Role {
-    pub const ALL: [Role; 4] = [Role::Verifier, Role::Officer, Role::Qc, Role::Admin];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Verifier => "verifier",
-            Role::Officer => "officer",
-            Role::Qc => "qc",
-            Role::Admin => "admin",
-        }
-    }
-
-    /// The job title, for emails.
-    pub fn title(self) -> &'static str {
-        match self {
-            Role::Verifier => "Verification Specialist",
-            Role::Officer => "Registration Officer",
-            Role::Qc => "QC Officer",
-            Role::Admin => "Administrator",
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown role {s:?}: expected \"verifier\", \"officer\", \"qc\" or \"admin\""
-                )
-            })
-    }
-}
-
-/// Size limits on inbound mail.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LimitsConfig {
-    /// Key `attachment_max_mib`.
-    pub attachment_max_bytes: u64,
-    /// Key `message_max_mib`.
-    pub message_max_bytes: u64,
-}
-
-impl Default for LimitsConfig {
-    fn default() -> Self {
-        LimitsConfig {
-            attachment_max_bytes: DEFAULT_ATTACHMENT_MAX_MIB as u64 * MIB,
-            message_max_bytes: DEFAULT_MESSAGE_MAX_MIB as u64 * MIB,
-        }
-    }
-}
-
-/// Case references.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CaseConfig {
-    /// `SJL` in `[SJL-2026-000123]`: 2–6 uppercase letters.
-    pub reference_prefix: String,
-}
-
-impl Default for CaseConfig {
-    fn default() -> Self {
-        CaseConfig {
-            reference_prefix: DEFAULT_REFERENCE_PREFIX.into(),
-        }
-    }
-}
-
-/// A password: never printed, by `Debug` or `Display`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-/// One mistake in the configuration.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigError {
-    /// Key path such as `web.listen` or `staff[2].roles`; empty when the
-    /// mistake is about the file as a whole (unreadable, TOML syntax).
-    pub key: String,
-    pub message: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.key.is_empty() {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "{}: {}", self.key, self.message)
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-/// Every mistake found, in the order of the sections.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigErrors(pub Vec<ConfigError>);
-
-impl ConfigErrors {
-    /// Whether some mistake is about exactly this key.
-    pub fn mentions(&self, key: &str) -> bool {
-        self.0.iter().any(|e| e.key == key)
-    }
-}
-
-/// One line per mistake, `key: message`.
-impl fmt::Display for ConfigErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, error) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("\n")?;
-            }
-            write!(f, "{error}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ConfigErrors {}
-
 impl Config {
     /// The configuration used without a file: Maildir in (`var/mail`),
     /// Maildir out (`var/outbox`), store in `var/`, links on
@@ -504,7 +91,7 @@ impl Config {
     /// member per role so a sample pack runs end to end.
     /// `config/embedded-default.toml` is the same, written out.
     pub fn embedded_default() -> Config {
-        let staff = |name: &str, address: &str, role: Role| Staff {
+        let staff = |name: &str, address: &str, role: StaffRole| Staff {
             name: name.into(),
             address: address.into(),
             roles: vec![role],
@@ -537,7 +124,9 @@ impl Config {
                 path: "var/sijil.db".into(),
                 documents: "var/sijil.db.documents".into(),
                 purge_after_days: DEFAULT_PURGE_AFTER_DAYS as u32,
+                abandon_after_days: DEFAULT_ABANDON_AFTER_DAYS as u32,
             },
+            ca: None,
             security: SecurityConfig::default(),
             developers: vec![Developer {
                 company: "Contoh Pemaju Sdn Bhd".into(),
@@ -545,10 +134,10 @@ impl Config {
                 domain: None,
             }],
             staff: vec![
-                staff("Aina", "aina@ra.example.my", Role::Verifier),
-                staff("Badrul", "badrul@ra.example.my", Role::Officer),
-                staff("Chong", "chong@ra.example.my", Role::Qc),
-                staff("Dewi", "dewi@ra.example.my", Role::Admin),
+                staff("Aina", "aina@ra.example.my", StaffRole::Verifier),
+                staff("Badrul", "badrul@ra.example.my", StaffRole::Officer),
+                staff("Chong", "chong@ra.example.my", StaffRole::Qc),
+                staff("Dewi", "dewi@ra.example.my", StaffRole::Admin),
             ],
             limits: LimitsConfig::default(),
             case: CaseConfig::default(),
@@ -580,7 +169,7 @@ impl Config {
     /// The developer an address belongs to (case-insensitive): listed
     /// addresses first, then a whole domain.
     pub fn developer_for(&self, addr: &str) -> Option<&Developer> {
-        let addr = bare_address(addr);
+        let addr = address::bare(addr);
         self.developers
             .iter()
             .find(|d| d.addresses.contains(&addr))
@@ -594,12 +183,12 @@ impl Config {
 
     /// The staff member with this address (case-insensitive).
     pub fn staff_for(&self, addr: &str) -> Option<&Staff> {
-        let addr = bare_address(addr);
+        let addr = address::bare(addr);
         self.staff.iter().find(|s| s.address == addr)
     }
 
     /// Every staff member holding `role`.
-    pub fn staff_with(&self, role: Role) -> impl Iterator<Item = &Staff> {
+    pub fn staff_with(&self, role: StaffRole) -> impl Iterator<Item = &Staff> {
         self.staff.iter().filter(move |s| s.has(role))
     }
 
@@ -615,10 +204,10 @@ impl Config {
         };
         for (role, stalls) in [
             (
-                Role::Officer,
+                StaffRole::Officer,
                 "verified cases will wait for certificate generation",
             ),
-            (Role::Qc, "generated certificates will wait for QC"),
+            (StaffRole::Qc, "generated certificates will wait for QC"),
         ] {
             if self.staff_with(role).next().is_none() {
                 warn(
@@ -627,7 +216,7 @@ impl Config {
                 );
             }
         }
-        if self.staff_with(Role::Admin).next().is_none() {
+        if self.staff_with(StaffRole::Admin).next().is_none() {
             warn(
                 "staff",
                 "no staff with role \"admin\": nobody can use the admin commands".into(),
@@ -661,348 +250,4 @@ impl Config {
 
 fn hours(n: i64) -> Duration {
     Duration::from_secs(n.unsigned_abs() * 3600)
-}
-
-/// `Name <a@b>` or `<a@b>` or `a@b`, trimmed and lowercased, as `a@b`.
-fn bare_address(addr: &str) -> String {
-    let addr = addr.trim();
-    let inner = match (addr.rfind('<'), addr.strip_suffix('>')) {
-        (Some(open), Some(without_close)) => &without_close[open + 1..],
-        _ => addr,
-    };
-    inner.trim().to_lowercase()
-}
-
-// ---------------------------------------------------------------------------
-// The raw layer: what serde reads from the TOML, unchecked.
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawMailbox {
-    kind: Option<String>,
-    path: Option<PathBuf>,
-    host: Option<String>,
-    port: Option<i64>,
-    tls: Option<String>,
-    username: Option<String>,
-    /// Only so that a plain password gets a helpful refusal.
-    password: Option<toml::Value>,
-    password_file: Option<PathBuf>,
-    password_env: Option<String>,
-    poll_seconds: Option<i64>,
-    tls_ca_file: Option<PathBuf>,
-    inbox: Option<String>,
-    processed: Option<String>,
-    rejected: Option<String>,
-    quarantine: Option<String>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawOutbound {
-    kind: Option<String>,
-    path: Option<PathBuf>,
-    host: Option<String>,
-    port: Option<i64>,
-    tls: Option<String>,
-    username: Option<String>,
-    password: Option<toml::Value>,
-    password_file: Option<PathBuf>,
-    password_env: Option<String>,
-    tls_ca_file: Option<PathBuf>,
-    from_ra: Option<String>,
-    from_hims: Option<String>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawWeb {
-    listen: Option<String>,
-    base_url: Option<String>,
-    pin_link_hours: Option<i64>,
-    sign_link_days: Option<i64>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawStore {
-    path: Option<PathBuf>,
-    documents_path: Option<PathBuf>,
-    purge_after_days: Option<i64>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSecurity {
-    require_authenticated_sender: Option<bool>,
-    authserv_id: Option<String>,
-    reply_rate_per_hour: Option<i64>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLimits {
-    attachment_max_mib: Option<i64>,
-    message_max_mib: Option<i64>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCase {
-    reference_prefix: Option<String>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawDeveloper {
-    company: Option<String>,
-    addresses: Option<Vec<String>>,
-    domain: Option<String>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawStaff {
-    name: Option<String>,
-    address: Option<String>,
-    roles: Option<Vec<String>>,
-}
-
-/// The whole file, section by section. Assembled by hand rather than by
-/// serde so that a mistake in one section does not hide the others.
-#[derive(Default)]
-struct RawConfig {
-    mailbox: Option<RawMailbox>,
-    outbound: Option<RawOutbound>,
-    web: Option<RawWeb>,
-    store: Option<RawStore>,
-    security: Option<RawSecurity>,
-    limits: Option<RawLimits>,
-    case: Option<RawCase>,
-    /// One slot per `[[developer]]`, `None` where the entry was unusable,
-    /// so the indices in key paths stay those of the file.
-    developer: Option<Vec<Option<RawDeveloper>>>,
-    staff: Option<Vec<Option<RawStaff>>>,
-}
-
-const SECTIONS: [&str; 9] = [
-    "mailbox",
-    "outbound",
-    "web",
-    "store",
-    "security",
-    "limits",
-    "case",
-    "developer",
-    "staff",
-];
-
-/// Marker: the mistake has been recorded in [`Ctx::errors`].
-struct Reported;
-
-type Checked<T> = Result<T, Reported>;
-
-/// What validation carries along: the mistakes so far and the environment.
-struct Ctx<'a> {
-    errors: Vec<ConfigError>,
-    /// Keys whose value the raw layer already refused, so that validation
-    /// does not add a second "missing" mistake for them.
-    refused: HashSet<String>,
-    env: &'a dyn Fn(&str) -> Option<String>,
-}
-
-impl Ctx<'_> {
-    fn error(&mut self, key: impl Into<String>, message: impl Into<String>) -> Reported {
-        self.errors.push(ConfigError {
-            key: key.into(),
-            message: message.into(),
-        });
-        Reported
-    }
-
-    fn missing(&mut self, key: &str, hint: &str) -> Reported {
-        if !self.refused.contains(key) {
-            self.error(key, format!("missing: {hint}"));
-        }
-        Reported
-    }
-}
-
-fn parse(
-    text: &str,
-    source: Option<&Path>,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Config, ConfigErrors> {
-    let table = match toml::from_str::<toml::Table>(text) {
-        Ok(table) => table,
-        Err(e) => return Err(ConfigErrors(vec![syntax_error(text, &e)])),
-    };
-    let mut ctx = Ctx {
-        errors: Vec::new(),
-        refused: HashSet::new(),
-        env,
-    };
-    let raw = read_raw(table, &mut ctx);
-    let config = validate(raw, source, &mut ctx);
-    match config {
-        Ok(config) if ctx.errors.is_empty() => Ok(config),
-        _ => {
-            // The raw layer reports before validation does: put each
-            // mistake back with its section, in the order of the file's
-            // usual layout (stable, so a section's own order is kept).
-            ctx.errors.sort_by_key(|e| section_rank(&e.key));
-            Err(ConfigErrors(ctx.errors))
-        }
-    }
-}
-
-fn section_rank(key: &str) -> usize {
-    let section = key.split(['.', '[']).next().unwrap_or_default();
-    SECTIONS
-        .iter()
-        .position(|s| *s == section)
-        .unwrap_or(SECTIONS.len())
-}
-
-fn syntax_error(text: &str, e: &toml::de::Error) -> ConfigError {
-    let message = e
-        .message()
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ");
-    let message = match e.span() {
-        Some(span) => {
-            let before = &text[..span.start.min(text.len())];
-            let line = before.matches('\n').count() + 1;
-            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
-            format!("TOML syntax error at line {line}, column {column}: {message}")
-        }
-        None => format!("TOML syntax error: {message}"),
-    };
-    ConfigError {
-        key: String::new(),
-        message,
-    }
-}
-
-fn read_raw(table: toml::Table, ctx: &mut Ctx) -> RawConfig {
-    let mut raw = RawConfig::default();
-    for (key, value) in table {
-        match key.as_str() {
-            "mailbox" => raw.mailbox = raw_section(value, &key, ctx),
-            "outbound" => raw.outbound = raw_section(value, &key, ctx),
-            "web" => raw.web = raw_section(value, &key, ctx),
-            "store" => raw.store = raw_section(value, &key, ctx),
-            "security" => raw.security = raw_section(value, &key, ctx),
-            "limits" => raw.limits = raw_section(value, &key, ctx),
-            "case" => raw.case = raw_section(value, &key, ctx),
-            "developer" => raw.developer = raw_entries(value, &key, ctx),
-            "staff" => raw.staff = raw_entries(value, &key, ctx),
-            other => {
-                let hint = SECTIONS
-                    .iter()
-                    .find(|s| other.trim_end_matches('s') == **s)
-                    .map(|s| format!(" (did you mean `{s}`?)"))
-                    .unwrap_or_default();
-                ctx.error(
-                    other,
-                    format!(
-                        "unknown section{hint}; the sections are {}",
-                        SECTIONS.map(|s| format!("`{s}`")).join(", ")
-                    ),
-                );
-            }
-        }
-    }
-    raw
-}
-
-/// Reads one `[section]` with serde. When serde refuses it, each key is
-/// tried alone to name every bad one, and the section is read again without
-/// them so the good keys are still validated.
-fn raw_section<T: DeserializeOwned>(value: toml::Value, key: &str, ctx: &mut Ctx) -> Option<T> {
-    let table = match value {
-        toml::Value::Table(table) => table,
-        other => {
-            ctx.refused.insert(key.to_owned());
-            ctx.error(
-                key,
-                format!("must be a table ([{key}]), not a {}", other.type_str()),
-            );
-            return None;
-        }
-    };
-    if let Ok(raw) = toml::Value::Table(table.clone()).try_into::<T>() {
-        return Some(raw);
-    }
-    let mut accepted = toml::Table::new();
-    for (name, value) in table {
-        let mut alone = toml::Table::new();
-        alone.insert(name.clone(), value.clone());
-        match toml::Value::Table(alone).try_into::<T>() {
-            Ok(_) => {
-                accepted.insert(name, value);
-            }
-            Err(e) => {
-                let full = format!("{key}.{name}");
-                ctx.error(&full, serde_message(e.message(), &name));
-                ctx.refused.insert(full);
-            }
-        }
-    }
-    match toml::Value::Table(accepted).try_into::<T>() {
-        Ok(raw) => Some(raw),
-        Err(e) => {
-            ctx.refused.insert(key.to_owned());
-            ctx.error(key, serde_message(e.message(), ""));
-            None
-        }
-    }
-}
-
-/// Reads an array of tables (`[[developer]]`), keeping one slot per entry.
-fn raw_entries<T: DeserializeOwned>(
-    value: toml::Value,
-    key: &str,
-    ctx: &mut Ctx,
-) -> Option<Vec<Option<T>>> {
-    match value {
-        toml::Value::Array(items) => Some(
-            items
-                .into_iter()
-                .enumerate()
-                .map(|(i, item)| raw_section(item, &format!("{key}[{}]", i + 1), ctx))
-                .collect(),
-        ),
-        other => {
-            ctx.refused.insert(key.to_owned());
-            ctx.error(
-                key,
-                format!(
-                    "must be an array of tables (write [[{key}]] for each entry), not a {}",
-                    other.type_str()
-                ),
-            );
-            None
-        }
-    }
-}
-
-/// serde's wording, in the operator's terms.
-fn serde_message(message: &str, name: &str) -> String {
-    let message = message.trim();
-    if let Some(rest) = message.strip_prefix(&format!("unknown field `{name}`")) {
-        let rest = rest.trim_start_matches(',').trim();
-        return if rest.is_empty() {
-            "unknown key".into()
-        } else {
-            format!("unknown key; {rest}")
-        };
-    }
-    message
-        .replace("expected i64", "expected an integer")
-        .replace("expected a sequence", "expected an array")
-        .replace("expected a boolean", "expected true or false")
 }

@@ -204,7 +204,9 @@ fn read(
                 .unwrap_or_else(|| "application/octet-stream".to_string())
                 .to_ascii_lowercase();
             Some(Attachment {
-                name: crate::attachment::display_name(part.attachment_name().unwrap_or("")),
+                name: crate::pack_check::attachment::display_name(
+                    part.attachment_name().unwrap_or(""),
+                ),
                 content_type,
                 sha256: sha256_hex(&bytes),
                 bytes,

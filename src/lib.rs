@@ -4,8 +4,8 @@
 //! case → new state and emails to send); thin edges do the I/O (IMAP or
 //! Maildir in, the sled store, the outbox, the web links).
 
+pub mod address;
 pub mod apply;
-pub mod attachment;
 pub mod bounce;
 pub mod cli;
 pub mod config;
@@ -14,13 +14,10 @@ pub mod daemon;
 pub mod documents;
 pub mod failpoint;
 pub mod fetcher;
-pub mod fields;
 pub mod inbound;
 pub mod mailbox;
-pub mod mykad;
 pub mod outbox;
 pub mod pack_check;
-pub mod phone;
 pub mod render;
 pub mod store;
 pub mod tls;

@@ -833,7 +833,7 @@ fn the_fuzz_targets_promises_hold_on_the_corpus_and_seeds() {
                 head: &a.bytes[..a.bytes.len().min(8192)],
             })
             .collect();
-        let fields = sijil::fields::Fields::parse(&msg.text);
+        let fields = sijil::pack_check::fields::Fields::parse(&msg.text);
         let checked =
             sijil::pack_check::check(&fields, &metas, msg.size, &Limits::default(), today);
         assert_eq!(

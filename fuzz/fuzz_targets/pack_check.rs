@@ -6,7 +6,7 @@
 
 use chrono::NaiveDate;
 use libfuzzer_sys::fuzz_target;
-use sijil::fields::Fields;
+use sijil::pack_check::fields::Fields;
 use sijil::pack_check::{self, AttachmentMeta, Limits};
 
 /// A fixed day: MyKad birth dates are read against it.

@@ -15,5 +15,5 @@ fuzz_target!(|raw: &[u8]| {
             "quoted line kept: {line:?}"
         );
     }
-    let _ = sijil::fields::Fields::parse(&own);
+    let _ = sijil::pack_check::fields::Fields::parse(&own);
 });

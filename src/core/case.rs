@@ -8,9 +8,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::attachment::DocKind;
 use crate::core::email::Thread;
-use crate::fields::Fields;
+use crate::pack_check::attachment::DocKind;
+use crate::pack_check::fields::Fields;
 use crate::pack_check::{Application, Problem};
 
 /// The life cycle of SPEC §5.
@@ -224,10 +224,10 @@ impl Case {
         if let Some(app) = &self.application {
             return Some((app.espa_ref.clone(), app.order));
         }
-        let espa = self.fields.get(crate::fields::Field::EspaRef)?;
+        let espa = self.fields.get(crate::pack_check::fields::Field::EspaRef)?;
         let order = self
             .fields
-            .get(crate::fields::Field::Order)?
+            .get(crate::pack_check::fields::Field::Order)?
             .trim()
             .parse()
             .ok()?;

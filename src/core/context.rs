@@ -4,10 +4,9 @@
 
 use serde_json::{Value, json};
 
-use crate::attachment::DocKind;
 use crate::core::case::{Case, Document};
-use crate::fields::Field;
-use crate::pack_check::{self, IdType, Role};
+use crate::pack_check::IdType;
+use crate::pack_check::fields::Field;
 
 pub fn case_context(case: &Case) -> Value {
     json!({
@@ -32,13 +31,13 @@ pub fn signee_context(case: &Case) -> Value {
             "email": a.email,
             "phone": a.phone,
             "role": a.role.as_str(),
-            "role_en": role_en(a.role),
+            "role_en": a.role.as_en(),
             "order": a.order,
             "espa_ref": a.espa_ref,
-            "id_type": id_type_label(a.id_type),
+            "id_type": a.id_type.label(),
             "id_masked": mask_id(a.id_type, &a.id_number),
             "nationality": a.nationality,
-            "reason": reason_label(a.reason),
+            "reason": a.reason.as_str(),
         });
     }
     // Incomplete: show what was written, except the ID number.
@@ -59,7 +58,7 @@ pub fn signee_context(case: &Case) -> Value {
 fn document_context(d: &Document) -> Value {
     let (kind_ms, kind_en) = d
         .kind
-        .map(doc_kind_labels)
+        .map(|k| k.labels())
         .unwrap_or(("Dokumen lain", "Other document"));
     json!({
         "kind_ms": kind_ms,
@@ -70,48 +69,10 @@ fn document_context(d: &Document) -> Value {
     })
 }
 
-pub fn doc_kind_labels(kind: DocKind) -> (&'static str, &'static str) {
-    match kind {
-        DocKind::ApplicationForm => ("Borang permohonan", "Application form"),
-        DocKind::MyKadFront => ("MyKad (depan)", "MyKad (front)"),
-        DocKind::MyKadBack => ("MyKad (belakang)", "MyKad (back)"),
-        DocKind::MyKadBoth => ("MyKad (depan dan belakang)", "MyKad (front and back)"),
-        DocKind::Passport => ("Pasport", "Passport"),
-        DocKind::MyPr => ("Kad MyPR", "MyPR card"),
-        DocKind::Loa => ("Surat kebenaran (LOA)", "Letter of Authorisation (LOA)"),
-    }
-}
-
-fn role_en(role: Role) -> &'static str {
-    match role {
-        Role::Pembeli => "Buyer",
-        Role::Saksi => "Witness",
-        Role::TuanTanah => "Landowner",
-        Role::Pemaju => "Developer",
-    }
-}
-
-fn id_type_label(t: IdType) -> &'static str {
-    match t {
-        IdType::MyKad => "MyKad",
-        IdType::MyPr => "MyPR",
-        IdType::Passport => "Pasport / Passport",
-    }
-}
-
-fn reason_label(r: pack_check::Reason) -> &'static str {
-    match r {
-        pack_check::Reason::Idsaya => "IDSAYA",
-        pack_check::Reason::LuarNegara => "LUAR_NEGARA",
-        pack_check::Reason::WargaAsing => "WARGA_ASING",
-        pack_check::Reason::Oku => "OKU",
-    }
-}
-
 /// ID numbers are personal data: emails and logs show only a part.
 pub fn mask_id(id_type: IdType, number: &str) -> String {
     match id_type {
-        IdType::MyKad | IdType::MyPr => crate::mykad::masked(number),
+        IdType::MyKad | IdType::MyPr => crate::pack_check::mykad::masked(number),
         IdType::Passport => {
             let chars: Vec<char> = number.chars().collect();
             let keep = chars.len().saturating_sub(3);

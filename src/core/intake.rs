@@ -4,16 +4,16 @@
 use chrono::{DateTime, Datelike, Utc};
 use serde_json::json;
 
-use crate::attachment::{self, Content};
-use crate::config::{Config, Role as StaffRole};
+use crate::config::{Config, StaffRole};
 use crate::core::case::{Actor, Case, CaseState, Document, Event, EventKind};
 use crate::core::context::{case_context, signee_context};
 use crate::core::effects::{CaseWrite, Effects, NewCase};
 use crate::core::email::{Email, Recipient, Sender, Template, Thread};
 use crate::core::view::{View, ViewResult};
-use crate::fields::{Field, Fields};
 use crate::inbound::{Attachment, Inbound};
 use crate::mailbox::Folder;
+use crate::pack_check::attachment::{self, Content};
+use crate::pack_check::fields::{Field, Fields};
 use crate::pack_check::{self, Application, AttachmentMeta, Limits};
 
 /// How much of a document is kept beside its digest, so that a later

@@ -128,7 +128,7 @@ async fn serve<M: Mailbox + 'static>(
 
     // The phone number tables load on first use, which takes a noticeable
     // moment: pay it now, not on the first pack (or during a SIGTERM).
-    let _ = crate::phone::normalise("+60 12-345 6789");
+    let _ = crate::pack_check::phone::normalise("+60 12-345 6789");
 
     let cfg = Arc::new(cfg);
     let doorbell = Arc::new(Doorbell::default());

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
-use crate::core::classify::{Class, Classifier};
 use crate::config::Config;
+use crate::core::classify::{Class, Classifier};
 use crate::inbound::{self, Inbound};
 
 /// A message read and classified: what the core decides on.

@@ -5,6 +5,8 @@
 use handlebars::{Context, Handlebars, Helper, HelperDef, RenderContext, RenderError, ScopedJson};
 use serde_json::Value;
 
+use crate::pack_check::Reason;
+
 /// Registers both label helpers on `registry` (each registry gets them).
 pub(super) fn register(registry: &mut Handlebars<'_>) {
     registry.register_helper("state_label", Box::new(LabelHelper(state_label)));
@@ -76,20 +78,10 @@ fn state_label(code: &str, lang: Lang) -> Option<&'static str> {
 }
 
 /// The reasons for the manual route (SPEC §4).
+/// The reason labels live with the pack check's `Reason`; a code it does
+/// not know has none.
 fn reason_label(code: &str, lang: Lang) -> Option<&'static str> {
-    let (ms, en) = match code {
-        "IDSAYA" => (
-            "Tidak dapat melengkapkan eKYC dalam aplikasi iDsaya",
-            "Unable to complete eKYC in the iDsaya app",
-        ),
-        "LUAR_NEGARA" => (
-            "Warganegara Malaysia yang berada di luar negara",
-            "Malaysian citizen abroad",
-        ),
-        "WARGA_ASING" => ("Warga asing", "Foreign national"),
-        "OKU" => ("Orang Kurang Upaya (OKU)", "Person with disability (OKU)"),
-        _ => return None,
-    };
+    let (ms, en) = Reason::from_code(code)?.labels();
     Some(match lang {
         Lang::Ms => ms,
         Lang::En => en,

@@ -3,7 +3,7 @@ use crate::core::case::{Actor, CaseState, EventKind};
 use crate::core::email::Thread;
 use crate::core::view::View;
 use crate::core::{CaseWrite, Effects, NewCase};
-use crate::fields::{Field, Fields};
+use crate::pack_check::fields::{Field, Fields};
 use crate::render::{Outgoing, RenderedEmail};
 
 fn case(reference: &str, state: CaseState) -> Case {

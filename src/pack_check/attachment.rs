@@ -22,29 +22,16 @@ pub enum DocKind {
 }
 
 impl DocKind {
-    /// Malay name, for emails.
-    pub fn name_ms(self) -> &'static str {
+    /// The name emails give the document, in Malay and in English.
+    pub fn labels(self) -> (&'static str, &'static str) {
         match self {
-            DocKind::ApplicationForm => "Borang Permohonan",
-            DocKind::MyKadFront => "MyKad (depan)",
-            DocKind::MyKadBack => "MyKad (belakang)",
-            DocKind::MyKadBoth => "MyKad (depan dan belakang)",
-            DocKind::Passport => "Pasport",
-            DocKind::MyPr => "MyPR",
-            DocKind::Loa => "Surat Kebenaran (LOA)",
-        }
-    }
-
-    /// English name, for emails.
-    pub fn name_en(self) -> &'static str {
-        match self {
-            DocKind::ApplicationForm => "Application Form",
-            DocKind::MyKadFront => "MyKad (front)",
-            DocKind::MyKadBack => "MyKad (back)",
-            DocKind::MyKadBoth => "MyKad (front and back)",
-            DocKind::Passport => "Passport",
-            DocKind::MyPr => "MyPR",
-            DocKind::Loa => "Letter of Authorisation (LOA)",
+            DocKind::ApplicationForm => ("Borang permohonan", "Application form"),
+            DocKind::MyKadFront => ("MyKad (depan)", "MyKad (front)"),
+            DocKind::MyKadBack => ("MyKad (belakang)", "MyKad (back)"),
+            DocKind::MyKadBoth => ("MyKad (depan dan belakang)", "MyKad (front and back)"),
+            DocKind::Passport => ("Pasport", "Passport"),
+            DocKind::MyPr => ("Kad MyPR", "MyPR card"),
+            DocKind::Loa => ("Surat kebenaran (LOA)", "Letter of Authorisation (LOA)"),
         }
     }
 

@@ -1,0 +1,467 @@
+//! The problems a pack check reports: stable codes (stored in case
+//! histories) and, for each, one sentence in Malay and one in English for
+//! the INCOMPLETE email.
+
+use serde::{Deserialize, Serialize};
+
+use super::fields::Field;
+
+/// Why a pack cannot go ahead. The `SCREAMING_SNAKE_CASE` form ([`Code::id`],
+/// also the serialised form) is stable: it is stored in case histories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Code {
+    /// A field line is absent or empty; `about` is the field's label.
+    FieldMissing,
+    EspaRefInvalid,
+    OrderInvalid,
+    NameInvalid,
+    IdTypeInvalid,
+    /// MyKad/MyPR number not `YYMMDD-PB-###G`.
+    MykadFormat,
+    MykadDate,
+    MykadPlace,
+    PassportFormat,
+    NationalityInvalid,
+    EmailInvalid,
+    PhoneInvalid,
+    /// A phone number without a country code that is not Malaysian.
+    PhoneNotInternational,
+    RoleInvalid,
+    ReasonInvalid,
+    /// MyKad with a nationality other than Malaysian.
+    IdNationalityMismatch,
+    PassportMalaysian,
+    MyprNotPr,
+    /// LUAR_NEGARA for a non-Malaysian.
+    ReasonNotMalaysian,
+    /// WARGA_ASING for a Malaysian.
+    ReasonMalaysian,
+    /// LUAR_NEGARA or WARGA_ASING with a +60 phone; `about` is the reason.
+    ReasonMalaysianPhone,
+    /// LUAR_NEGARA or WARGA_ASING with a +86/+886/+81 phone; `about` is the reason.
+    PhoneIdsayaCountry,
+    FormMissing,
+    LoaMissing,
+    IdDocMissing,
+    /// More than one kind of identity document.
+    IdDocMixed,
+    /// The identity document is not the kind the ID Type names; `about` is the ID Type.
+    IdDocMismatch,
+    MykadFrontMissing,
+    MykadBackMissing,
+    /// Archive or executable, by name; `about` is the attachment.
+    AttachmentTypeRefused,
+    /// Not `.pdf`, `.jpg`/`.jpeg` or `.png`.
+    AttachmentTypeNotAllowed,
+    /// The bytes are not what the extension says.
+    AttachmentTypeMismatch,
+    AttachmentEmpty,
+    /// The name does not say which document it is.
+    AttachmentUnclassified,
+    /// The form or the LOA is not a PDF.
+    AttachmentNotPdf,
+    AttachmentTooLarge,
+    MessageTooLarge,
+    /// For the caller: no signee with this order in the registered eSPA; `about` is the eSPA.
+    SigneeUnknown,
+    /// For the caller: the role differs from the registration.
+    SigneeRoleMismatch,
+    /// For the caller: the email differs from the registration.
+    SigneeEmailMismatch,
+    /// For the caller: an active case exists; `about` is its reference.
+    DuplicateCase,
+}
+
+impl Code {
+    pub const ALL: [Code; 41] = [
+        Code::FieldMissing,
+        Code::EspaRefInvalid,
+        Code::OrderInvalid,
+        Code::NameInvalid,
+        Code::IdTypeInvalid,
+        Code::MykadFormat,
+        Code::MykadDate,
+        Code::MykadPlace,
+        Code::PassportFormat,
+        Code::NationalityInvalid,
+        Code::EmailInvalid,
+        Code::PhoneInvalid,
+        Code::PhoneNotInternational,
+        Code::RoleInvalid,
+        Code::ReasonInvalid,
+        Code::IdNationalityMismatch,
+        Code::PassportMalaysian,
+        Code::MyprNotPr,
+        Code::ReasonNotMalaysian,
+        Code::ReasonMalaysian,
+        Code::ReasonMalaysianPhone,
+        Code::PhoneIdsayaCountry,
+        Code::FormMissing,
+        Code::LoaMissing,
+        Code::IdDocMissing,
+        Code::IdDocMixed,
+        Code::IdDocMismatch,
+        Code::MykadFrontMissing,
+        Code::MykadBackMissing,
+        Code::AttachmentTypeRefused,
+        Code::AttachmentTypeNotAllowed,
+        Code::AttachmentTypeMismatch,
+        Code::AttachmentEmpty,
+        Code::AttachmentUnclassified,
+        Code::AttachmentNotPdf,
+        Code::AttachmentTooLarge,
+        Code::MessageTooLarge,
+        Code::SigneeUnknown,
+        Code::SigneeRoleMismatch,
+        Code::SigneeEmailMismatch,
+        Code::DuplicateCase,
+    ];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Code::FieldMissing => "FIELD_MISSING",
+            Code::EspaRefInvalid => "ESPA_REF_INVALID",
+            Code::OrderInvalid => "ORDER_INVALID",
+            Code::NameInvalid => "NAME_INVALID",
+            Code::IdTypeInvalid => "ID_TYPE_INVALID",
+            Code::MykadFormat => "MYKAD_FORMAT",
+            Code::MykadDate => "MYKAD_DATE",
+            Code::MykadPlace => "MYKAD_PLACE",
+            Code::PassportFormat => "PASSPORT_FORMAT",
+            Code::NationalityInvalid => "NATIONALITY_INVALID",
+            Code::EmailInvalid => "EMAIL_INVALID",
+            Code::PhoneInvalid => "PHONE_INVALID",
+            Code::PhoneNotInternational => "PHONE_NOT_INTERNATIONAL",
+            Code::RoleInvalid => "ROLE_INVALID",
+            Code::ReasonInvalid => "REASON_INVALID",
+            Code::IdNationalityMismatch => "ID_NATIONALITY_MISMATCH",
+            Code::PassportMalaysian => "PASSPORT_MALAYSIAN",
+            Code::MyprNotPr => "MYPR_NOT_PR",
+            Code::ReasonNotMalaysian => "REASON_NOT_MALAYSIAN",
+            Code::ReasonMalaysian => "REASON_MALAYSIAN",
+            Code::ReasonMalaysianPhone => "REASON_MALAYSIAN_PHONE",
+            Code::PhoneIdsayaCountry => "PHONE_IDSAYA_COUNTRY",
+            Code::FormMissing => "FORM_MISSING",
+            Code::LoaMissing => "LOA_MISSING",
+            Code::IdDocMissing => "ID_DOC_MISSING",
+            Code::IdDocMixed => "ID_DOC_MIXED",
+            Code::IdDocMismatch => "ID_DOC_MISMATCH",
+            Code::MykadFrontMissing => "MYKAD_FRONT_MISSING",
+            Code::MykadBackMissing => "MYKAD_BACK_MISSING",
+            Code::AttachmentTypeRefused => "ATTACHMENT_TYPE_REFUSED",
+            Code::AttachmentTypeNotAllowed => "ATTACHMENT_TYPE_NOT_ALLOWED",
+            Code::AttachmentTypeMismatch => "ATTACHMENT_TYPE_MISMATCH",
+            Code::AttachmentEmpty => "ATTACHMENT_EMPTY",
+            Code::AttachmentUnclassified => "ATTACHMENT_UNCLASSIFIED",
+            Code::AttachmentNotPdf => "ATTACHMENT_NOT_PDF",
+            Code::AttachmentTooLarge => "ATTACHMENT_TOO_LARGE",
+            Code::MessageTooLarge => "MESSAGE_TOO_LARGE",
+            Code::SigneeUnknown => "SIGNEE_UNKNOWN",
+            Code::SigneeRoleMismatch => "SIGNEE_ROLE_MISMATCH",
+            Code::SigneeEmailMismatch => "SIGNEE_EMAIL_MISMATCH",
+            Code::DuplicateCase => "DUPLICATE_CASE",
+        }
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+/// One thing wrong with a pack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    pub code: Code,
+    /// The field's combined label (`Nama Penuh / Full Name`), the
+    /// attachment's display name, or what the code's doc says.
+    pub about: Option<String>,
+}
+
+impl Problem {
+    pub fn new(code: Code, about: Option<String>) -> Problem {
+        Problem { code, about }
+    }
+
+    /// A problem about a field, named by its combined label.
+    pub fn field(code: Code, field: Field) -> Problem {
+        Problem::new(code, Some(field.label()))
+    }
+
+    /// The field this problem is about, when `about` is a field label.
+    pub fn about_field(&self) -> Option<Field> {
+        let about = self.about.as_deref()?;
+        Field::ALL.into_iter().find(|f| f.label() == about)
+    }
+
+    /// One sentence in Malay for the developer's clerk.
+    pub fn ms(&self) -> String {
+        let field = self.about_field();
+        self.render(self.sentences().0, field.map(Field::label_ms), "ini")
+    }
+
+    /// One sentence in English for the developer's clerk.
+    pub fn en(&self) -> String {
+        let field = self.about_field();
+        self.render(self.sentences().1, field.map(Field::label_en), "given")
+    }
+
+    fn sentences(&self) -> (&'static str, &'static str) {
+        if self.code == Code::FieldMissing && self.about_field().is_none() {
+            // Not named by a field label: nothing to tell them to copy.
+            return (
+                "Maklumat wajib{q} tiada.",
+                "A required field{q} is missing.",
+            );
+        }
+        sentences(self.code)
+    }
+
+    /// Fills a sentence: `{q}` is ` "about"` (or nothing), `{label}` the
+    /// field's label in the sentence's language, `{line}` the combined label
+    /// to copy, `{a}` the bare `about` (or `fallback`).
+    fn render(&self, template: &str, label: Option<&str>, fallback: &str) -> String {
+        let about = self.about.as_deref().filter(|a| !a.is_empty());
+        let q = about.map(|a| format!(" \"{a}\"")).unwrap_or_default();
+        let line = self.about_field().map(Field::label).unwrap_or_default();
+        template
+            .replace("{q}", &q)
+            .replace("{label}", label.or(about).unwrap_or(""))
+            .replace("{line}", &line)
+            .replace("{a}", about.unwrap_or(fallback))
+    }
+}
+
+/// The Malay and the English sentence of each code (see [`Problem::render`]
+/// for the placeholders).
+fn sentences(code: Code) -> (&'static str, &'static str) {
+    match code {
+        Code::FieldMissing => (
+            "Maklumat \"{label}\" tiada: sila tambah baris \"{line}: …\".",
+            "\"{label}\" is missing: please add the line \"{line}: …\".",
+        ),
+        Code::EspaRefInvalid => (
+            "Rujukan eSPA tidak sah: tulis seperti HDA-2026-000123.",
+            "The eSPA Reference is not valid: write it like HDA-2026-000123.",
+        ),
+        Code::OrderInvalid => (
+            "Turutan tandatangan mesti nombor bulat dari 1 hingga 99.",
+            "The Signing Order must be a whole number from 1 to 99.",
+        ),
+        Code::NameInvalid => (
+            "Nama Penuh tidak sah: tulis nama penuh seperti dalam dokumen pengenalan, tanpa \
+             nombor atau simbol.",
+            "The Full Name is not valid: write the full name as in the identity document, \
+             without digits or symbols.",
+        ),
+        Code::IdTypeInvalid => (
+            "Jenis Pengenalan mesti salah satu: MyKad, MyPR atau Pasport.",
+            "The ID Type must be one of MyKad, MyPR or Passport.",
+        ),
+        Code::MykadFormat => (
+            "No. Pengenalan mesti 12 digit dalam bentuk YYMMDD-PB-###G.",
+            "The ID Number must be 12 digits written as YYMMDD-PB-###G.",
+        ),
+        Code::MykadDate => (
+            "Enam digit pertama No. Pengenalan bukan tarikh lahir yang sah.",
+            "The first six digits of the ID Number are not a valid date of birth.",
+        ),
+        Code::MykadPlace => (
+            "Kod tempat lahir (digit ke-7 dan ke-8) dalam No. Pengenalan bukan kod yang \
+             dikeluarkan oleh JPN.",
+            "The place-of-birth code (digits 7 and 8) of the ID Number is not a code JPN \
+             issues.",
+        ),
+        Code::PassportFormat => (
+            "No. Pasport tidak sah: mesti 5 hingga 20 huruf dan digit.",
+            "The passport number is not valid: it must be 5 to 20 letters and digits.",
+        ),
+        Code::NationalityInvalid => (
+            "Warganegara tidak sah: tulis nama negara, contohnya Malaysia atau Indonesia.",
+            "The Nationality is not valid: write the country, e.g. Malaysia or Indonesia.",
+        ),
+        Code::EmailInvalid => (
+            "Alamat emel penandatangan tidak sah.",
+            "The signee's email address is not valid.",
+        ),
+        Code::PhoneInvalid => (
+            "Nombor telefon penandatangan tidak sah.",
+            "The signee's phone number is not valid.",
+        ),
+        Code::PhoneNotInternational => (
+            "Nombor telefon mesti dalam bentuk antarabangsa dengan kod negara, contohnya \
+             +971 50 123 4567.",
+            "The phone number must be in international form with its country code, e.g. \
+             +971 50 123 4567.",
+        ),
+        Code::RoleInvalid => (
+            "Peranan mesti salah satu: Pembeli, Saksi, Tuan Tanah atau Pemaju.",
+            "The Role must be one of Pembeli (buyer), Saksi (witness), Tuan Tanah (landowner) \
+             or Pemaju (developer).",
+        ),
+        Code::ReasonInvalid => (
+            "Sebab mesti salah satu: IDSAYA, LUAR_NEGARA, WARGA_ASING atau OKU.",
+            "The Reason must be one of IDSAYA, LUAR_NEGARA, WARGA_ASING or OKU.",
+        ),
+        Code::IdNationalityMismatch => (
+            "MyKad hanya untuk warganegara Malaysia, tetapi Warganegara bukan Malaysia.",
+            "MyKad is for Malaysian citizens only, but the Nationality is not Malaysia.",
+        ),
+        Code::PassportMalaysian => (
+            "Warganegara Malaysia mesti memohon dengan MyKad, bukan pasport.",
+            "A Malaysian citizen must apply with a MyKad, not a passport.",
+        ),
+        Code::MyprNotPr => (
+            "MyPR hanya untuk pemastautin tetap, tetapi Warganegara menyatakan warganegara \
+             Malaysia.",
+            "MyPR is for permanent residents only, but the Nationality says Malaysian citizen.",
+        ),
+        Code::ReasonNotMalaysian => (
+            "Sebab LUAR_NEGARA hanya untuk warganegara Malaysia yang berada di luar negara.",
+            "The reason LUAR_NEGARA is only for Malaysian citizens who are abroad.",
+        ),
+        Code::ReasonMalaysian => (
+            "Sebab WARGA_ASING hanya untuk bukan warganegara Malaysia.",
+            "The reason WARGA_ASING is only for people who are not Malaysian citizens.",
+        ),
+        Code::ReasonMalaysianPhone => (
+            "Sebab {a} tidak boleh digunakan dengan nombor telefon Malaysia (+60).",
+            "The reason {a} cannot be used with a Malaysian (+60) phone number.",
+        ),
+        Code::PhoneIdsayaCountry => (
+            "Nombor telefon China (+86), Taiwan (+886) atau Jepun (+81) tidak layak bagi sebab \
+             {a}: penandatangan boleh membuat eKYC dalam aplikasi iDsaya.",
+            "A China (+86), Taiwan (+886) or Japan (+81) phone number is not eligible for the \
+             reason {a}: the signee can do eKYC in the iDsaya app.",
+        ),
+        Code::FormMissing => (
+            "Borang Permohonan (PDF) tiada dalam lampiran.",
+            "The Application Form (PDF) is not attached.",
+        ),
+        Code::LoaMissing => (
+            "Surat Kebenaran (LOA) daripada pemaju (PDF) tiada dalam lampiran.",
+            "The developer's Letter of Authorisation (LOA, PDF) is not attached.",
+        ),
+        Code::IdDocMissing => (
+            "Salinan dokumen pengenalan tiada dalam lampiran (MyKad depan dan belakang, pasport \
+             atau MyPR).",
+            "The copy of the identity document is not attached (MyKad front and back, passport \
+             or MyPR).",
+        ),
+        Code::IdDocMixed => (
+            "Lampirkan satu jenis dokumen pengenalan sahaja (MyKad, pasport atau MyPR), bukan \
+             lebih daripada satu.",
+            "Attach one kind of identity document only (MyKad, passport or MyPR), not more than \
+             one.",
+        ),
+        Code::IdDocMismatch => (
+            "Dokumen pengenalan yang dilampirkan tidak sepadan dengan Jenis Pengenalan{q}.",
+            "The identity document attached does not match the ID Type{q}.",
+        ),
+        Code::MykadFrontMissing => (
+            "Salinan MyKad bahagian depan tiada.",
+            "The copy of the front of the MyKad is missing.",
+        ),
+        Code::MykadBackMissing => (
+            "Salinan MyKad bahagian belakang tiada.",
+            "The copy of the back of the MyKad is missing.",
+        ),
+        Code::AttachmentTypeRefused => (
+            "Lampiran{q} ditolak: fail arkib dan fail boleh laksana tidak diterima.",
+            "The attachment{q} is refused: archives and executable files are not accepted.",
+        ),
+        Code::AttachmentTypeNotAllowed => (
+            "Lampiran{q} bukan fail PDF, JPEG atau PNG.",
+            "The attachment{q} is not a PDF, JPEG or PNG file.",
+        ),
+        Code::AttachmentTypeMismatch => (
+            "Kandungan lampiran{q} tidak sepadan dengan jenis failnya.",
+            "The content of the attachment{q} does not match its file type.",
+        ),
+        Code::AttachmentEmpty => ("Lampiran{q} kosong.", "The attachment{q} is empty."),
+        Code::AttachmentUnclassified => (
+            "Lampiran{q} tidak dapat dikenal pasti: namakan fail sebagai Borang Permohonan, \
+             MyKad depan, MyKad belakang, Pasport, MyPR atau LOA.",
+            "The attachment{q} could not be identified: name the file Application Form, MyKad \
+             front, MyKad back, Passport, MyPR or LOA.",
+        ),
+        Code::AttachmentNotPdf => (
+            "Lampiran{q} mesti fail PDF.",
+            "The attachment{q} must be a PDF file.",
+        ),
+        Code::AttachmentTooLarge => (
+            "Lampiran{q} melebihi had saiz fail.",
+            "The attachment{q} is over the file size limit.",
+        ),
+        Code::MessageTooLarge => (
+            "Emel ini melebihi had saiz keseluruhan: hantar lampiran dalam beberapa emel balasan.",
+            "This email is over the total size limit: send the attachments in several replies.",
+        ),
+        Code::SigneeUnknown => (
+            "Tiada penandatangan dengan turutan ini didaftarkan bagi eSPA{q}.",
+            "No signee with this Signing Order is registered for eSPA{q}.",
+        ),
+        Code::SigneeRoleMismatch => (
+            "Peranan tidak sama dengan yang didaftarkan bagi eSPA ini.",
+            "The Role differs from the one registered for this eSPA.",
+        ),
+        Code::SigneeEmailMismatch => (
+            "Emel tidak sama dengan yang didaftarkan bagi eSPA ini.",
+            "The Email differs from the one registered for this eSPA.",
+        ),
+        Code::DuplicateCase => (
+            "Permohonan bagi penandatangan ini sudah wujud: kes{q}.",
+            "An application for this signee already exists: case{q}.",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn codes_are_stable_and_every_sentence_reads() {
+        let mut seen = BTreeMap::new();
+        for code in Code::ALL {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.id()), "{code:?}");
+            assert!(
+                seen.insert(code.id(), code).is_none(),
+                "duplicate id {}",
+                code.id()
+            );
+            for about in [None, Some("x.pdf".to_string()), Some(Field::Email.label())] {
+                let p = Problem::new(code, about.clone());
+                for text in [p.ms(), p.en()] {
+                    assert!(text.ends_with('.'), "{code:?}: {text}");
+                    assert!(!text.contains("\"\""), "{code:?}: {text}");
+                    assert!(!text.contains("  "), "{code:?}: {text}");
+                }
+                assert_ne!(p.ms(), p.en(), "{code:?}");
+            }
+        }
+        let p = Problem::field(Code::FieldMissing, Field::FullName);
+        assert_eq!(
+            p.en(),
+            "\"Full Name\" is missing: please add the line \"Nama Penuh / Full Name: …\"."
+        );
+        assert_eq!(
+            p.ms(),
+            "Maklumat \"Nama Penuh\" tiada: sila tambah baris \"Nama Penuh / Full Name: …\"."
+        );
+        let p = Problem::new(Code::AttachmentTypeMismatch, Some("Borang.pdf".into()));
+        assert_eq!(
+            p.en(),
+            "The content of the attachment \"Borang.pdf\" does not match its file type."
+        );
+        let p = Problem::new(Code::ReasonMalaysianPhone, Some("LUAR_NEGARA".into()));
+        assert_eq!(
+            p.ms(),
+            "Sebab LUAR_NEGARA tidak boleh digunakan dengan nombor telefon Malaysia (+60)."
+        );
+    }
+}
