@@ -12,7 +12,7 @@ use chrono::{TimeZone, Utc};
 use serde_json::json;
 
 use sijil::config::{Address, OutboundConfig, SmtpConfig, TlsMode};
-use sijil::core::email::{Email, Recipient, Sender, Template, Thread};
+use sijil::core::email::{Email, FromAddress, Recipient, Template, Thread};
 use sijil::render::{RenderedEmail, Renderer, message_id_for};
 use sijil::transport::{SendError, Transport};
 use support::{
@@ -25,7 +25,7 @@ const WAIT: Duration = Duration::from_secs(20);
 fn rendered(to: &str, seed: &str) -> RenderedEmail {
     let email = Email {
         template: Template::Emel1,
-        sender: Sender::Ra,
+        from: FromAddress::Ra,
         to: vec![Recipient {
             name: Some("Ali bin Abu".into()),
             email: to.into(),

@@ -110,9 +110,9 @@ fuzz_target!(|raw: &[u8]| {
         );
     }
     for (i, email) in d.emails.iter().enumerate() {
-        let from = match email.sender {
-            Sender::Ra => &w.config.outbound.from_ra,
-            Sender::Hims => &w.config.outbound.from_hims,
+        let from = match email.from {
+            FromAddress::Ra => &w.config.outbound.from_ra,
+            FromAddress::Hims => &w.config.outbound.from_hims,
         };
         let seed = format!("{}\n{i}", msg.key);
         let id = render::message_id_for("ra.example.my", &[7; 32], seed.as_bytes());

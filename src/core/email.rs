@@ -50,7 +50,7 @@ impl Template {
 /// Which configured address an email is sent from (SPEC §6: EMEL 0 and 4,
 /// CODE and COMPLETED from HIMS, the rest from the RA).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Sender {
+pub enum FromAddress {
     Ra,
     Hims,
 }
@@ -72,7 +72,7 @@ pub struct Thread {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Email {
     pub template: Template,
-    pub sender: Sender,
+    pub from: FromAddress,
     pub to: Vec<Recipient>,
     /// The case reference shown in the subject, e.g. `SJL-2026-000123`.
     pub case_ref: Option<String>,

@@ -8,7 +8,7 @@ use crate::config::{Config, StaffRole};
 use crate::core::case::{Actor, Case, CaseState, Document, Event, EventKind};
 use crate::core::context::{case_context, signee_context};
 use crate::core::effects::{CaseWrite, Effects, NewCase};
-use crate::core::email::{Email, Recipient, Sender, Template, Thread};
+use crate::core::email::{Email, FromAddress, Recipient, Template, Thread};
 use crate::core::view::{View, ViewResult};
 use crate::inbound::{Attachment, Inbound};
 use crate::mailbox::Folder;
@@ -55,7 +55,7 @@ pub fn new_pack(
         let thread = thread_of(msg);
         d.emails.push(Email {
             template: Template::Duplicate,
-            sender: Sender::Ra,
+            from: FromAddress::Ra,
             to: vec![recipient(msg)],
             case_ref: Some(existing.reference.clone()),
             thread,
@@ -297,7 +297,7 @@ fn emails_for(case: &Case, cfg: &Config) -> Vec<Email> {
     };
     let email = |template, to: Vec<Recipient>| Email {
         template,
-        sender: Sender::Ra,
+        from: FromAddress::Ra,
         to,
         case_ref: Some(case.reference.clone()),
         thread: case.thread.clone(),

@@ -10,7 +10,7 @@ use crate::config::{Config, StaffRole};
 use crate::core::case::{Actor, Case, CaseState, Event, EventKind};
 use crate::core::context::case_context;
 use crate::core::effects::Effects;
-use crate::core::email::{Email, Recipient, Sender, Template};
+use crate::core::email::{Email, FromAddress, Recipient, Template};
 use crate::core::view::{View, ViewResult};
 use crate::inbound::Inbound;
 use crate::mailbox::Folder;
@@ -129,7 +129,7 @@ fn signee_unreachable(case: &Case, recipient: &str, status: &str, cfg: &Config) 
     to.into_iter()
         .map(|recipient| Email {
             template: Template::Bounce,
-            sender: Sender::Ra,
+            from: FromAddress::Ra,
             to: vec![recipient],
             case_ref: Some(case.reference.clone()),
             thread: case.thread.clone(),

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::config::{Address, Outbound};
-use crate::core::email::{Email, Sender, Template};
+use crate::core::email::{Email, FromAddress, Template};
 pub use message::message_id_for;
 use message::{bare_id, one_line, tidy_text};
 use sources::{HTML_PARTIALS, TEXT_PARTIALS, sample_context, sources};
@@ -147,7 +147,7 @@ impl Renderer {
     }
 
     /// Renders `email` as sent from `from` (the caller picks it from
-    /// `email.sender`), with the given Message-ID (without `<>`) and date.
+    /// `email.from`), with the given Message-ID (without `<>`) and date.
     pub fn render(
         &self,
         email: &Email,
@@ -189,9 +189,9 @@ impl Renderer {
             .iter()
             .enumerate()
             .map(|(i, email)| {
-                let from = match email.sender {
-                    Sender::Ra => &senders.from_ra,
-                    Sender::Hims => &senders.from_hims,
+                let from = match email.from {
+                    FromAddress::Ra => &senders.from_ra,
+                    FromAddress::Hims => &senders.from_hims,
                 };
                 let domain = from.email.rsplit('@').next().unwrap_or("sijil.invalid");
                 let seed = format!("{key}\n{i}\n{}", email.template.name());

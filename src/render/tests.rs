@@ -3,7 +3,7 @@
 
 use super::message::threading;
 use super::*;
-use crate::core::email::{Recipient, Sender, Thread};
+use crate::core::email::{FromAddress, Recipient, Thread};
 use chrono::TimeZone;
 use mail_parser::{HeaderValue as ParsedValue, MessageParser, MimeHeaders};
 
@@ -13,7 +13,7 @@ const KEY: [u8; 32] = [7; 32];
 fn email(template: Template, context: Value) -> Email {
     Email {
         template,
-        sender: Sender::Ra,
+        from: FromAddress::Ra,
         to: vec![Recipient {
             name: Some("Submit Desk".into()),
             email: "submit@seriindah.my".into(),

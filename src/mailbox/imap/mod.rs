@@ -18,7 +18,7 @@
 //! fails, which the daemon must know about.
 //!
 //! The parts: `session` (connect, TLS, login, folders, SELECT and the
-//! UIDVALIDITY check, reconnecting with back-off), `transport` (the byte
+//! UIDVALIDITY check, reconnecting with back-off), `stream` (the byte
 //! stream under it), `protocol` (one command and its completion, server
 //! text), `fetch` (SEARCH and the message bodies), `idle` (waiting for mail),
 //! `filing` (UID MOVE and its retries) and `checkpoint` (what is persisted).
@@ -29,7 +29,7 @@ mod filing;
 mod idle;
 mod protocol;
 mod session;
-mod transport;
+mod stream;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;

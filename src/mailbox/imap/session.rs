@@ -19,7 +19,7 @@ use tracing::{error, info, warn};
 
 use super::ImapMailbox;
 use super::protocol::{COMMAND_TIMEOUT, Trouble, command, command_with, cut, outcome_text, quote};
-use super::transport::Transport;
+use super::stream::ImapStream;
 use crate::config::{ImapConfig, TlsMode};
 use crate::mailbox::MailboxError;
 
@@ -40,7 +40,7 @@ pub(super) struct Conn {
     pub(super) since: Instant,
 }
 
-pub(super) type Session = async_imap::Session<Transport>;
+pub(super) type Session = async_imap::Session<ImapStream>;
 
 /// The server capabilities this edge cares about.
 #[derive(Debug, Clone, Copy, Default)]
@@ -220,20 +220,20 @@ async fn login(
             client
         }
         (TlsMode::StartTls, Some(tls)) => {
-            let mut client = async_imap::Client::new(Transport::Plain(tcp));
+            let mut client = async_imap::Client::new(ImapStream::Plain(tcp));
             greeting(&mut client).await?;
             client
                 .run_command_and_check_ok("STARTTLS", None)
                 .await
                 .map_err(|e| Trouble::Broken(format!("STARTTLS: {e}")))?;
-            let Transport::Plain(tcp) = client.into_inner() else {
+            let ImapStream::Plain(tcp) = client.into_inner() else {
                 return Err(Trouble::Broken("STARTTLS on a TLS stream".into()));
             };
             // No greeting after STARTTLS (RFC 3501 6.2.1).
             async_imap::Client::new(start_tls(tcp, &cfg.host, tls).await?)
         }
         (TlsMode::None, _) => {
-            let mut client = async_imap::Client::new(Transport::Plain(tcp));
+            let mut client = async_imap::Client::new(ImapStream::Plain(tcp));
             greeting(&mut client).await?;
             client
         }
@@ -262,19 +262,19 @@ async fn start_tls(
     tcp: TcpStream,
     host: &str,
     tls: Arc<rustls::ClientConfig>,
-) -> Result<Transport, Trouble> {
+) -> Result<ImapStream, Trouble> {
     let name = ServerName::try_from(host.to_owned())
         .map_err(|e| Trouble::Broken(format!("server name {host:?}: {e}")))?;
     let stream = TlsConnector::from(tls)
         .connect(name, tcp)
         .await
         .map_err(|e| Trouble::Broken(format!("TLS handshake with {host}: {e}")))?;
-    Ok(Transport::Tls(Box::new(stream)))
+    Ok(ImapStream::Tls(Box::new(stream)))
 }
 
 /// Reads the server greeting: `* OK` (or `* PREAUTH`) to go on, anything
 /// else ends the attempt.
-async fn greeting(client: &mut async_imap::Client<Transport>) -> Result<(), Trouble> {
+async fn greeting(client: &mut async_imap::Client<ImapStream>) -> Result<(), Trouble> {
     let Some(resp) = client
         .read_response()
         .await
