@@ -710,16 +710,16 @@ fn sijil_emails() -> anyhow::Result<Vec<Vec<u8>>> {
         .first()
         .map(PackSpec::build)
         .unwrap_or_default();
-    let msg = sijil::inbound::parse(&raw);
+    let msg = sijil::edge::inbound::parse(&raw);
     let class = sijil::core::classify::Classifier::new(&cfg).classify(&msg, &cfg);
-    let store = sijil::store::Store::temporary()?;
+    let store = sijil::edge::store::Store::temporary()?;
     let now = chrono::Utc::now();
     let input = sijil::core::Input::Message {
         msg: &msg,
         class: &class,
     };
     let decision = sijil::core::handle(input, &store, &cfg, now)?;
-    let emails = sijil::render::Renderer::new()?
+    let emails = sijil::edge::render::Renderer::new()?
         .render_all(
             &decision.emails,
             &cfg.outbound,
@@ -761,7 +761,7 @@ async fn bare_relay(
     emails: Arc<Vec<Vec<u8>>>,
 ) -> anyhow::Result<(Rate, Cpu)> {
     use sijil::config::{OutboundConfig, SmtpConfig, TlsMode};
-    use sijil::transport::Transport;
+    use sijil::edge::transport::Transport;
 
     let transport = Arc::new(
         Transport::from_config(&OutboundConfig::Smtp(SmtpConfig {
@@ -2403,15 +2403,15 @@ fn stages(report: &mut Report) -> anyhow::Result<()> {
         .collect();
     let bytes: usize = packs.iter().map(Vec::len).sum();
     let classifier = sijil::core::classify::Classifier::new(&cfg);
-    let renderer = sijil::render::Renderer::new()?;
-    let store = sijil::store::Store::temporary()?;
+    let renderer = sijil::edge::render::Renderer::new()?;
+    let store = sijil::edge::store::Store::temporary()?;
     const STEPS: [&str; 4] = ["parse", "classify", "decide", "render"];
     let mut rounds: Vec<[f64; 4]> = Vec::new();
     for _ in 0..STAGE_ROUNDS {
         let mut spent = [Duration::ZERO; 4];
         for raw in &packs {
             let t0 = Instant::now();
-            let msg = sijil::inbound::parse(raw);
+            let msg = sijil::edge::inbound::parse(raw);
             let t1 = Instant::now();
             let class = classifier.classify(&msg, &cfg);
             let t2 = Instant::now();

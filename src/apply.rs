@@ -12,10 +12,10 @@ use chrono::{DateTime, Utc};
 
 use crate::config::Config;
 use crate::core::Effects;
-use crate::documents::Location;
-use crate::outbox::{Doorbell, OutboxStats};
-use crate::render::Renderer;
-use crate::store::{Committed, Origin, Store, StoreError};
+use crate::edge::documents::Location;
+use crate::edge::outbox::{Doorbell, OutboxStats};
+use crate::edge::render::Renderer;
+use crate::edge::store::{Committed, Origin, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {

@@ -6,20 +6,11 @@
 
 pub mod address;
 pub mod apply;
-pub mod bounce;
 pub mod cli;
 pub mod config;
 pub mod core;
 pub mod daemon;
-pub mod documents;
+pub mod edge;
 pub mod failpoint;
-pub mod fetcher;
-pub mod inbound;
-pub mod mailbox;
-pub mod outbox;
 pub mod pack_check;
-pub mod render;
-pub mod store;
-pub mod tls;
-pub mod transport;
 pub mod web;

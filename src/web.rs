@@ -10,8 +10,8 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 
-use crate::outbox::OutboxStats;
-use crate::store::Store;
+use crate::edge::outbox::OutboxStats;
+use crate::edge::store::Store;
 
 /// Counters of the inbound side, by the folder a message was filed in.
 #[derive(Debug, Default)]

@@ -25,7 +25,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use sijil::core::case::{CaseState, EventKind};
-use sijil::store::Store;
+use sijil::edge::store::Store;
 use support::{DEVELOPER, Daemon, MailServers, Pack, RA_ADDRESS, VERIFIER};
 
 /// Packs in the burst (the issue asks for at least 300).

@@ -343,7 +343,7 @@ async fn a_bounced_emel1_is_recorded_and_the_developer_and_verifier_told() {
             .any(|m| header(m, "Content-Type").contains("multipart/report"))
     );
     assert!(sijil.stop().success());
-    let store = sijil::store::Store::open(&sijil.dir.join("store/sijil.db")).unwrap();
+    let store = sijil::edge::store::Store::open(&sijil.dir.join("store/sijil.db")).unwrap();
     let history = store.history(&case).unwrap();
     assert!(
         history.iter().any(|e| matches!(&e.what,

@@ -502,7 +502,7 @@ fn replies(outbox: &Path) -> Vec<Reply> {
 
 /// The Message-ID a corpus message was given (see the generator).
 fn message_id_of(raw: &[u8]) -> Option<String> {
-    sijil::inbound::parse(raw).message_id
+    sijil::edge::inbound::parse(raw).message_id
 }
 
 /// Seconds since midnight of a log line's RFC 3339 timestamp.
@@ -667,7 +667,7 @@ fn every_hostile_message_is_answered_with_a_code_or_quarantined() {
     let name_by_key: BTreeMap<String, &str> = EXPECTED
         .iter()
         .filter_map(|(name, _)| {
-            let key = sijil::inbound::parse(&raw_of(name)).key;
+            let key = sijil::edge::inbound::parse(&raw_of(name)).key;
             Some((key.get(..key.len().min(80))?.to_string(), *name))
         })
         .collect();
@@ -752,7 +752,7 @@ fn every_hostile_message_is_answered_with_a_code_or_quarantined() {
     }
 
     // The compression bomb was kept as sent: its compressed bytes, not 10 MiB.
-    let bomb = sijil::inbound::parse(&committed["compression-bomb"]);
+    let bomb = sijil::edge::inbound::parse(&committed["compression-bomb"]);
     let loa = bomb
         .attachments
         .iter()
@@ -760,8 +760,8 @@ fn every_hostile_message_is_answered_with_a_code_or_quarantined() {
         .unwrap();
     assert!(loa.bytes.len() < 64 * 1024, "{} bytes", loa.bytes.len());
     {
-        let store = sijil::store::Store::open(&db).unwrap();
-        let docs = sijil::documents::Documents::open(&documents).unwrap();
+        let store = sijil::edge::store::Store::open(&db).unwrap();
+        let docs = sijil::edge::documents::Documents::open(&documents).unwrap();
         let at = store
             .document(&loa.sha256)
             .unwrap()
@@ -806,14 +806,18 @@ fn the_fuzz_targets_promises_hold_on_the_corpus_and_seeds() {
         }
     }
     for (name, raw) in &inputs {
-        let msg = sijil::inbound::parse(raw);
+        let msg = sijil::edge::inbound::parse(raw);
         assert_eq!(msg.size, raw.len() as u64, "{name}");
         assert!(
-            msg.attachments.len() <= sijil::inbound::MAX_ATTACHMENTS,
+            msg.attachments.len() <= sijil::edge::inbound::MAX_ATTACHMENTS,
             "{name}"
         );
         for a in &msg.attachments {
-            assert_eq!(a.sha256, sijil::inbound::sha256_hex(&a.bytes), "{name}");
+            assert_eq!(
+                a.sha256,
+                sijil::edge::inbound::sha256_hex(&a.bytes),
+                "{name}"
+            );
             assert!(
                 !a.name.is_empty()
                     && !a.name.contains(['/', '\\'])

@@ -13,8 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sijil::config::{Folders, ImapConfig, Secret, TlsMode};
-use sijil::mailbox::imap::ImapMailbox;
-use sijil::mailbox::{Fetched, Folder, Locator, Mailbox, MailboxError};
+use sijil::core::Folder;
+use sijil::edge::mailbox::imap::ImapMailbox;
+use sijil::edge::mailbox::{Fetched, Locator, Mailbox, MailboxError};
 use support::{MailServers, free_port, subject, subjects};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};

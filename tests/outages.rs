@@ -13,7 +13,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
 
 use sijil::core::case::EventKind;
-use sijil::store::Store;
+use sijil::edge::store::Store;
 use support::{
     DEVELOPER, Daemon, MailServers, Pack, RA_ADDRESS, REJECTING_DOMAIN, VERIFIER, until,
 };

@@ -11,7 +11,7 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use sijil::store::Store;
+use sijil::edge::store::Store;
 use support::{DEVELOPER, Daemon, MailServers, Pack, RA_ADDRESS, VERIFIER, until};
 
 const WAIT: Duration = Duration::from_secs(90);

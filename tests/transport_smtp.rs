@@ -13,8 +13,8 @@ use serde_json::json;
 
 use sijil::config::{Address, OutboundConfig, SmtpConfig, TlsMode};
 use sijil::core::email::{Email, FromAddress, Recipient, Template, Thread};
-use sijil::render::{RenderedEmail, Renderer, message_id_for};
-use sijil::transport::{SendError, Transport};
+use sijil::edge::render::{RenderedEmail, Renderer, message_id_for};
+use sijil::edge::transport::{SendError, Transport};
 use support::{
     DEVELOPER, MailServers, RA_ADDRESS, REJECTING_DOMAIN, SIGNEE, TEMPFAIL_DOMAIN, parse,
 };

@@ -7,7 +7,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|raw: &[u8]| {
-    let (fast, whole) = sijil::inbound::both_ways(raw, 1);
+    let (fast, whole) = sijil::edge::inbound::both_ways(raw, 1);
     if let Some(fast) = fast {
         assert_eq!(format!("{fast:?}"), format!("{whole:?}"));
     }

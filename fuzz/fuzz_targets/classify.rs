@@ -15,11 +15,11 @@ static CONFIG: LazyLock<Config> = LazyLock::new(Config::embedded_default);
 static CLASSIFIER: LazyLock<Classifier> = LazyLock::new(|| Classifier::new(&CONFIG));
 
 fuzz_target!(|raw: &[u8]| {
-    let msg = sijil::inbound::parse(raw);
+    let msg = sijil::edge::inbound::parse(raw);
     assert_eq!(msg.size, raw.len() as u64);
     assert!(!msg.key.is_empty());
     for a in &msg.attachments {
-        assert_eq!(a.sha256, sijil::inbound::sha256_hex(&a.bytes));
+        assert_eq!(a.sha256, sijil::edge::inbound::sha256_hex(&a.bytes));
         assert!(!a.name.is_empty());
         assert!(
             !a.name.contains(['/', '\\']),

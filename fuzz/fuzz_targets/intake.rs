@@ -16,8 +16,8 @@ use sijil::core::case::Case;
 use sijil::core::classify::Classifier;
 use sijil::core::email::Sender;
 use sijil::core::{Input, MemView, SentEmail, View, ViewResult, handle};
-use sijil::mailbox::Folder;
-use sijil::render::{self, Renderer};
+use sijil::core::Folder;
+use sijil::edge::render::{self, Renderer};
 
 /// The cases the core sees; a fuzz input never changes them. Every
 /// delivery report is taken to be about an email of the first case, so
@@ -66,7 +66,7 @@ static WORLD: LazyLock<World> = LazyLock::new(|| {
         .with_ymd_and_hms(2026, 11, 25, 10, 0, 0)
         .single()
         .unwrap_or_default();
-    let seed = sijil::inbound::parse(include_bytes!("../../examples/pack-without-loa.eml"));
+    let seed = sijil::edge::inbound::parse(include_bytes!("../../examples/pack-without-loa.eml"));
     let class = classifier.classify(&seed, &config);
     let input = Input::Message {
         msg: &seed,
@@ -88,7 +88,7 @@ static WORLD: LazyLock<World> = LazyLock::new(|| {
 
 fuzz_target!(|raw: &[u8]| {
     let w = &*WORLD;
-    let msg = sijil::inbound::parse(raw);
+    let msg = sijil::edge::inbound::parse(raw);
     let class = w.classifier.classify(&msg, &w.config);
     let input = Input::Message {
         msg: &msg,

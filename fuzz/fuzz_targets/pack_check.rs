@@ -24,7 +24,7 @@ fn check(fields: &Fields, attachments: &[AttachmentMeta<'_>], size: u64) {
 }
 
 fuzz_target!(|raw: &[u8]| {
-    let msg = sijil::inbound::parse(raw);
+    let msg = sijil::edge::inbound::parse(raw);
     let metas: Vec<AttachmentMeta<'_>> = msg
         .attachments
         .iter()

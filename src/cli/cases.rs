@@ -1,7 +1,7 @@
 //! What `sijil cases` and `sijil case REF` print, read from a store the
 //! daemon is not using.
 
-use crate::store::Store;
+use crate::edge::store::Store;
 
 /// `sijil cases`: one line per case, with a header line.
 pub(super) fn list(store: &Store) -> Result<(), String> {

@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Config;
 use crate::daemon::{self, RunError};
-use crate::store::Store;
+use crate::edge::store::Store;
 
 /// Exit codes an operator (or systemd) can tell apart.
 mod exit {

@@ -83,7 +83,7 @@ impl std::fmt::Display for CaseState {
 }
 
 /// A document received for a case. The bytes live in the document segments
-/// (`crate::documents`), indexed under `sha256`; the sender's file name is
+/// (`crate::edge::documents`), indexed under `sha256`; the sender's file name is
 /// kept only for display.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Document {

@@ -7,7 +7,7 @@
 use regex::Regex;
 
 use crate::config::Config;
-use crate::inbound::Inbound;
+use crate::core::message::Inbound;
 
 /// The classes of SPEC §2, in the order they are tested.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,7 +136,7 @@ impl Classifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inbound::parse;
+    use crate::edge::inbound::parse;
 
     fn cfg() -> Config {
         let mut cfg = Config::embedded_default();

@@ -7,7 +7,17 @@ use chrono::{DateTime, Utc};
 
 use crate::core::case::{Case, Event};
 use crate::core::email::Email;
-use crate::mailbox::Folder;
+
+/// Where a handled message ends up (SPEC §2). Nothing is ever deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Folder {
+    /// Its effect is stored and it was answered normally.
+    Processed,
+    /// Answered with an error.
+    Rejected,
+    /// Not answered: unknown sender, automated mail, unsupported for now.
+    Quarantine,
+}
 
 /// The effects of one input.
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -1,6 +1,6 @@
 //! An email the core has decided to send, before it is rendered.
 //!
-//! The core names a template and gives it a JSON context; [`crate::render`]
+//! The core names a template and gives it a JSON context; [`crate::edge::render`]
 //! turns that into an RFC 5322 message, which is stored in the outbox in the
 //! same transaction as the case change that caused it.
 

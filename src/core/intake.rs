@@ -5,13 +5,13 @@ use chrono::{DateTime, Datelike, Utc};
 use serde_json::json;
 
 use crate::config::{Config, StaffRole};
+use crate::core::Folder;
 use crate::core::case::{Actor, Case, CaseState, Document, Event, EventKind};
 use crate::core::context::{case_context, signee_context};
 use crate::core::effects::{CaseWrite, Effects, NewCase};
 use crate::core::email::{Email, FromAddress, Recipient, Template, Thread};
+use crate::core::message::{Attachment, Inbound};
 use crate::core::view::{View, ViewResult};
-use crate::inbound::{Attachment, Inbound};
-use crate::mailbox::Folder;
 use crate::pack_check::attachment::{self, Content};
 use crate::pack_check::fields::{Field, Fields};
 use crate::pack_check::{self, Application, AttachmentMeta, Limits};

@@ -23,6 +23,7 @@ pub mod context;
 pub mod effects;
 pub mod email;
 pub mod intake;
+pub mod message;
 pub mod quote;
 pub mod reply_rate;
 pub mod route;
@@ -32,10 +33,10 @@ pub mod view;
 use chrono::{DateTime, Utc};
 
 use crate::config::Config;
-use crate::inbound::Inbound;
+use crate::core::message::Inbound;
 
 pub use classify::Class;
-pub use effects::{CaseWrite, Effects, NewCase};
+pub use effects::{CaseWrite, Effects, Folder, NewCase};
 pub use undelivered::Refusal;
 pub use view::{MemView, SentEmail, View, ViewError, ViewResult};
 

@@ -4,14 +4,14 @@
 use chrono::{DateTime, Utc};
 
 use crate::config::Config;
+use crate::core::Folder;
 use crate::core::case::{Actor, Case, CaseState};
 use crate::core::classify::Class;
 use crate::core::effects::Effects;
 use crate::core::intake;
+use crate::core::message::Inbound;
 use crate::core::undelivered;
 use crate::core::view::{View, ViewResult};
-use crate::inbound::Inbound;
-use crate::mailbox::Folder;
 
 pub fn message(
     msg: &Inbound,

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::config::Developer;
+use crate::core::Folder;
 use crate::core::case::EventKind;
 use crate::core::case::{Case, CaseState};
 use crate::core::classify::Classifier;
@@ -11,8 +12,7 @@ use crate::core::email::Template;
 use crate::core::view::SentEmail;
 use crate::core::view::{View, ViewError, ViewResult};
 use crate::core::{Effects, Input, MemView, Refusal, handle};
-use crate::inbound::parse;
-use crate::mailbox::Folder;
+use crate::edge::inbound::parse;
 use chrono::TimeZone;
 use chrono::{DateTime, Utc};
 

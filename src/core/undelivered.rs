@@ -7,13 +7,13 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::config::{Config, StaffRole};
+use crate::core::Folder;
 use crate::core::case::{Actor, Case, CaseState, Event, EventKind};
 use crate::core::context::case_context;
 use crate::core::effects::Effects;
 use crate::core::email::{Email, FromAddress, Recipient, Template};
+use crate::core::message::Inbound;
 use crate::core::view::{View, ViewResult};
-use crate::inbound::Inbound;
-use crate::mailbox::Folder;
 use crate::pack_check::fields::Field;
 
 /// One of our emails refused for good by the SMTP server.

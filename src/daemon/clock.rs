@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::apply::Applier;
 use crate::core::{self, Input};
-use crate::store::{Committed, Origin};
+use crate::edge::store::{Committed, Origin};
 
 const EVERY: Duration = Duration::from_secs(3600);
 

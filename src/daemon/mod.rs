@@ -19,15 +19,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::apply::Applier;
 use crate::config::{Config, MailboxConfig};
-use crate::documents::Documents;
-use crate::fetcher::{self, Parser};
-use crate::mailbox::imap::ImapMailbox;
-use crate::mailbox::maildir::MaildirMailbox;
-use crate::mailbox::{Mailbox, MailboxError};
-use crate::outbox::{Courier, Doorbell, OutboxStats};
-use crate::render::Renderer;
-use crate::store::Store;
-use crate::transport::Transport;
+use crate::edge::documents::Documents;
+use crate::edge::fetcher::{self, Parser};
+use crate::edge::mailbox::imap::ImapMailbox;
+use crate::edge::mailbox::maildir::MaildirMailbox;
+use crate::edge::mailbox::{Mailbox, MailboxError};
+use crate::edge::outbox::{Courier, Doorbell, OutboxStats};
+use crate::edge::render::Renderer;
+use crate::edge::store::Store;
+use crate::edge::transport::Transport;
 use crate::web::{self, AppState, InboundStats};
 use worker::Worker;
 

@@ -14,12 +14,12 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::apply::Applier;
+use crate::core::Folder;
+use crate::core::message::Attachment;
 use crate::core::{self, Class, Effects, Input};
-use crate::documents::{Documents, Location};
-use crate::fetcher::{self, Arrival, Filing, Parsed};
-use crate::inbound::Attachment;
-use crate::mailbox::Folder;
-use crate::store::{Committed, Origin};
+use crate::edge::documents::{Documents, Location};
+use crate::edge::fetcher::{self, Arrival, Filing, Parsed};
+use crate::edge::store::{Committed, Origin};
 use crate::web::InboundStats;
 
 /// The most messages decided before one flush makes them durable.

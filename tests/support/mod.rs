@@ -153,8 +153,8 @@ pub fn numbered_signee(i: usize) -> String {
 pub fn check_documents(db: &std::path::Path) -> usize {
     let mut documents = db.as_os_str().to_owned();
     documents.push(".documents");
-    let store = sijil::store::Store::open(db).expect("open the stopped daemon's store");
-    let docs = sijil::documents::Documents::open(std::path::Path::new(&documents))
+    let store = sijil::edge::store::Store::open(db).expect("open the stopped daemon's store");
+    let docs = sijil::edge::documents::Documents::open(std::path::Path::new(&documents))
         .expect("open its documents");
     let mut read = 0;
     for case in store.cases() {
@@ -165,7 +165,11 @@ pub fn check_documents(db: &std::path::Path) -> usize {
             let at = at.unwrap_or_else(|| panic!("{what}: not stored"));
             let bytes = docs.read(&at).unwrap_or_else(|e| panic!("{what}: {e}"));
             assert_eq!(bytes.len() as u64, doc.size, "{what}");
-            assert_eq!(sijil::inbound::sha256_hex(&bytes), doc.sha256, "{what}");
+            assert_eq!(
+                sijil::edge::inbound::sha256_hex(&bytes),
+                doc.sha256,
+                "{what}"
+            );
             read += 1;
         }
     }

@@ -10,7 +10,8 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::core::classify::{Class, Classifier};
-use crate::inbound::{self, Inbound};
+use crate::core::message::Inbound;
+use crate::edge::inbound;
 
 /// A message read and classified: what the core decides on.
 pub struct Parsed {

@@ -20,9 +20,9 @@ pub(super) struct Sources {
 macro_rules! template_sources {
     ($stem:literal) => {
         Sources {
-            subject: include_str!(concat!("../../templates/", $stem, ".subject.hbs")),
-            text: include_str!(concat!("../../templates/", $stem, ".txt.hbs")),
-            html: include_str!(concat!("../../templates/", $stem, ".html.hbs")),
+            subject: include_str!(concat!("../../../templates/", $stem, ".subject.hbs")),
+            text: include_str!(concat!("../../../templates/", $stem, ".txt.hbs")),
+            html: include_str!(concat!("../../../templates/", $stem, ".html.hbs")),
         }
     };
 }
@@ -44,19 +44,19 @@ pub(super) fn sources(template: Template) -> Sources {
 pub(super) const TEXT_PARTIALS: [(&str, &str); 4] = [
     (
         "footer",
-        include_str!("../../templates/partials/footer.txt.hbs"),
+        include_str!("../../../templates/partials/footer.txt.hbs"),
     ),
     (
         "summary",
-        include_str!("../../templates/partials/summary.txt.hbs"),
+        include_str!("../../../templates/partials/summary.txt.hbs"),
     ),
     (
         "documents",
-        include_str!("../../templates/partials/documents.txt.hbs"),
+        include_str!("../../../templates/partials/documents.txt.hbs"),
     ),
     (
         "document_names",
-        include_str!("../../templates/partials/document_names.txt.hbs"),
+        include_str!("../../../templates/partials/document_names.txt.hbs"),
     ),
 ];
 
@@ -64,23 +64,23 @@ pub(super) const TEXT_PARTIALS: [(&str, &str); 4] = [
 pub(super) const HTML_PARTIALS: [(&str, &str); 5] = [
     (
         "layout",
-        include_str!("../../templates/partials/layout.html.hbs"),
+        include_str!("../../../templates/partials/layout.html.hbs"),
     ),
     (
         "footer",
-        include_str!("../../templates/partials/footer.html.hbs"),
+        include_str!("../../../templates/partials/footer.html.hbs"),
     ),
     (
         "summary",
-        include_str!("../../templates/partials/summary.html.hbs"),
+        include_str!("../../../templates/partials/summary.html.hbs"),
     ),
     (
         "documents",
-        include_str!("../../templates/partials/documents.html.hbs"),
+        include_str!("../../../templates/partials/documents.html.hbs"),
     ),
     (
         "document_names",
-        include_str!("../../templates/partials/document_names.html.hbs"),
+        include_str!("../../../templates/partials/document_names.html.hbs"),
     ),
 ];
 

@@ -22,10 +22,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sled::transaction::TransactionError;
 
+use crate::core::Folder;
 use crate::core::case::{Case, Event};
 use crate::core::email::Template;
-use crate::documents::Location;
-use crate::mailbox::Folder;
+use crate::edge::documents::Location;
 
 pub use commit::{Committed, Origin};
 pub use migrate::SCHEMA;
@@ -295,7 +295,7 @@ fn order_key(espa: &str, order: u32) -> String {
 fn id_key(espa: &str, id_number: &str) -> String {
     format!(
         "id\0{espa}\0{}",
-        crate::inbound::sha256_hex(id_number.as_bytes())
+        crate::edge::inbound::sha256_hex(id_number.as_bytes())
     )
 }
 

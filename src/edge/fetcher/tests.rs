@@ -39,14 +39,14 @@ impl FakeInbox {
 }
 
 impl Mailbox for FakeInbox {
-    async fn open(&mut self) -> Result<(), crate::mailbox::MailboxError> {
+    async fn open(&mut self) -> Result<(), crate::edge::mailbox::MailboxError> {
         Ok(())
     }
 
     async fn next(
         &mut self,
         shutdown: &CancellationToken,
-    ) -> Result<Option<Fetched>, crate::mailbox::MailboxError> {
+    ) -> Result<Option<Fetched>, crate::edge::mailbox::MailboxError> {
         match self.take() {
             Some(fetched) => Ok(Some(fetched)),
             None => {
@@ -56,7 +56,7 @@ impl Mailbox for FakeInbox {
         }
     }
 
-    async fn next_ready(&mut self) -> Result<Option<Fetched>, crate::mailbox::MailboxError> {
+    async fn next_ready(&mut self) -> Result<Option<Fetched>, crate::edge::mailbox::MailboxError> {
         Ok(self.take())
     }
 
@@ -64,14 +64,14 @@ impl Mailbox for FakeInbox {
         &mut self,
         locator: &Locator,
         folder: Folder,
-    ) -> Result<(), crate::mailbox::MailboxError> {
+    ) -> Result<(), crate::edge::mailbox::MailboxError> {
         self.file_all(&[(locator.clone(), folder)]).await
     }
 
     async fn file_all(
         &mut self,
         items: &[(Locator, Folder)],
-    ) -> Result<(), crate::mailbox::MailboxError> {
+    ) -> Result<(), crate::edge::mailbox::MailboxError> {
         let uids = items.iter().map(|(locator, _)| uid(locator)).collect();
         let _ = self.calls.send(Call::Filed(uids));
         Ok(())

@@ -173,7 +173,7 @@ fn envelope(from: &str, to: &[String]) -> Result<Envelope, SendError> {
 fn smtp_transport(cfg: &SmtpConfig) -> anyhow::Result<Pool> {
     let security = match cfg.tls {
         TlsMode::Tls => {
-            let config = crate::tls::client_config(cfg.tls_ca_file.as_deref())
+            let config = crate::edge::tls::client_config(cfg.tls_ca_file.as_deref())
                 .map_err(|e| anyhow::anyhow!("outbound: {e}"))?;
             let host = cfg.host.trim_start_matches('[').trim_end_matches(']');
             let name = rustls::pki_types::ServerName::try_from(host.to_owned())
@@ -270,7 +270,7 @@ fn deliver_maildir(root: &Path, bytes: &[u8]) -> anyhow::Result<PathBuf> {
     let tmp = root.join("tmp").join(unique_name());
     let new = root.join("new").join(format!(
         "sijil.{}",
-        &crate::inbound::sha256_hex(bytes)[..40]
+        &crate::edge::inbound::sha256_hex(bytes)[..40]
     ));
     let written = write_durably(&tmp, bytes)
         .with_context(|| format!("writing {}", tmp.display()))

@@ -10,7 +10,7 @@ use async_imap::imap_proto::{Outcome, RequestId, Response, Status};
 use tokio::time::timeout;
 
 use super::session::Session;
-use crate::mailbox::MailboxError;
+use crate::edge::mailbox::MailboxError;
 
 /// Longest time for one ordinary command (SEARCH, MOVE, NOOP, …).
 pub(super) const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);

@@ -30,7 +30,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::mailbox::{Fetched, Folder, Locator, Mailbox};
+use crate::core::Folder;
+use crate::edge::mailbox::{Fetched, Locator, Mailbox};
 pub use parser::{Parsed, Parser};
 
 mod parser;

@@ -10,13 +10,13 @@ use super::{
     OutboxEntry, Seen, Store, StoreError, be_u64, history_key, index_keys, sent_key, sequence_key,
     unwrap_tx,
 };
+use crate::core::Folder;
 use crate::core::SentEmail;
 use crate::core::case::{Actor, Event, EventKind};
 use crate::core::effects::Effects;
 use crate::core::reply_rate;
-use crate::documents::Location;
-use crate::mailbox::Folder;
-use crate::render::Outgoing;
+use crate::edge::documents::Location;
+use crate::edge::render::Outgoing;
 
 /// Where the effects being committed came from, and what that source
 /// itself leaves in the store.

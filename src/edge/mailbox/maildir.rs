@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::{Fetched, Folder, Locator, Mailbox, MailboxError};
+use super::{Fetched, Locator, Mailbox, MailboxError};
 use crate::config::MaildirConfig;
+use crate::core::Folder;
 
 /// How often an empty inbox is looked at again. Reading a directory is
 /// cheap, and the embedded default is for one machine's local mail.

@@ -200,7 +200,7 @@ impl Documents {
     /// Whether the bytes at `at` are the document named `sha256`.
     pub fn holds(&self, at: &Location, sha256: &str) -> bool {
         self.read(at)
-            .is_ok_and(|bytes| crate::inbound::sha256_hex(&bytes) == sha256)
+            .is_ok_and(|bytes| crate::edge::inbound::sha256_hex(&bytes) == sha256)
     }
 
     /// Makes sure the document `sha256` (these `bytes`) is held: `known` is
@@ -232,7 +232,7 @@ fn segment_number(name: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inbound::sha256_hex;
+    use crate::edge::inbound::sha256_hex;
     use std::io::Write;
     use std::os::unix::fs::PermissionsExt;
 

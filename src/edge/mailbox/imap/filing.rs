@@ -9,7 +9,8 @@ use tracing::{debug, info, warn};
 
 use super::ImapMailbox;
 use super::protocol::{COMMAND_TIMEOUT, Trouble, command, quote};
-use crate::mailbox::{Folder, Locator, MailboxError};
+use crate::core::Folder;
+use crate::edge::mailbox::{Locator, MailboxError};
 
 /// How often unconfirmed filings are retried on a live connection.
 const FILING_RETRY_EVERY: Duration = Duration::from_secs(5 * 60);

@@ -21,7 +21,7 @@ use super::ImapMailbox;
 use super::protocol::{COMMAND_TIMEOUT, Trouble, command, command_with, cut, outcome_text, quote};
 use super::stream::ImapStream;
 use crate::config::{ImapConfig, TlsMode};
-use crate::mailbox::MailboxError;
+use crate::edge::mailbox::MailboxError;
 
 /// Longest time for TCP connect + TLS + greeting + LOGIN + SELECT.
 const ESTABLISH_TIMEOUT: Duration = Duration::from_secs(60);
@@ -298,7 +298,7 @@ async fn greeting(client: &mut async_imap::Client<ImapStream>) -> Result<(), Tro
 }
 
 fn build_tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, Trouble> {
-    crate::tls::client_config(ca_file).map_err(Trouble::Broken)
+    crate::edge::tls::client_config(ca_file).map_err(Trouble::Broken)
 }
 
 /// Creates `name` (and subscribes to it) unless it already exists.

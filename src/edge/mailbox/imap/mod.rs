@@ -39,8 +39,9 @@ use tokio::time::{Instant, sleep, timeout};
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
-use super::{Fetched, Folder, Locator, Mailbox, MailboxError};
+use super::{Fetched, Locator, Mailbox, MailboxError};
 use crate::config::ImapConfig;
+use crate::core::Folder;
 use checkpoint::Checkpoint;
 use idle::Waited;
 use protocol::Trouble;

@@ -37,8 +37,8 @@ use tokio_util::sync::CancellationToken;
 use crate::apply::{Applier, ApplyError};
 use crate::core::case::EventKind;
 use crate::core::{self, Effects, Input, Refusal};
-use crate::store::{Origin, OutboxEntry};
-use crate::transport::{CONNECTIONS, SendError, Transport};
+use crate::edge::store::{Origin, OutboxEntry};
+use crate::edge::transport::{CONNECTIONS, SendError, Transport};
 
 /// First wait after a transient failure; doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_secs(2);
@@ -451,10 +451,10 @@ impl Courier {
 /// not read or write): the entry, back, and why.
 struct RefusalUndecided(OutboxEntry, String);
 
-fn queued_by(committed: crate::store::Committed) -> Vec<u64> {
+fn queued_by(committed: crate::edge::store::Committed) -> Vec<u64> {
     match committed {
-        crate::store::Committed::Now { queued } => queued,
-        crate::store::Committed::Already(_) => Vec::new(),
+        crate::edge::store::Committed::Now { queued } => queued,
+        crate::edge::store::Committed::Already(_) => Vec::new(),
     }
 }
 
@@ -503,10 +503,10 @@ enum Outcome {
 mod tests {
     use super::*;
     use crate::config::Config;
+    use crate::core::Folder;
     use crate::core::email::Template;
-    use crate::mailbox::Folder;
-    use crate::render::{Outgoing, RenderedEmail, Renderer};
-    use crate::store::{Committed, Store};
+    use crate::edge::render::{Outgoing, RenderedEmail, Renderer};
+    use crate::edge::store::{Committed, Store};
 
     const CASE: &str = "SJL-2026-000001";
 

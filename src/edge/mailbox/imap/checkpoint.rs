@@ -5,7 +5,7 @@
 use tracing::warn;
 
 use super::protocol::Trouble;
-use crate::mailbox::Folder;
+use crate::core::Folder;
 
 /// The persistent part of the edge's state, in the `sled::Tree` it was
 /// given.

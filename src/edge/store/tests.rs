@@ -3,8 +3,8 @@ use crate::core::case::{Actor, CaseState, EventKind};
 use crate::core::email::Thread;
 use crate::core::view::View;
 use crate::core::{CaseWrite, Effects, NewCase};
+use crate::edge::render::{Outgoing, RenderedEmail};
 use crate::pack_check::fields::{Field, Fields};
-use crate::render::{Outgoing, RenderedEmail};
 
 fn case(reference: &str, state: CaseState) -> Case {
     let mut fields = Fields::default();

@@ -11,7 +11,7 @@ use tracing::{debug, error, warn};
 
 use super::ImapMailbox;
 use super::protocol::{COMMAND_TIMEOUT, Trouble, command_with, completion, within};
-use crate::mailbox::{Fetched, Locator};
+use crate::edge::mailbox::{Fetched, Locator};
 
 /// Longest time for fetching one message body (it may be large).
 const FETCH_TIMEOUT: Duration = Duration::from_secs(300);

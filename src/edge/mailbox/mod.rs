@@ -9,18 +9,8 @@
 pub mod imap;
 pub mod maildir;
 
+use crate::core::Folder;
 use tokio_util::sync::CancellationToken;
-
-/// Where a handled message ends up (SPEC §2). Nothing is ever deleted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub enum Folder {
-    /// Its effect is stored and it was answered normally.
-    Processed,
-    /// Answered with an error.
-    Rejected,
-    /// Not answered: unknown sender, automated mail, unsupported for now.
-    Quarantine,
-}
 
 /// Where a message is inside its mailbox, for filing it later. Not the
 /// RFC 5322 Message-ID (every `message_id` elsewhere): that names the
@@ -55,7 +45,7 @@ pub enum MailboxError {
 }
 
 /// The contract both edges implement. Every future is `Send`, so that the
-/// mailbox can live in a task of its own (see [`crate::fetcher`]).
+/// mailbox can live in a task of its own (see [`crate::edge::fetcher`]).
 pub trait Mailbox: Send {
     /// Connects (or checks the Maildir), creating the three folders when
     /// absent. A refused login is [`MailboxError::LoginRefused`].

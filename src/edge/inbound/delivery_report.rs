@@ -4,22 +4,8 @@
 //! original Message-ID comes from the returned message or headers part; the
 //! failed recipients from the `message/delivery-status` part.
 
+use crate::core::message::{DeliveryReport, Failure};
 use mail_parser::{Message, MimeHeaders, PartType};
-
-/// What a delivery report says.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DeliveryReport {
-    /// The Message-ID of the email that could not be delivered.
-    pub original_message_id: Option<String>,
-    /// Recipients with `Action: failed`, with their status code (`5.1.1`).
-    pub failed: Vec<Failure>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    pub recipient: String,
-    pub status: String,
-}
 
 /// Reads a delivery report, if `msg` is one.
 pub fn read(msg: &Message<'_>) -> Option<DeliveryReport> {
