@@ -25,19 +25,22 @@
 //! here reads the time another way.
 
 use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
+use futures::stream::FuturesUnordered;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::apply::{Applier, ApplyError};
 use crate::core::case::EventKind;
 use crate::core::{self, Effects, Input, Refusal};
-use crate::edge::store::{Origin, OutboxEntry};
+use crate::edge::store::{Origin, OutboxEntry, StoreError};
 use crate::edge::transport::{CONNECTIONS, SendError, Transport};
 
 /// First wait after a transient failure; doubles up to [`MAX_BACKOFF`].
@@ -203,40 +206,11 @@ impl Courier {
             if !counted.is_empty() {
                 self.applier.store().update_outbox_all(&counted).await?;
             }
-            let attempts: Vec<_> = batch.iter().map(|e| Box::pin(self.deliver(e))).collect();
-            let results: Vec<_> = futures::stream::iter(attempts)
-                .buffered(CONNECTIONS)
-                .collect()
-                .await;
+            let Round {
+                mut retry,
+                got_through,
+            } = self.send_round(batch).await?;
             let now = (self.clock)();
-            let got_through = results.iter().any(Result::is_ok);
-            let mut finished = Vec::new();
-            let mut retry = Vec::new();
-            let mut refused = Vec::new();
-            for (entry, result) in batch.into_iter().zip(results) {
-                match self.outcome_of(entry, result, now) {
-                    Outcome::Finished(entry, outcome) => finished.push((entry, outcome)),
-                    Outcome::Refused(entry, outcome, code) => refused.push((entry, outcome, code)),
-                    Outcome::Retry(entry) => retry.push(entry),
-                }
-            }
-            let mut queued = self.finish(&finished, now)?;
-            for (entry, outcome, code) in refused {
-                match self.refused(entry, outcome, &code, now) {
-                    Ok(more) => queued.extend(more),
-                    // The case could not be read: the notices cannot be
-                    // decided, so the email stays and is tried again later.
-                    Err(undecided) => {
-                        let RefusalUndecided(mut entry, e) = *undecided;
-                        tracing::error!(message_id = %entry.message_id, error = %e, "refusal not recorded yet");
-                        entry.settled = entry.attempts;
-                        entry.next_attempt =
-                            now + chrono::TimeDelta::from_std(MAX_BACKOFF).unwrap_or_default();
-                        retry.push(entry);
-                    }
-                }
-            }
-            self.applier.durable(queued).await?;
             if got_through {
                 self.failures = 0;
                 self.retry_at = None;
@@ -266,6 +240,85 @@ impl Courier {
         }
         let now = (self.clock)();
         Ok(next.map(|n| (n - now).to_std().unwrap_or(Duration::ZERO)))
+    }
+
+    /// Sends one round, `CONNECTIONS` at a time, and records each outcome
+    /// as soon as it is known: the outcomes that arrive while the store is
+    /// flushing are committed together and made durable by the next flush,
+    /// while the rest of the round is still being sent. So an email the
+    /// server accepted is recorded as sent within about one flush (a crash
+    /// in that window sends it again, with the same Message-ID), never
+    /// only at the end of its round.
+    async fn send_round(&self, batch: Vec<OutboxEntry>) -> Result<Round, ApplyError> {
+        let mut waiting = batch.into_iter();
+        let mut in_flight = FuturesUnordered::new();
+        for entry in waiting.by_ref().take(CONNECTIONS) {
+            in_flight.push(self.attempt(entry));
+        }
+        let mut round = Round::default();
+        let mut finished: Vec<(OutboxEntry, EventKind)> = Vec::new();
+        let mut refused: Vec<(OutboxEntry, EventKind, String)> = Vec::new();
+        let mut flushing: Option<Flush<'_>> = None;
+        // Emails queued by the commits the running flush makes durable.
+        let mut covered: Vec<u64> = Vec::new();
+        loop {
+            if flushing.is_none() && (!finished.is_empty() || !refused.is_empty()) {
+                let now = (self.clock)();
+                covered = self.finish(&finished, now)?;
+                finished.clear();
+                for (entry, outcome, code) in refused.drain(..) {
+                    match self.refused(entry, outcome, &code, now) {
+                        Ok(more) => covered.extend(more),
+                        // The case could not be read: the notices cannot be
+                        // decided, so the email stays and is tried again later.
+                        Err(undecided) => {
+                            let RefusalUndecided(mut entry, e) = *undecided;
+                            tracing::error!(message_id = %entry.message_id, error = %e, "refusal not recorded yet");
+                            entry.settled = entry.attempts;
+                            entry.next_attempt =
+                                now + chrono::TimeDelta::from_std(MAX_BACKOFF).unwrap_or_default();
+                            round.retry.push(entry);
+                        }
+                    }
+                }
+                flushing = Some(Box::pin(self.applier.store().flush()));
+            }
+            if in_flight.is_empty() && flushing.is_none() {
+                return Ok(round);
+            }
+            let flushed = async {
+                match flushing.as_mut() {
+                    Some(flush) => flush.await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                Some((entry, result)) = in_flight.next(), if !in_flight.is_empty() => {
+                    if let Some(next) = waiting.next() {
+                        in_flight.push(self.attempt(next));
+                    }
+                    round.got_through |= result.is_ok();
+                    match self.outcome_of(entry, result, (self.clock)()) {
+                        Outcome::Finished(entry, outcome) => finished.push((entry, outcome)),
+                        Outcome::Refused(entry, outcome, code) => refused.push((entry, outcome, code)),
+                        Outcome::Retry(entry) => round.retry.push(entry),
+                    }
+                }
+                done = flushed => {
+                    flushing = None;
+                    done?;
+                    if !covered.is_empty() {
+                        self.doorbell.announce(std::mem::take(&mut covered));
+                    }
+                }
+            }
+        }
+    }
+
+    /// One attempt, with its entry back for the outcome.
+    async fn attempt(&self, entry: OutboxEntry) -> (OutboxEntry, Result<(), SendError>) {
+        let result = self.deliver(&entry).await;
+        (entry, result)
     }
 
     /// Records `finished` (delivered, or failed for good) through the apply
@@ -378,14 +431,13 @@ impl Courier {
 
     /// What an attempt's result, known at `now`, means for its entry.
     fn outcome_of(
-        &mut self,
+        &self,
         mut entry: OutboxEntry,
         result: Result<(), SendError>,
         now: DateTime<Utc>,
     ) -> Outcome {
         match result {
             Ok(()) => {
-                self.failures = 0;
                 self.stats.sent.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(
                     message_id = %entry.message_id,
@@ -486,6 +538,17 @@ fn plan(due: Vec<OutboxEntry>) -> Plan {
         .map(<[OutboxEntry]>::to_vec)
         .collect();
     Plan { give_up, rounds }
+}
+
+/// A store flush in progress, beside the round's sending.
+type Flush<'a> = Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send + 'a>>;
+
+/// What a round leaves: the emails to try again, and whether any got
+/// through (else the server, not one email, is away).
+#[derive(Default)]
+struct Round {
+    retry: Vec<OutboxEntry>,
+    got_through: bool,
 }
 
 /// What one attempt means for its entry.
