@@ -112,3 +112,91 @@ impl Applier {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::Folder;
+    use crate::core::case::EventKind;
+    use crate::core::email::{Email, FromAddress, Recipient, Template, Thread};
+
+    fn applier(store: &Store) -> (Applier, Arc<OutboxStats>) {
+        let stats = Arc::new(OutboxStats::default());
+        let applier = Applier::new(
+            store.clone(),
+            Arc::new(Renderer::new().unwrap()),
+            Arc::new(Config::embedded_default()),
+            Arc::new(Doorbell::default()),
+            stats.clone(),
+        );
+        (applier, stats)
+    }
+
+    fn email(to: &str) -> Email {
+        Email {
+            template: Template::Ack,
+            from: FromAddress::Ra,
+            to: vec![Recipient {
+                name: None,
+                email: to.into(),
+            }],
+            case_ref: Some("SJL-2026-000001".into()),
+            thread: Thread::default(),
+            context: serde_json::json!({ "ref": "SJL-2026-000001" }),
+        }
+    }
+
+    #[test]
+    fn the_outbox_count_moves_with_commits_without_reading_the_outbox() {
+        let store = Store::temporary().unwrap();
+        let (applier, stats) = applier(&store);
+        let effects = Effects {
+            emails: vec![email("a@x.my"), email("b@x.my")],
+            ..Effects::only_filing(Folder::Processed, "test")
+        };
+        let now = Utc::now();
+        let origin = Origin::Message { key: "mid:a" };
+        applier.apply(origin, "mid:a", &effects, &[], now).unwrap();
+        assert_eq!(stats.queued.load(Ordering::Relaxed), 2);
+        // The same message again: nothing new is queued.
+        applier.apply(origin, "mid:a", &effects, &[], now).unwrap();
+        assert_eq!(stats.queued.load(Ordering::Relaxed), 2);
+        let first = store.outbox().next().unwrap().unwrap();
+        let sent = EventKind::EmailSent {
+            message_id: first.message_id.clone(),
+        };
+        let finished = [(first, sent)];
+        let origin = Origin::Outbox {
+            finished: &finished,
+        };
+        applier
+            .apply(origin, "", &Effects::default(), &[], now)
+            .unwrap();
+        assert_eq!(stats.queued.load(Ordering::Relaxed), 1);
+        assert_eq!(store.outbox_len(), 1, "the count agrees with the store");
+    }
+
+    #[test]
+    fn message_ids_are_keyed_with_the_stores_secret() {
+        let (one, two) = (Store::temporary().unwrap(), Store::temporary().unwrap());
+        let effects = Effects {
+            emails: vec![email("a@x.my")],
+            ..Effects::only_filing(Folder::Processed, "test")
+        };
+        let ids: Vec<String> = [&one, &two]
+            .iter()
+            .map(|store| {
+                let (applier, _) = applier(store);
+                let origin = Origin::Message { key: "mid:a" };
+                applier
+                    .apply(origin, "mid:a", &effects, &[], Utc::now())
+                    .unwrap();
+                store.outbox().next().unwrap().unwrap().message_id
+            })
+            .collect();
+        assert_ne!(
+            ids[0], ids[1],
+            "the same input in another store: another id, not derivable from the input"
+        );
+    }
+}
