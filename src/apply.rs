@@ -23,6 +23,8 @@ pub enum ApplyError {
     Render(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("documents: {0}")]
+    Destroy(String),
 }
 
 /// Shared by every task that applies effects; cheap to clone.
@@ -99,6 +101,31 @@ impl Applier {
             }
         }
         Ok(committed)
+    }
+
+    /// Carries out the destructions of document bytes that commits have
+    /// recorded (see `Effects::destroy_documents`), including any a crash
+    /// cut short: each only once its commit is durable, so a purge is never
+    /// undone by a crash. Returns how many were destroyed.
+    pub async fn destroy_pending(&self) -> Result<usize, ApplyError> {
+        self.store.flush().await?;
+        let pending = self.store.pending_purges()?;
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        let root = self.cfg.store.documents.clone();
+        let sha256s: Vec<String> = pending.iter().map(|(sha, _)| sha.clone()).collect();
+        tokio::task::spawn_blocking(move || {
+            pending
+                .iter()
+                .try_for_each(|(_, at)| crate::edge::documents::destroy(&root, at))
+        })
+        .await
+        .map_err(|e| ApplyError::Destroy(e.to_string()))?
+        .map_err(|e| ApplyError::Destroy(e.to_string()))?;
+        crate::failpoint::hit("after_destroy");
+        self.store.purged(&sha256s).await?;
+        Ok(sha256s.len())
     }
 
     /// Makes everything committed so far durable, then hands the emails

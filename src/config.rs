@@ -59,6 +59,7 @@ const DEFAULT_PIN_LINK_HOURS: i64 = 72;
 const DEFAULT_SIGN_LINK_DAYS: i64 = 7;
 const DEFAULT_PURGE_AFTER_DAYS: i64 = 90;
 const DEFAULT_ABANDON_AFTER_DAYS: i64 = 30;
+const DEFAULT_REMEMBER_MESSAGES_DAYS: i64 = 90;
 const DEFAULT_REPLY_RATE_PER_HOUR: i64 = 30;
 const DEFAULT_ATTACHMENT_MAX_MIB: i64 = 10;
 const DEFAULT_MESSAGE_MAX_MIB: i64 = 25;
@@ -125,6 +126,7 @@ impl Config {
                 documents: "var/sijil.db.documents".into(),
                 purge_after_days: DEFAULT_PURGE_AFTER_DAYS as u32,
                 abandon_after_days: DEFAULT_ABANDON_AFTER_DAYS as u32,
+                remember_messages_days: DEFAULT_REMEMBER_MESSAGES_DAYS as u32,
             },
             ca: None,
             security: SecurityConfig::default(),

@@ -5,7 +5,9 @@
 //!
 //! Points: `after_fetch` (a message read, nothing decided), `after_commit`
 //! (effect stored, message not yet moved), `after_send` (SMTP accepted an
-//! email, the outbox not yet told).
+//! email, the outbox not yet told), `purge_recorded` (`sijil purge`: the
+//! purge committed and durable, no byte destroyed yet), `after_destroy`
+//! (bytes destroyed, their pending record not yet removed).
 
 use std::collections::HashMap;
 use std::sync::LazyLock;

@@ -22,11 +22,18 @@ pub struct InboundStats {
     pub duplicates: AtomicU64,
 }
 
+/// Counters of the retention sweep (SPEC §8).
+#[derive(Debug, Default)]
+pub struct RetentionStats {
+    pub documents_purged: AtomicU64,
+}
+
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
     pub inbound: Arc<InboundStats>,
     pub outbox: Arc<OutboxStats>,
+    pub retention: Arc<RetentionStats>,
 }
 
 pub fn app(state: AppState) -> Router {
@@ -58,7 +65,10 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
          sijil_emails_total{{outcome=\"retried\"}} {}\n\
          # HELP sijil_outbox_queued Emails waiting in the outbox.\n\
          # TYPE sijil_outbox_queued gauge\n\
-         sijil_outbox_queued {}\n",
+         sijil_outbox_queued {}\n\
+         # HELP sijil_documents_purged_total Documents whose bytes were destroyed after their case ended.\n\
+         # TYPE sijil_documents_purged_total counter\n\
+         sijil_documents_purged_total {}\n",
         load(&s.inbound.processed),
         load(&s.inbound.rejected),
         load(&s.inbound.quarantined),
@@ -67,6 +77,7 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
         load(&s.outbox.failed),
         load(&s.outbox.retried),
         load(&s.outbox.queued),
+        load(&s.retention.documents_purged),
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }
@@ -83,6 +94,7 @@ mod tests {
             store: Store::temporary().unwrap(),
             inbound: Arc::default(),
             outbox: Arc::default(),
+            retention: Arc::default(),
         }
     }
 

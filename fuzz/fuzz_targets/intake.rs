@@ -47,6 +47,9 @@ impl View for World0 {
     fn replies_this_hour(&self, a: &str, r: &str, now: DateTime<Utc>) -> ViewResult<u32> {
         self.0.replies_this_hour(a, r, now)
     }
+    fn for_each_case(&self, f: &mut dyn FnMut(&Case)) -> ViewResult<()> {
+        self.0.for_each_case(f)
+    }
 }
 
 struct World {

@@ -6,6 +6,7 @@
 //! `cases`.
 
 mod cases;
+mod purge;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -53,6 +54,13 @@ enum Command {
     Case {
         /// The case reference, e.g. SJL-2026-000123.
         reference: String,
+    },
+    /// Purge now what the retention rule says has been kept long enough
+    /// (the daemon does this every hour; it must be stopped).
+    Purge {
+        /// Only list what would be destroyed.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -110,6 +118,8 @@ pub fn main() -> ExitCode {
         }
         Command::Cases => with_store(&cfg, cases::list),
         Command::Case { reference } => with_store(&cfg, |store| cases::show(store, &reference)),
+        Command::Purge { dry_run: true } => with_store(&cfg, |store| purge::dry_run(store, &cfg)),
+        Command::Purge { dry_run: false } => with_store(&cfg, |store| purge::now(store, &cfg)),
     }
 }
 

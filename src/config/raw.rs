@@ -59,6 +59,7 @@ pub(super) struct RawStore {
     pub(super) documents_path: Option<PathBuf>,
     pub(super) purge_after_days: Option<i64>,
     pub(super) abandon_after_days: Option<i64>,
+    pub(super) remember_messages_days: Option<i64>,
 }
 
 #[derive(Default, Deserialize)]

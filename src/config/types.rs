@@ -218,6 +218,10 @@ pub struct StoreConfig {
     pub purge_after_days: u32,
     /// An `incomplete` case left untouched this long counts as ended.
     pub abandon_after_days: u32,
+    /// Inbound messages are recognised as already handled, and our sent
+    /// emails found by Message-ID, for this long (those of live cases for
+    /// as long as the case lives).
+    pub remember_messages_days: u32,
 }
 
 /// The issuing CA (SPEC §7a): its certificate and the file holding its

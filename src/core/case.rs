@@ -97,6 +97,10 @@ pub struct Document {
     #[serde(default)]
     pub head: Vec<u8>,
     pub received_at: DateTime<Utc>,
+    /// When its bytes were destroyed (SPEC §8); what is left is this record:
+    /// name, size and SHA-256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purged_at: Option<DateTime<Utc>>,
 }
 
 /// Who did something on a case.
@@ -166,6 +170,17 @@ pub enum EventKind {
     /// An answer to the sender was held back: too many to them this hour
     /// (two robots answering each other must not loop).
     ReplySuppressed { template: String, to: String },
+    /// The case had ended long enough ago: these documents' bytes were
+    /// destroyed (SPEC §8). Their names, sizes and SHA-256 stay.
+    DocumentsPurged { documents: Vec<PurgedDocument> },
+}
+
+/// What stays of a purged document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurgedDocument {
+    pub name: String,
+    pub size: u64,
+    pub sha256: String,
 }
 
 /// A case record: everything needed to decide the next step.
@@ -217,6 +232,17 @@ impl Case {
             from: Some(from),
             to,
         })
+    }
+
+    /// When the case ended, for retention: the last change of a signed,
+    /// rejected or withdrawn case; for an `incomplete` one left untouched,
+    /// `abandon_after` after its last change. `None` while it is alive.
+    pub fn ended_at(&self, abandon_after: chrono::TimeDelta) -> Option<DateTime<Utc>> {
+        match self.state {
+            CaseState::Signed | CaseState::Rejected | CaseState::Withdrawn => Some(self.updated_at),
+            CaseState::Incomplete => Some(self.updated_at + abandon_after),
+            _ => None,
+        }
     }
 
     /// The eSPA reference and signing order, when the pack gave them.

@@ -36,6 +36,13 @@ pub struct Effects {
     pub keep_attachments: Vec<usize>,
     /// Reply counters of the hours before this one are forgotten.
     pub forget_reply_counters_before: Option<DateTime<Utc>>,
+    /// Inbound messages handled, and sent emails of ended cases, before
+    /// this are forgotten (see `core::retention`).
+    pub forget_messages_before: Option<DateTime<Utc>>,
+    /// Documents (by SHA-256) whose bytes are destroyed: their index entry
+    /// becomes a pending destruction in the same commit, carried out once
+    /// it is durable, and resumed after a crash.
+    pub destroy_documents: Vec<String>,
 }
 
 /// One case to store.

@@ -261,6 +261,7 @@ fn document(a: &Attachment, now: DateTime<Utc>) -> Document {
         sha256: a.sha256.clone(),
         head: a.bytes.iter().take(HEAD_LEN).copied().collect(),
         received_at: now,
+        purged_at: None,
     }
 }
 

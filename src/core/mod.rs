@@ -11,6 +11,7 @@
 //! | [`intake`] | packs open cases; a developer's supplement completes one |
 //! | [`undelivered`] | delivery reports and SMTP refusals of our emails |
 //! | [`reply_rate`] | the per-hour limit on answers to one sender |
+//! | [`retention`] | what is purged or forgotten, and when (SPEC §8) |
 //! | [`case`] | the case, its life cycle and history events |
 //! | [`context`] | what an email's template sees, with its labels |
 //! | [`email`] | an email decided, not yet rendered |
@@ -26,6 +27,7 @@ pub mod intake;
 pub mod message;
 pub mod quote;
 pub mod reply_rate;
+pub mod retention;
 pub mod route;
 pub mod undelivered;
 pub mod view;
@@ -47,8 +49,9 @@ pub enum Input<'a> {
     Message { msg: &'a Inbound, class: &'a Class },
     /// The SMTP server refused one of our emails for good.
     Refused(Refusal<'a>),
-    /// The daemon's clock: periodic chores (forgetting past reply counters;
-    /// reminders and purges later).
+    /// The daemon's clock: periodic chores (documents purged after their
+    /// case ended, old message records and reply counters forgotten;
+    /// reminders later).
     Tick,
 }
 
@@ -67,11 +70,14 @@ pub fn handle(
             Ok(effects)
         }
         Input::Refused(refusal) => undelivered::refused(refusal, view, cfg),
-        Input::Tick => Ok(Effects {
-            reason: "tick",
-            forget_reply_counters_before: Some(now),
-            ..Effects::default()
-        }),
+        Input::Tick => {
+            let due = retention::due(view, cfg, now)?;
+            let mut effects = retention::purge(&due, view, now)?;
+            effects.reason = "tick";
+            effects.forget_reply_counters_before = Some(now);
+            effects.forget_messages_before = Some(retention::remember_since(cfg, now));
+            Ok(effects)
+        }
     }
 }
 

@@ -425,11 +425,61 @@ fn only_the_signees_address_failing_calls_for_notices() {
 }
 
 #[test]
-fn a_tick_forgets_past_reply_counters_and_changes_nothing_else() {
-    let d = handle(Input::Tick, &MemView::default(), &cfg(), now()).expect("the view reads");
+fn a_tick_forgets_past_reply_counters_and_old_records_and_purges_what_is_due() {
+    let cfg = cfg();
+    let d = handle(Input::Tick, &MemView::default(), &cfg, now()).expect("the view reads");
     assert_eq!(d.forget_reply_counters_before, Some(now()));
+    assert_eq!(
+        d.forget_messages_before,
+        Some(now() - chrono::TimeDelta::days(cfg.store.remember_messages_days.into()))
+    );
     assert!(d.cases.is_empty() && d.events.is_empty() && d.emails.is_empty());
     assert_eq!(d.filing, None);
+
+    // A rejected case: nothing before purge_after_days, its documents
+    // (all but the LOA) after.
+    let mut mem = MemView::default();
+    let opened = decide_raw(
+        &message(DEV, "Permohonan", "p12@dev", &body(&fields()), &documents()),
+        &mem,
+    );
+    mem.apply(&opened, &[], now());
+    mem.cases[0].state = CaseState::Rejected;
+    let keep = chrono::TimeDelta::days(cfg.store.purge_after_days.into());
+    let early = handle(
+        Input::Tick,
+        &mem,
+        &cfg,
+        now() + keep - chrono::TimeDelta::days(1),
+    );
+    assert!(early.expect("the view reads").cases.is_empty());
+    let due = handle(
+        Input::Tick,
+        &mem,
+        &cfg,
+        now() + keep + chrono::TimeDelta::days(1),
+    )
+    .expect("the view reads");
+    let case = &due.cases[0].case;
+    let purged: Vec<&str> = case
+        .documents
+        .iter()
+        .filter(|d| d.purged_at.is_some())
+        .map(|d| d.name.as_str())
+        .collect();
+    assert_eq!(purged.len(), 3, "{purged:?}");
+    assert!(purged.iter().all(|n| !n.contains("Authorisation")));
+    assert_eq!(
+        due.destroy_documents.len(),
+        2,
+        "the two MyKad sides are one scan here"
+    );
+    assert!(matches!(
+        &due.events[0].1.what,
+        EventKind::DocumentsPurged { documents } if documents.len() == 3
+    ));
+    // An unreadable store decides no purge.
+    assert!(handle(Input::Tick, &Unreadable, &cfg, now()).is_err());
 }
 
 /// A store that cannot be read: every read fails.
@@ -452,6 +502,9 @@ impl View for Unreadable {
         Err(ViewError("disk gone".into()))
     }
     fn replies_this_hour(&self, _: &str, _: &str, _: DateTime<Utc>) -> ViewResult<u32> {
+        Err(ViewError("disk gone".into()))
+    }
+    fn for_each_case(&self, _: &mut dyn FnMut(&Case)) -> ViewResult<()> {
         Err(ViewError("disk gone".into()))
     }
 }
@@ -477,6 +530,9 @@ impl View for SequenceUnreadable {
     }
     fn replies_this_hour(&self, a: &str, r: &str, n: DateTime<Utc>) -> ViewResult<u32> {
         self.0.replies_this_hour(a, r, n)
+    }
+    fn for_each_case(&self, f: &mut dyn FnMut(&Case)) -> ViewResult<()> {
+        self.0.for_each_case(f)
     }
 }
 

@@ -53,6 +53,9 @@ pub trait View {
         reference: &str,
         now: DateTime<Utc>,
     ) -> ViewResult<u32>;
+    /// Every case, one at a time (the retention sweep; the store is never
+    /// read whole into memory).
+    fn for_each_case(&self, f: &mut dyn FnMut(&Case)) -> ViewResult<()>;
 }
 
 /// The store's view, in memory: for the core's unit tests and the fuzz
@@ -162,6 +165,11 @@ impl View for MemView {
     ) -> ViewResult<u32> {
         let key = reply_rate::counter_key(address, reference, now);
         Ok(self.replies.iter().filter(|k| **k == key).count() as u32)
+    }
+
+    fn for_each_case(&self, f: &mut dyn FnMut(&Case)) -> ViewResult<()> {
+        self.cases.iter().for_each(f);
+        Ok(())
     }
 }
 

@@ -28,7 +28,7 @@ use crate::edge::outbox::{Courier, Doorbell, OutboxStats};
 use crate::edge::render::Renderer;
 use crate::edge::store::Store;
 use crate::edge::transport::Transport;
-use crate::web::{self, AppState, InboundStats};
+use crate::web::{self, AppState, InboundStats, RetentionStats};
 use worker::Worker;
 
 /// Why `run` stopped with an error; `main` turns each into an exit code.
@@ -134,6 +134,7 @@ async fn serve<M: Mailbox + 'static>(
     let doorbell = Arc::new(Doorbell::default());
     let inbound_stats = Arc::new(InboundStats::default());
     let outbox_stats = Arc::new(OutboxStats::default());
+    let retention_stats = Arc::new(RetentionStats::default());
     // The one count of the outbox; the apply path keeps it from here on.
     outbox_stats
         .queued
@@ -160,12 +161,15 @@ async fn serve<M: Mailbox + 'static>(
             store: store.clone(),
             inbound: inbound_stats.clone(),
             outbox: outbox_stats,
+            retention: retention_stats.clone(),
         },
         shutdown.clone(),
     ));
-    running
-        .tasks
-        .push(tokio::spawn(clock::run(applier.clone(), shutdown.clone())));
+    running.tasks.push(tokio::spawn(clock::run(
+        applier.clone(),
+        retention_stats,
+        shutdown.clone(),
+    )));
 
     tracing::info!(
         mailbox = mailbox_kind(&cfg),

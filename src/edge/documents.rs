@@ -26,9 +26,14 @@
 //! ([`Documents::ensure`]): the daemon checks it whenever the same document
 //! comes again, which includes the message a crash left unfiled.
 //!
-//! **Retention** (SPEC §8, not built yet) will punch the purged documents
-//! out of their segments (`fallocate` with `PUNCH_HOLE`) and delete a
-//! segment once nothing in it is live.
+//! **Retention** (SPEC §8): a purged document's bytes are destroyed where
+//! they are ([`destroy`]): overwritten with zeros and synced, then the range
+//! is punched out of the file (`fallocate` `PUNCH_HOLE`) so its blocks are
+//! given back. Chosen over compaction, which would copy every other
+//! document of the segment (personal data too) to a new file and swap it in
+//! crash-safely, and over a file per document, which the segments replaced
+//! for their cost per pack (above). The other documents of the segment, and
+//! their locations, are untouched.
 
 use std::fs::File;
 use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
@@ -121,6 +126,11 @@ impl Documents {
     /// The file holding segment `number`.
     pub fn segment_path(&self, number: u64) -> PathBuf {
         self.root.join(format!("{number:010}.seg"))
+    }
+
+    /// The directory the segments are in.
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     /// Appends `bytes` and says where they are. Durable only once the
@@ -220,6 +230,57 @@ impl Documents {
     }
 }
 
+/// Destroys the bytes at `at` in the segments under `root`: zeros written
+/// over them and synced (on a file system that writes in place, the old
+/// blocks hold zeros), then the range punched out of the file. Idempotent:
+/// a purge cut short by a crash is simply done again. A segment that is
+/// gone already holds nothing to destroy.
+pub fn destroy(root: &Path, at: &Location) -> std::io::Result<()> {
+    let path = root.join(format!("{:010}.seg", at.segment));
+    let file = match std::fs::OpenOptions::new().write(true).open(&path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let end = file.metadata()?.len();
+    let len = at.len.min(end.saturating_sub(at.offset));
+    if len == 0 {
+        return Ok(());
+    }
+    let zeros = vec![0u8; len.min(1 << 20) as usize];
+    let mut done = 0;
+    while done < len {
+        let n = zeros.len().min((len - done) as usize);
+        file.write_all_at(&zeros[..n], at.offset + done)?;
+        done += n as u64;
+    }
+    file.sync_data()?;
+    punch_hole(&file, at.offset, len);
+    Ok(())
+}
+
+/// Gives the blocks of a zeroed range back to the file system. Best
+/// effort: the bytes are already gone; a file system without hole punching
+/// only keeps the space.
+fn punch_hole(file: &File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(len)) = (libc::off_t::try_from(offset), libc::off_t::try_from(len)) else {
+        return;
+    };
+    // SAFETY: a valid open descriptor; fallocate reads no memory of ours.
+    let done = unsafe {
+        libc::fallocate(
+            file.as_raw_fd(),
+            libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+            offset,
+            len,
+        )
+    };
+    if done != 0 {
+        tracing::debug!(error = %std::io::Error::last_os_error(), "hole not punched");
+    }
+}
+
 /// `0000000042.seg` → 42.
 fn segment_number(name: &str) -> Option<u64> {
     let digits = name.strip_suffix(".seg")?;
@@ -312,6 +373,34 @@ mod tests {
         let d = docs.put(&huge).unwrap();
         assert_eq!((d.segment, d.offset), (3, 0));
         assert_eq!(docs.read(&d).unwrap().len(), huge.len());
+    }
+
+    #[test]
+    fn a_destroyed_document_is_gone_from_its_segment_and_its_neighbours_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut docs = Documents::open(dir.path()).unwrap();
+        let before = b"%PDF-1.4 LOA kept".to_vec();
+        let id = b"\xff\xd8\xff MYKAD-MARKER-7f3a personal data \xff\xd9".to_vec();
+        let after = b"%PDF-1.4 another letter".to_vec();
+        let (a, b, c) = (
+            docs.put(&before).unwrap(),
+            docs.put(&id).unwrap(),
+            docs.put(&after).unwrap(),
+        );
+        sync(&mut docs);
+        destroy(dir.path(), &b).unwrap();
+        let segment = std::fs::read(docs.segment_path(b.segment)).unwrap();
+        assert!(
+            !segment.windows(17).any(|w| w == b"MYKAD-MARKER-7f3a"),
+            "the bytes are gone from the file"
+        );
+        assert_eq!(docs.read(&a).unwrap(), before);
+        assert_eq!(docs.read(&c).unwrap(), after);
+        assert!(!docs.holds(&b, &sha256_hex(&id)));
+        // Again, and on a segment that is gone: nothing to do, no error.
+        destroy(dir.path(), &b).unwrap();
+        let gone = Location { segment: 99, ..b };
+        destroy(dir.path(), &gone).unwrap();
     }
 
     #[test]

@@ -486,7 +486,7 @@ impl Drop for Daemon {
 
 /// The binary under test: `SIJIL_TEST_BIN` runs the tests against another build (e.g.
 /// target/release/sijil), else this build's `sijil`.
-fn binary() -> PathBuf {
+pub fn binary() -> PathBuf {
     std::env::var_os("SIJIL_TEST_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_sijil")))

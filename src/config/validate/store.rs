@@ -50,10 +50,19 @@ pub(super) fn check_store(raw: Option<RawStore>, ctx: &mut Ctx) -> Checked<Store
         "store.abandon_after_days",
         ctx,
     );
+    let remember = int_in(
+        raw.remember_messages_days,
+        DEFAULT_REMEMBER_MESSAGES_DAYS,
+        1,
+        3650,
+        "store.remember_messages_days",
+        ctx,
+    );
     Ok(StoreConfig {
         path: path?,
         documents: documents?,
         purge_after_days: purge? as u32,
         abandon_after_days: abandon? as u32,
+        remember_messages_days: remember? as u32,
     })
 }

@@ -84,6 +84,12 @@ impl Store {
                 tracing::info!(forgotten, "past reply counters forgotten");
             }
         }
+        if let Some(before) = effects.forget_messages_before {
+            let (seen, sent) = self.forget_messages_before(before)?;
+            if seen + sent > 0 {
+                tracing::info!(seen, sent, "old message records forgotten");
+            }
+        }
         let rows = self.rows(origin, effects, emails, now)?;
         let result = (
             &self.seen,
@@ -94,9 +100,20 @@ impl Store {
             &self.outbox_body,
             &self.meta,
             &self.documents,
+            &self.purge_pending,
         )
             .transaction(
-                |(seen_t, cases_t, index_t, history_t, outbox_t, body_t, meta_t, documents_t)| {
+                |(
+                    seen_t,
+                    cases_t,
+                    index_t,
+                    history_t,
+                    outbox_t,
+                    body_t,
+                    meta_t,
+                    documents_t,
+                    pending_t,
+                )| {
                     if let Some((key, seen)) = &rows.seen {
                         if let Some(old) = seen_t.get(key.as_bytes())? {
                             let folder = serde_json::from_slice::<Seen>(&old)
@@ -141,6 +158,11 @@ impl Store {
                     }
                     for (sha256, at) in stored {
                         documents_t.insert(sha256.as_bytes(), &at.to_bytes()[..])?;
+                    }
+                    for sha256 in &effects.destroy_documents {
+                        if let Some(at) = documents_t.remove(sha256.as_bytes())? {
+                            pending_t.insert(sha256.as_bytes(), at)?;
+                        }
                     }
                     for k in &rows.counters {
                         let n = meta_t

@@ -11,6 +11,8 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
+
 use super::{SENT_PREFIX, Store, StoreError, be_u64};
 use crate::core::SentEmail;
 use crate::core::case::{Event, EventKind};
@@ -99,20 +101,23 @@ fn message_id_secret(store: &Store) -> Result<[u8; 32], StoreError> {
 }
 
 /// 1 → 2: a sent-index entry held only the case reference; it now holds
-/// the recipients too, found in the case history's "email queued" lines.
+/// the recipients and the time it was queued too, found in the case
+/// history's "email queued" lines.
 /// (The secret is made by [`to_current`] either way; the old Message-IDs
 /// stay what they were, and are still found.)
 fn sent_index_with_recipients(store: &Store) -> Result<(), StoreError> {
-    let mut recipients: HashMap<String, Vec<String>> = HashMap::new();
+    let mut recipients: HashMap<String, (Vec<String>, DateTime<Utc>)> = HashMap::new();
     for kv in store.history.iter() {
         let (_, v) = kv?;
         // A line this version cannot read is left for the reader to report.
         if let Ok(Event {
+            at,
             what: EventKind::EmailQueued { to, message_id, .. },
             ..
         }) = serde_json::from_slice::<Event>(&v)
         {
-            recipients.insert(message_id, to.iter().map(|a| a.to_lowercase()).collect());
+            let to = to.iter().map(|a| a.to_lowercase()).collect();
+            recipients.insert(message_id, (to, at));
         }
     }
     let mut batch = sled::Batch::default();
@@ -123,10 +128,14 @@ fn sent_index_with_recipients(store: &Store) -> Result<(), StoreError> {
             continue;
         }
         let message_id = String::from_utf8_lossy(&k[SENT_PREFIX.len()..]).into_owned();
+        let (to, at) = match recipients.remove(&message_id) {
+            Some((to, at)) => (to, Some(at)),
+            None => (Vec::new(), None),
+        };
         let sent = SentEmail {
             case_ref: String::from_utf8_lossy(&v).into_owned(),
-            to: recipients.remove(&message_id).unwrap_or_default(),
-            at: None,
+            to,
+            at,
         };
         batch.insert(k, serde_json::to_vec(&sent)?);
         rewritten += 1;

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::TransactionError;
 
 use crate::core::Folder;
-use crate::core::case::{Case, Event};
+use crate::core::case::{Case, CaseState, Event};
 use crate::core::email::Template;
 use crate::edge::documents::Location;
 
@@ -100,6 +100,9 @@ pub struct Store {
     meta: sled::Tree,
     /// A document's SHA-256 → its [`Location`] in the segments.
     documents: sled::Tree,
+    /// Documents whose bytes are to be destroyed (SHA-256 → [`Location`]):
+    /// written by the commit that purges them, removed once destroyed.
+    purge_pending: sled::Tree,
     /// Keys our outgoing Message-IDs (see [`Store::message_id_key`]).
     message_id_key: [u8; 32],
 }
@@ -130,6 +133,7 @@ impl Store {
             outbox_body: db.open_tree("outbox_body")?,
             meta: db.open_tree("meta")?,
             documents: db.open_tree("documents")?,
+            purge_pending: db.open_tree("purge_pending")?,
             db,
             message_id_key: [0; 32],
         };
@@ -186,6 +190,98 @@ impl Store {
         }
         self.meta.apply_batch(batch)?;
         Ok(forgotten)
+    }
+
+    /// Forgets what is older than `before`: the record of inbound messages
+    /// (a message delivered again after that counts as new) and the sent
+    /// index entries of cases that have ended (a live case's emails may
+    /// still be replied to). Returns how many of each were forgotten;
+    /// durable with the next flush (anything that comes back after a crash
+    /// is forgotten next time).
+    pub fn forget_messages_before(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<(usize, usize), StoreError> {
+        let mut batch = sled::Batch::default();
+        let mut seen = 0;
+        for kv in self.seen.iter() {
+            let (k, v) = kv?;
+            let record: Seen = decode(&String::from_utf8_lossy(&k), &v)?;
+            if record.at < before {
+                batch.remove(k);
+                seen += 1;
+            }
+        }
+        self.seen.apply_batch(batch)?;
+        let mut batch = sled::Batch::default();
+        let mut sent = 0;
+        let mut ended: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
+        for kv in self.index.scan_prefix(SENT_PREFIX) {
+            let (k, v) = kv?;
+            let email: crate::core::SentEmail = decode(&String::from_utf8_lossy(&k), &v)?;
+            if email.at.is_none_or(|at| at >= before) {
+                continue;
+            }
+            let gone = match ended.get(&email.case_ref) {
+                Some(gone) => *gone,
+                None => {
+                    let gone = self.case(&email.case_ref)?.is_none_or(|c| {
+                        matches!(
+                            c.state,
+                            CaseState::Signed | CaseState::Rejected | CaseState::Withdrawn
+                        )
+                    });
+                    ended.insert(email.case_ref.clone(), gone);
+                    gone
+                }
+            };
+            if gone {
+                batch.remove(k);
+                sent += 1;
+            }
+        }
+        self.index.apply_batch(batch)?;
+        Ok((seen, sent))
+    }
+
+    /// How many inbound messages are remembered, and how many of our emails
+    /// the sent index holds.
+    pub fn remembered(&self) -> (usize, usize) {
+        (self.seen.len(), self.index.scan_prefix(SENT_PREFIX).count())
+    }
+
+    /// How many reply counters are kept.
+    pub fn reply_counters(&self) -> usize {
+        self.meta
+            .scan_prefix(crate::core::reply_rate::COUNTER_PREFIX)
+            .count()
+    }
+
+    /// Documents whose destruction a commit recorded and that are not yet
+    /// destroyed.
+    pub fn pending_purges(&self) -> Result<Vec<(String, Location)>, StoreError> {
+        self.purge_pending
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                let sha256 = String::from_utf8_lossy(&k).into_owned();
+                let at = Location::from_bytes(&v).ok_or_else(|| StoreError::Corrupt {
+                    key: format!("purge_pending/{sha256}"),
+                    error: format!("{} bytes, not a location", v.len()),
+                })?;
+                Ok((sha256, at))
+            })
+            .collect()
+    }
+
+    /// These documents' bytes are destroyed: their pending records go.
+    pub async fn purged(&self, sha256s: &[String]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for sha in sha256s {
+            batch.remove(sha.as_bytes());
+        }
+        self.purge_pending.apply_batch(batch)?;
+        self.flush().await
     }
 
     /// Where the document with this SHA-256 was stored, if it was.

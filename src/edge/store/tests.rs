@@ -349,6 +349,7 @@ fn a_store_written_by_the_landed_version_opens_migrated_without_loss() {
             assert_eq!(indexed.case_ref, "SJL-2026-000001");
             let lower: Vec<String> = to.iter().map(|a| a.to_lowercase()).collect();
             assert_eq!(indexed.to, lower, "{message_id}");
+            assert_eq!(indexed.at, Some(event.at), "queued when its line says");
         }
     }
     for case in &cases {

@@ -70,6 +70,13 @@ impl View for Store {
             .and_then(|v| <[u8; 4]>::try_from(v.as_ref()).ok())
             .map_or(0, u32::from_be_bytes))
     }
+
+    fn for_each_case(&self, f: &mut dyn FnMut(&Case)) -> ViewResult<()> {
+        for case in self.cases() {
+            f(&case?);
+        }
+        Ok(())
+    }
 }
 
 impl Store {
