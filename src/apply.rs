@@ -5,17 +5,55 @@
 //! mailbox worker, the outbox and the web handlers all call this; none of
 //! them renders or writes the store another way.
 
-use std::sync::Arc;
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::core::Effects;
 use crate::edge::documents::Location;
-use crate::edge::outbox::{Doorbell, OutboxStats};
 use crate::edge::render::Renderer;
 use crate::edge::store::{Committed, Origin, Store, StoreError};
+use crate::metrics::OutboxStats;
+
+/// How the apply path hands emails to the courier: once the commit that
+/// queued them (and counted their first attempt) is durable, their ids, and
+/// a ring. An email the courier learns of only from the store (after a
+/// restart, or before the committer's barrier) has its attempt counted
+/// again.
+#[derive(Debug, Default)]
+pub struct Doorbell {
+    counted: Mutex<HashSet<u64>>,
+    bell: Notify,
+}
+
+impl Doorbell {
+    /// `ids` are queued and their commit is durable; wakes the courier.
+    pub fn announce(&self, ids: impl IntoIterator<Item = u64>) {
+        self.lock().extend(ids);
+        self.bell.notify_one();
+    }
+
+    /// The ids announced since the last call. Taken whole before the
+    /// courier reads the outbox: an id announced earlier is in what it reads
+    /// unless its email already left (it was found in the store and sent
+    /// before its announcement), and is forgotten either way.
+    pub(crate) fn take_all(&self) -> HashSet<u64> {
+        std::mem::take(&mut *self.lock())
+    }
+
+    /// Resolves at the next ring.
+    pub(crate) async fn rung(&self) {
+        self.bell.notified().await
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<u64>> {
+        self.counted.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {

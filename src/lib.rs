@@ -12,5 +12,6 @@ pub mod core;
 pub mod daemon;
 pub mod edge;
 pub mod failpoint;
+pub mod metrics;
 pub mod pack_check;
 pub mod web;

@@ -10,23 +10,8 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 
-use crate::edge::outbox::OutboxStats;
 use crate::edge::store::Store;
-
-/// Counters of the inbound side, by the folder a message was filed in.
-#[derive(Debug, Default)]
-pub struct InboundStats {
-    pub processed: AtomicU64,
-    pub rejected: AtomicU64,
-    pub quarantined: AtomicU64,
-    pub duplicates: AtomicU64,
-}
-
-/// Counters of the retention sweep (SPEC §8).
-#[derive(Debug, Default)]
-pub struct RetentionStats {
-    pub documents_purged: AtomicU64,
-}
+use crate::metrics::{InboundStats, OutboxStats, RetentionStats};
 
 #[derive(Clone)]
 pub struct AppState {

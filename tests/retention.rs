@@ -15,13 +15,14 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sijil::apply::Applier;
+use sijil::apply::Doorbell;
 use sijil::config::Config;
 use sijil::core::case::{CaseState, EventKind};
 use sijil::core::{CaseWrite, Effects, Input, handle};
 use sijil::edge::documents::Documents;
-use sijil::edge::outbox::{Doorbell, OutboxStats};
 use sijil::edge::render::Renderer;
 use sijil::edge::store::{Committed, Origin, Store};
+use sijil::metrics::OutboxStats;
 use sijil::pack_check::fields::Field;
 use support::config::{Inbound, Outbound};
 use support::{Pack, TestDir};

@@ -7,11 +7,12 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use crate::apply::Applier;
+use crate::apply::Doorbell;
 use crate::config::Config;
 use crate::core::{self, Input, retention};
-use crate::edge::outbox::{Doorbell, OutboxStats};
 use crate::edge::render::Renderer;
 use crate::edge::store::{Committed, Origin, Store};
+use crate::metrics::OutboxStats;
 
 /// Lists what the sweep would purge now.
 pub fn dry_run(store: &Store, cfg: &Config) -> Result<(), String> {

@@ -16,7 +16,7 @@ use crate::apply::Applier;
 use crate::core::case::EventKind;
 use crate::core::{self, Effects, Input};
 use crate::edge::store::{Committed, Origin};
-use crate::web::RetentionStats;
+use crate::metrics::RetentionStats;
 
 const EVERY: Duration = Duration::from_secs(3600);
 

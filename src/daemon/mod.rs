@@ -18,17 +18,20 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::apply::Applier;
+use crate::apply::Doorbell;
 use crate::config::{Config, MailboxConfig};
 use crate::edge::documents::Documents;
 use crate::edge::fetcher::{self, Parser};
 use crate::edge::mailbox::imap::ImapMailbox;
 use crate::edge::mailbox::maildir::MaildirMailbox;
 use crate::edge::mailbox::{Mailbox, MailboxError};
-use crate::edge::outbox::{Courier, Doorbell, OutboxStats};
+use crate::edge::outbox::Courier;
 use crate::edge::render::Renderer;
 use crate::edge::store::Store;
 use crate::edge::transport::Transport;
-use crate::web::{self, AppState, InboundStats, RetentionStats};
+use crate::metrics::OutboxStats;
+use crate::metrics::{InboundStats, RetentionStats};
+use crate::web::{self, AppState};
 use worker::Worker;
 
 /// Why `run` stopped with an error; `main` turns each into an exit code.

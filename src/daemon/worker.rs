@@ -20,7 +20,7 @@ use crate::core::{self, Class, Effects, Input};
 use crate::edge::documents::{Documents, Location};
 use crate::edge::fetcher::{self, Arrival, Filing, Parsed};
 use crate::edge::store::{Committed, Origin};
-use crate::web::InboundStats;
+use crate::metrics::InboundStats;
 
 /// The most messages decided before one flush makes them durable.
 const BATCH: usize = 32;

@@ -24,24 +24,23 @@
 //! The clock is the courier's `clock` (the system's, or a test's): nothing
 //! here reads the time another way.
 
-use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::apply::{Applier, ApplyError};
+use crate::apply::{Applier, ApplyError, Doorbell};
 use crate::core::case::EventKind;
 use crate::core::{self, Effects, Input, Refusal};
 use crate::edge::store::{Origin, OutboxEntry, StoreError};
 use crate::edge::transport::{CONNECTIONS, SendError, Transport};
+use crate::metrics::OutboxStats;
 
 /// First wait after a transient failure; doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_secs(2);
@@ -61,49 +60,6 @@ const GIVE_UP_CUT_SHORT: u32 = 8;
 pub fn backoff(failures: u32) -> Duration {
     let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(16));
     FIRST_BACKOFF.saturating_mul(factor).min(MAX_BACKOFF)
-}
-
-/// How the apply path hands emails to the courier: once the commit that
-/// queued them (and counted their first attempt) is durable, their ids, and
-/// a ring. An email the courier learns of only from the store (after a
-/// restart, or before the committer's barrier) has its attempt counted
-/// again.
-#[derive(Debug, Default)]
-pub struct Doorbell {
-    counted: Mutex<HashSet<u64>>,
-    bell: Notify,
-}
-
-impl Doorbell {
-    /// `ids` are queued and their commit is durable; wakes the courier.
-    pub fn announce(&self, ids: impl IntoIterator<Item = u64>) {
-        self.lock().extend(ids);
-        self.bell.notify_one();
-    }
-
-    /// The ids announced since the last call. Taken whole before the
-    /// courier reads the outbox: an id announced earlier is in what it reads
-    /// unless its email already left (it was found in the store and sent
-    /// before its announcement), and is forgotten either way.
-    fn take_all(&self) -> HashSet<u64> {
-        std::mem::take(&mut *self.lock())
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<u64>> {
-        self.counted.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// Counters the web edge exposes on `/metrics`, kept as the outbox changes
-/// (a scrape reads no store).
-#[derive(Debug, Default)]
-pub struct OutboxStats {
-    pub sent: std::sync::atomic::AtomicU64,
-    pub failed: std::sync::atomic::AtomicU64,
-    pub retried: std::sync::atomic::AtomicU64,
-    /// Emails waiting: counted from the store at start, then moved by the
-    /// apply path as commits queue and finish emails.
-    pub queued: std::sync::atomic::AtomicU64,
 }
 
 /// Delivers the outbox.
@@ -165,7 +121,7 @@ impl Courier {
             };
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                _ = self.doorbell.bell.notified() => {}
+                _ = self.doorbell.rung() => {}
                 _ = sleep => {}
             }
         }
