@@ -214,6 +214,7 @@ fn check(
             name: &d.name,
             size: d.size,
             head,
+            sha256: &d.sha256,
         })
         .collect();
     let limits = Limits {

@@ -43,6 +43,13 @@ const JPEG: &[u8] = &[
     0xff, 0xd8, 0xff, 0xe0, 0, 0x10, b'J', b'F', b'I', b'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0, 0xff,
     0xd9,
 ];
+/// A JPEG other than [`JPEG`]: a comment segment makes another file of it.
+fn jpeg_back() -> Vec<u8> {
+    let mut b = JPEG[..JPEG.len() - 2].to_vec();
+    b.extend_from_slice(&[0xff, 0xfe, 0, 6, b'b', b'a', b'c', b'k', 0xff, 0xd9]);
+    b
+}
+
 const ZIP: &[u8] = b"PK\x03\x04\x14\x00\x00\x00\x08\x00secret-stuff-here";
 
 fn fields() -> Vec<(&'static str, String)> {
@@ -70,7 +77,8 @@ fn documents() -> Vec<(&'static str, Vec<u8>)> {
             pdf("form"),
         ),
         ("MyKad depan.jpg", JPEG.to_vec()),
-        ("MyKad belakang.jpg", JPEG.to_vec()),
+        // Another scan: the two sides as one file is a problem of its own.
+        ("MyKad belakang.jpg", jpeg_back()),
         ("Letter of Authorisation.pdf", pdf("loa")),
     ]
 }

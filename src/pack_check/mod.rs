@@ -61,6 +61,9 @@ pub struct AttachmentMeta<'a> {
     pub size: u64,
     /// The first ≥ 8 KiB of the content, for sniffing.
     pub head: &'a [u8],
+    /// Hex SHA-256 of the whole content: one scan sent as two documents is
+    /// found by it. Empty when unknown (then nothing is compared).
+    pub sha256: &'a str,
 }
 
 /// Size limits (SPEC §4), configurable.

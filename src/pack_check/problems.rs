@@ -50,6 +50,10 @@ pub enum Code {
     IdDocMismatch,
     MykadFrontMissing,
     MykadBackMissing,
+    /// The MyKad front and back are one file (same SHA-256); `about` is the back.
+    MykadSidesSame,
+    /// Two different documents of the pack are one file; `about` names both.
+    DocumentsSameFile,
     /// Archive or executable, by name; `about` is the attachment.
     AttachmentTypeRefused,
     /// Not `.pdf`, `.jpg`/`.jpeg` or `.png`.
@@ -74,7 +78,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 41] = [
+    pub const ALL: [Code; 43] = [
         Code::FieldMissing,
         Code::EspaRefInvalid,
         Code::OrderInvalid,
@@ -104,6 +108,8 @@ impl Code {
         Code::IdDocMismatch,
         Code::MykadFrontMissing,
         Code::MykadBackMissing,
+        Code::MykadSidesSame,
+        Code::DocumentsSameFile,
         Code::AttachmentTypeRefused,
         Code::AttachmentTypeNotAllowed,
         Code::AttachmentTypeMismatch,
@@ -149,6 +155,8 @@ impl Code {
             Code::IdDocMismatch => "ID_DOC_MISMATCH",
             Code::MykadFrontMissing => "MYKAD_FRONT_MISSING",
             Code::MykadBackMissing => "MYKAD_BACK_MISSING",
+            Code::MykadSidesSame => "MYKAD_SIDES_SAME",
+            Code::DocumentsSameFile => "DOCUMENTS_SAME_FILE",
             Code::AttachmentTypeRefused => "ATTACHMENT_TYPE_REFUSED",
             Code::AttachmentTypeNotAllowed => "ATTACHMENT_TYPE_NOT_ALLOWED",
             Code::AttachmentTypeMismatch => "ATTACHMENT_TYPE_MISMATCH",
@@ -367,6 +375,18 @@ fn sentences(code: Code) -> (&'static str, &'static str) {
         Code::MykadBackMissing => (
             "Salinan MyKad bahagian belakang tiada.",
             "The copy of the back of the MyKad is missing.",
+        ),
+        Code::MykadSidesSame => (
+            "Salinan MyKad bahagian depan dan belakang{q} ialah fail yang sama: lampirkan \
+             imbasan bahagian depan dan imbasan bahagian belakang kad.",
+            "The copies of the MyKad front and back{q} are the same file: attach a scan of the \
+             front and a scan of the back of the card.",
+        ),
+        Code::DocumentsSameFile => (
+            "Lampiran{q} ialah fail yang sama untuk dua dokumen berlainan: setiap dokumen \
+             (borang, dokumen pengenalan, LOA) mesti failnya sendiri.",
+            "The attachments{q} are the same file sent as two different documents: each document \
+             (form, identity document, LOA) must be its own file.",
         ),
         Code::AttachmentTypeRefused => (
             "Lampiran{q} ditolak: fail arkib dan fail boleh laksana tidak diterima.",

@@ -40,6 +40,19 @@ pub fn jpeg() -> Vec<u8> {
     hex("ffd8ffe000104a46494600010100000100010000ffd9")
 }
 
+/// A minimal JPEG like [`jpeg`] with a comment segment saying `text`: distinct texts give
+/// distinct files (the MyKad front and back of a pack are two scans).
+pub fn jpeg_marked(text: &str) -> Vec<u8> {
+    let mut out = jpeg();
+    let eoi = out.split_off(out.len() - 2);
+    let len = u16::try_from(text.len() + 2).expect("a short comment");
+    out.extend_from_slice(&[0xff, 0xfe]);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(&eoi);
+    out
+}
+
 /// A valid 1×1 PNG.
 pub fn png() -> Vec<u8> {
     hex(concat!(
@@ -184,7 +197,11 @@ impl Pack {
                 "application/pdf",
             )
             .attachment("MyKad depan.jpg", jpeg(), "image/jpeg")
-            .attachment("MyKad belakang.jpg", jpeg(), "image/jpeg")
+            .attachment(
+                "MyKad belakang.jpg",
+                jpeg_marked("MyKad belakang"),
+                "image/jpeg",
+            )
             .attachment(
                 "Letter of Authorisation.pdf",
                 pdf("LOA Seri Indah for Ali bin Abu"),
