@@ -116,6 +116,15 @@ pub struct Checked {
     pub problems: Vec<Problem>,
 }
 
+impl Checked {
+    /// The problems that make the signee not eligible for the manual
+    /// route ([`Code::is_final`]): the pack is refused for good, not
+    /// returned as incomplete.
+    pub fn ineligible(&self) -> impl Iterator<Item = &Problem> {
+        self.problems.iter().filter(|p| p.is_final())
+    }
+}
+
 /// Checks a pack: the (merged) field lines, every attachment, and the size of
 /// the message. `today` decides the century of a MyKad birth date.
 pub fn check(

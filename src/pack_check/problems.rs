@@ -173,6 +173,29 @@ impl Code {
     }
 }
 
+impl Code {
+    /// Whether this problem ends the manual application: no document
+    /// added and no field corrected can help, given the signee's real
+    /// facts. The one rule for it (SPEC §4 "not eligible").
+    ///
+    /// Only PHONE_IDSAYA_COUNTRY is final: a Malaysian abroad or a
+    /// foreigner on a China, Taiwan or Japan number is served by iDsaya, so
+    /// the manual route is not theirs. It *could* also be a slip (a wrong
+    /// number typed), which is why the answer says how to send a corrected
+    /// pack; but the case cannot be completed by a reply, because what
+    /// stands in the way is the signee's phone, not the pack.
+    ///
+    /// Not final, though they read like eligibility: REASON_MALAYSIAN_PHONE
+    /// (a Malaysian abroad usually has a local number there too, or the
+    /// reason was chosen wrongly), REASON_NOT_MALAYSIAN / REASON_MALAYSIAN
+    /// (the other of LUAR_NEGARA and WARGA_ASING fits), and the ID Type
+    /// against nationality (ID_NATIONALITY_MISMATCH, PASSPORT_MALAYSIAN,
+    /// MYPR_NOT_PR): each is fixed by correcting a field of the pack.
+    pub fn is_final(self) -> bool {
+        matches!(self, Code::PhoneIdsayaCountry)
+    }
+}
+
 impl std::fmt::Display for Code {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.id())
@@ -196,6 +219,11 @@ impl Problem {
     /// A problem about a field, named by its combined label.
     pub fn field(code: Code, field: Field) -> Problem {
         Problem::new(code, Some(field.label()))
+    }
+
+    /// See [`Code::is_final`].
+    pub fn is_final(&self) -> bool {
+        self.code.is_final()
     }
 
     /// The field this problem is about, when `about` is a field label.
@@ -478,6 +506,8 @@ mod tests {
             p.en(),
             "The content of the attachment \"Borang.pdf\" does not match its file type."
         );
+        let finals: Vec<Code> = Code::ALL.into_iter().filter(|c| c.is_final()).collect();
+        assert_eq!(finals, vec![Code::PhoneIdsayaCountry]);
         let p = Problem::new(Code::ReasonMalaysianPhone, Some("LUAR_NEGARA".into()));
         assert_eq!(
             p.ms(),

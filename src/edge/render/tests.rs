@@ -414,3 +414,41 @@ fn tidy_text_keeps_the_signature_separator() {
         "a\n\n\nb\n-- \nc\n"
     );
 }
+
+#[test]
+fn ineligible_says_not_eligible_names_idsaya_and_how_to_send_a_corrected_pack() {
+    let r = Renderer::new().unwrap();
+    let (subject, text, html) = r
+        .render_parts(Template::Ineligible, &sample_context())
+        .unwrap();
+    assert_eq!(
+        subject,
+        "[SJL-2026-000001] Tidak layak untuk permohonan manual / Not eligible for the manual \
+         application — Ali bin Abu"
+    );
+    for part in [&text, &html] {
+        for needle in [
+            "tidak layak",
+            "not eligible",
+            "PHONE_IDSAYA_COUNTRY",
+            "A China (+86) phone number is not eligible.",
+            "iDsaya",
+            "permohonan baharu",
+            "send a new application",
+            "not as a reply",
+            // The other problems, for the new pack.
+            "LOA_MISSING",
+        ] {
+            assert!(part.contains(needle), "ineligible lacks {needle}:\n{part}");
+        }
+        // Not the INCOMPLETE email's promise of a re-check on reply.
+        assert!(!part.contains("incomplete") && !part.contains("Cara membetulkan"));
+    }
+    let (_, text, _) = r
+        .render_parts(
+            Template::Ineligible,
+            &json!({"ref": "SJL-2026-000001", "ineligible": [], "problems": []}),
+        )
+        .unwrap();
+    assert!(!text.contains("Other items to correct"), "{text}");
+}
