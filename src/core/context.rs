@@ -52,9 +52,17 @@ pub fn signee_context(case: &Case) -> Value {
             "reason": a.reason.as_str(),
         });
     }
-    // Incomplete: show what was written, except the ID number.
+    // Incomplete: show what was written, the ID number masked as the ACK
+    // masks it (by the ID Type written, else keeping only its start).
     let f = |field| case.fields.get(field).map(str::to_string);
+    let id_masked = case.fields.get(Field::IdNumber).map(|number| {
+        match case.fields.get(Field::IdType).and_then(IdType::parse) {
+            Some(id_type) => mask_id(id_type, number),
+            None => crate::pack_check::mykad::masked(number),
+        }
+    });
     json!({
+        "id_masked": id_masked,
         "name": f(Field::FullName),
         "email": f(Field::Email),
         "phone": f(Field::Phone),
