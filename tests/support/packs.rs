@@ -117,6 +117,8 @@ pub struct Pack {
     headers: Vec<(String, String)>,
     lines: Vec<Line>,
     html_only: bool,
+    /// The HTML body as a mail client wrote it, when given (sent as text/html only).
+    raw_html: Option<String>,
     attachments: Vec<Attachment>,
 }
 
@@ -157,6 +159,7 @@ impl Pack {
             headers: Vec::new(),
             lines: Vec::new(),
             html_only: false,
+            raw_html: None,
             attachments: Vec::new(),
         }
     }
@@ -358,6 +361,13 @@ impl Pack {
         self
     }
 
+    /// Sends `html` as the body, text/html only, exactly as given (a mail client's markup:
+    /// links, tables, `&nbsp;`).
+    pub fn html_body(mut self, html: &str) -> Pack {
+        self.raw_html = Some(html.to_string());
+        self
+    }
+
     /// Adds an attachment.
     pub fn attachment(mut self, name: &str, bytes: Vec<u8>, mime: &str) -> Pack {
         self.attachments.push(Attachment {
@@ -492,7 +502,9 @@ impl Pack {
         h("MIME-Version", "1.0");
 
         let text = format!("{}\r\n", self.body_text());
-        let (text_type, text) = if self.html_only {
+        let (text_type, text) = if let Some(raw) = &self.raw_html {
+            ("text/html", format!("{raw}\r\n"))
+        } else if self.html_only {
             ("text/html", html(&text))
         } else {
             ("text/plain", text)
