@@ -122,8 +122,15 @@ async fn packs_are_checked_rule_by_rule_and_the_problems_named() {
     let emel1 = servers.wait_for(FOREIGN_SIGNEE, "INBOX", 1, WAIT).await;
     assert_eq!(reference(&subject(&emel1[0])), reference(&subject(ack)));
 
+    // A number iDsaya serves is not eligible, not incomplete (issue #15).
+    let refused = answer_to(&dev, china_phone.id());
+    assert!(
+        subject(refused).contains("Not eligible"),
+        "{}",
+        subject(refused)
+    );
+    assert!(text(refused).contains("PHONE_IDSAYA_COUNTRY"));
     for (pack, code) in [
-        (&china_phone, "PHONE_IDSAYA_COUNTRY"),
         (&front_only, "MYKAD_BACK_MISSING"),
         (&zip_as_pdf, "ATTACHMENT_TYPE_MISMATCH"),
     ] {

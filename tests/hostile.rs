@@ -835,6 +835,7 @@ fn the_fuzz_targets_promises_hold_on_the_corpus_and_seeds() {
                 name: &a.name,
                 size: a.bytes.len() as u64,
                 head: &a.bytes[..a.bytes.len().min(8192)],
+                sha256: &a.sha256,
             })
             .collect();
         let fields = sijil::pack_check::fields::Fields::parse(&msg.text);

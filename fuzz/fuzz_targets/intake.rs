@@ -14,7 +14,7 @@ use libfuzzer_sys::fuzz_target;
 use sijil::config::Config;
 use sijil::core::case::Case;
 use sijil::core::classify::Classifier;
-use sijil::core::email::Sender;
+use sijil::core::email::FromAddress;
 use sijil::core::{Input, MemView, SentEmail, View, ViewResult, handle};
 use sijil::core::Folder;
 use sijil::edge::render::{self, Renderer};

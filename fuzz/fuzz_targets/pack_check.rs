@@ -32,6 +32,7 @@ fuzz_target!(|raw: &[u8]| {
             name: &a.name,
             size: a.bytes.len() as u64,
             head: &a.bytes[..a.bytes.len().min(8192)],
+            sha256: &a.sha256,
         })
         .collect();
     check(&Fields::parse(&msg.text), &metas, msg.size);

@@ -149,6 +149,14 @@ pub enum EventKind {
         from: Option<CaseState>,
         to: CaseState,
     },
+    /// The case was closed as `rejected`: `codes` are the problem codes
+    /// that decided it (empty for a staff REJECT), `reason` says why in
+    /// words.
+    Rejected {
+        #[serde(default)]
+        codes: Vec<String>,
+        reason: String,
+    },
     /// A pack for the same signee arrived again and was refused.
     DuplicateRefused { message_id: Option<String> },
     /// An email was queued in the outbox.

@@ -5,8 +5,8 @@
 use serde_json::{Value, json};
 
 use crate::core::case::{Case, Document};
-use crate::pack_check::IdType;
 use crate::pack_check::fields::Field;
+use crate::pack_check::{IdType, Problem};
 
 pub fn case_context(case: &Case) -> Value {
     json!({
@@ -15,12 +15,24 @@ pub fn case_context(case: &Case) -> Value {
         "state": case.state.as_str(),
         "signee": signee_context(case),
         "documents": case.documents.iter().map(document_context).collect::<Vec<_>>(),
-        "problems": case.problems.iter().map(|p| json!({
-            "code": p.code.id(),
-            "ms": p.ms(),
-            "en": p.en(),
-        })).collect::<Vec<_>>(),
+        "problems": problems_context(&case.problems.iter().collect::<Vec<_>>()),
     })
+}
+
+/// Problems as the templates list them: the code and both sentences.
+pub fn problems_context(problems: &[&Problem]) -> Value {
+    Value::Array(
+        problems
+            .iter()
+            .map(|p| {
+                json!({
+                    "code": p.code.id(),
+                    "ms": p.ms(),
+                    "en": p.en(),
+                })
+            })
+            .collect(),
+    )
 }
 
 /// What the templates may show of the signee: never the full ID number.
@@ -40,9 +52,17 @@ pub fn signee_context(case: &Case) -> Value {
             "reason": a.reason.as_str(),
         });
     }
-    // Incomplete: show what was written, except the ID number.
+    // Incomplete: show what was written, the ID number masked as the ACK
+    // masks it (by the ID Type written, else keeping only its start).
     let f = |field| case.fields.get(field).map(str::to_string);
+    let id_masked = case.fields.get(Field::IdNumber).map(|number| {
+        match case.fields.get(Field::IdType).and_then(IdType::parse) {
+            Some(id_type) => mask_id(id_type, number),
+            None => crate::pack_check::mykad::masked(number),
+        }
+    });
     json!({
+        "id_masked": id_masked,
         "name": f(Field::FullName),
         "email": f(Field::Email),
         "phone": f(Field::Phone),

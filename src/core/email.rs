@@ -16,6 +16,9 @@ pub enum Template {
     Incomplete,
     /// Developer: this pack duplicates an existing case (named).
     Duplicate,
+    /// Developer: the signee is not eligible for the manual route (why,
+    /// and that iDsaya is theirs); the case is closed as rejected.
+    Ineligible,
     /// Signee: application submitted, expect a verification call.
     Emel1,
     /// Verifiers: a case is waiting for their call.
@@ -25,9 +28,10 @@ pub enum Template {
 }
 
 impl Template {
-    pub const ALL: [Template; 6] = [
+    pub const ALL: [Template; 7] = [
         Template::Ack,
         Template::Incomplete,
+        Template::Ineligible,
         Template::Duplicate,
         Template::Emel1,
         Template::StaffVerify,
@@ -39,6 +43,7 @@ impl Template {
         match self {
             Template::Ack => "ack",
             Template::Incomplete => "incomplete",
+            Template::Ineligible => "ineligible",
             Template::Duplicate => "duplicate",
             Template::Emel1 => "emel1",
             Template::StaffVerify => "staff-verify",

@@ -7,14 +7,14 @@ use serde_json::json;
 use crate::config::{Config, StaffRole};
 use crate::core::Folder;
 use crate::core::case::{Actor, Case, CaseState, Document, Event, EventKind};
-use crate::core::context::{case_context, signee_context};
+use crate::core::context::{case_context, problems_context, signee_context};
 use crate::core::effects::{CaseWrite, Effects, NewCase};
 use crate::core::email::{Email, FromAddress, Recipient, Template, Thread};
 use crate::core::message::{Attachment, Inbound};
 use crate::core::view::{View, ViewResult};
 use crate::pack_check::attachment::{self, Content};
 use crate::pack_check::fields::{Field, Fields};
-use crate::pack_check::{self, Application, AttachmentMeta, Limits};
+use crate::pack_check::{self, Application, AttachmentMeta, Limits, Problem};
 
 /// How much of a document is kept beside its digest, so that a later
 /// re-check (after a supplement) can sniff its type without reading the
@@ -22,8 +22,9 @@ use crate::pack_check::{self, Application, AttachmentMeta, Limits};
 const HEAD_LEN: usize = 64;
 
 /// A pack from a registered developer: a new case, `received` when the
-/// check passes, `incomplete` otherwise; or a refusal naming the open case
-/// it duplicates.
+/// check passes, `rejected` when the signee is not eligible for the manual
+/// route (a problem no correction can fix, [`pack_check::Code::is_final`]),
+/// `incomplete` otherwise; or a refusal naming the open case it duplicates.
 pub fn new_pack(
     msg: &Inbound,
     view: &impl View,
@@ -73,8 +74,10 @@ pub fn new_pack(
     let year = now.year();
     let sequence = view.next_sequence(year)?;
     let reference = format!("{}-{year}-{sequence:06}", cfg.case.reference_prefix);
+    let ineligible = checked.ineligible().next().is_some();
     let (state, problems, application) = match checked.application {
         Some(app) => (CaseState::Received, Vec::new(), Some(app)),
+        None if ineligible => (CaseState::Rejected, checked.problems, None),
         None => (CaseState::Incomplete, checked.problems, None),
     };
     let case = Case {
@@ -91,7 +94,12 @@ pub fn new_pack(
         thread: thread_of(msg),
     };
     let actor = Actor::Developer(from);
-    let mut d = Effects::only_filing(Folder::Processed, "new pack");
+    let folder = if state == CaseState::Rejected {
+        Folder::Rejected
+    } else {
+        Folder::Processed
+    };
+    let mut d = Effects::only_filing(folder, "new pack");
     d.keep_attachments = documents.iter().map(|(i, _)| *i).collect();
     d.events = vec![
         (reference.clone(), message_in(msg, &actor, now)),
@@ -110,7 +118,7 @@ pub fn new_pack(
             reference.clone(),
             event(
                 now,
-                actor,
+                actor.clone(),
                 EventKind::StateChanged {
                     from: None,
                     to: state,
@@ -118,10 +126,14 @@ pub fn new_pack(
             ),
         ),
     ];
-    d.reason = if state == CaseState::Received {
-        "pack accepted"
-    } else {
-        "pack incomplete"
+    d.reason = match state {
+        CaseState::Received => "pack accepted",
+        CaseState::Rejected => {
+            d.events
+                .push((reference.clone(), rejected_event(&case, &actor, now)));
+            "pack not eligible"
+        }
+        _ => "pack incomplete",
     };
     d.emails = emails_for(&case, cfg);
     d.cases.push(CaseWrite {
@@ -171,6 +183,8 @@ pub fn supplement(
             event(now, actor.clone(), EventKind::DocumentsAdded { names }),
         ));
     }
+    // A refusal for good is written after the check that decided it.
+    let mut closing = Vec::new();
     match checked.application {
         Some(app) => {
             case.application = Some(app);
@@ -185,6 +199,18 @@ pub fn supplement(
             }
             d.reason = "pack completed";
         }
+        None if checked.ineligible().next().is_some() => {
+            case.problems = checked.problems;
+            match case.transition(CaseState::Rejected, now) {
+                Ok(change) => closing.push(event(now, actor.clone(), change)),
+                Err(_) => {
+                    return Effects::only_filing(Folder::Quarantine, "case moved on meanwhile");
+                }
+            }
+            closing.push(rejected_event(&case, &actor, now));
+            d.filing = Some(Folder::Rejected);
+            d.reason = "pack not eligible";
+        }
         None => {
             case.problems = checked.problems;
             case.updated_at = now;
@@ -193,6 +219,9 @@ pub fn supplement(
     }
     d.events
         .push((case.reference.clone(), checked_event(&case, &actor, now)));
+    let reference = case.reference.clone();
+    d.events
+        .extend(closing.into_iter().map(|e| (reference.clone(), e)));
     d.emails = emails_for(&case, cfg);
     d.cases.push(CaseWrite { case, new: None });
     d
@@ -214,6 +243,7 @@ fn check(
             name: &d.name,
             size: d.size,
             head,
+            sha256: &d.sha256,
         })
         .collect();
     let limits = Limits {
@@ -329,6 +359,16 @@ fn emails_for(case: &Case, cfg: &Config) -> Vec<Email> {
             }));
             out
         }
+        (CaseState::Rejected, _) => {
+            // What stands in the way for good, apart from what a new pack
+            // would also have to correct.
+            let (ineligible, other): (Vec<&Problem>, Vec<&Problem>) =
+                case.problems.iter().partition(|p| p.is_final());
+            let mut mail = email(Template::Ineligible, vec![developer]);
+            mail.context["ineligible"] = problems_context(&ineligible);
+            mail.context["problems"] = problems_context(&other);
+            vec![mail]
+        }
         _ => vec![email(Template::Incomplete, vec![developer])],
     }
 }
@@ -363,6 +403,20 @@ pub fn message_in(msg: &Inbound, actor: &Actor, now: DateTime<Utc>) -> Event {
         EventKind::MessageIn {
             message_id: msg.message_id.clone(),
             subject: msg.subject.clone(),
+        },
+    )
+}
+
+/// The case closed as not eligible: the final codes and, in words, why.
+fn rejected_event(case: &Case, actor: &Actor, now: DateTime<Utc>) -> Event {
+    let finals: Vec<&Problem> = case.problems.iter().filter(|p| p.is_final()).collect();
+    let why: Vec<String> = finals.iter().map(|p| p.en()).collect();
+    event(
+        now,
+        actor.clone(),
+        EventKind::Rejected {
+            codes: finals.iter().map(|p| p.code.id().to_string()).collect(),
+            reason: format!("not eligible for the manual route: {}", why.join(" ")),
         },
     )
 }

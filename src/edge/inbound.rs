@@ -13,6 +13,8 @@ mod base64_bodies;
 #[cfg(test)]
 mod base64_equivalence;
 pub mod delivery_report;
+#[cfg(test)]
+mod html_fields;
 
 /// The most attachments read from one message. A pack has five documents
 /// and a reply a few more; thousands of tiny parts would otherwise each
@@ -223,6 +225,13 @@ const MAX_HTML_TAGS: usize = 5_000;
 /// HTML-only mail (SPEC §2): turn it into plain text lines, wide enough that
 /// no `Label: value` line is wrapped. Beyond [`MAX_HTML_TAGS`] tags the rest
 /// is dropped: the text above, where the field lines are, is kept.
+///
+/// The text is what a person reading the email sees: mail clients make
+/// links of addresses and numbers (`mailto:`, `tel:`), and a link shows as
+/// its text alone, with no brackets around it and no target after it (the
+/// trivial decorator), so `Emel / Email: <a href="mailto:…">ali@…</a>` reads
+/// `Emel / Email: ali@…`. Table cells keep html2text's `│` between them,
+/// which the field parser reads as a label/value row.
 pub fn html_to_text(html: &str) -> String {
     let html = match html.match_indices('<').nth(MAX_HTML_TAGS) {
         Some((cut, _)) => {
@@ -236,7 +245,7 @@ pub fn html_to_text(html: &str) -> String {
         }
         None => html,
     };
-    html2text::config::plain_no_decorate()
+    html2text::config::with_decorator(html2text::render::TrivialDecorator::new())
         .string_from_read(html.as_bytes(), 10_000)
         .unwrap_or_default()
 }

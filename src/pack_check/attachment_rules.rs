@@ -15,13 +15,19 @@ pub(super) fn check_attachments(
     // Every kind sent, faulty or not: a faulty form is named once, as faulty,
     // not again as missing.
     let mut sent: Vec<DocKind> = Vec::new();
+    // The acceptable documents, for the same-file rule.
+    let mut good: Vec<(DocKind, &AttachmentMeta)> = Vec::new();
     for a in attachments {
         let (kind, ok) = check_one(a, limits, problems);
         if let Some(kind) = kind {
             sent.push(kind);
+            if ok {
+                good.push((kind, a));
+            }
         }
         documents.push(kind.filter(|_| ok));
     }
+    check_same_files(&good, problems);
 
     if !sent.contains(&DocKind::ApplicationForm) {
         problems.push(Problem::new(Code::FormMissing, None));
@@ -52,6 +58,39 @@ pub(super) fn check_attachments(
         problems.push(Problem::new(Code::LoaMissing, None));
     }
     documents
+}
+
+/// One file sent as two documents: each is named once, by the first pair
+/// that shares a digest. The same document twice (two copies of the form)
+/// is harmless and not reported; the MyKad front and back being one scan
+/// has its own code, since that is the slip a clerk makes (one side scanned,
+/// attached twice).
+fn check_same_files(good: &[(DocKind, &AttachmentMeta)], problems: &mut Vec<Problem>) {
+    let mut reported: Vec<&str> = Vec::new();
+    for (i, (kind, a)) in good.iter().enumerate() {
+        if a.sha256.is_empty() || reported.contains(&a.sha256) {
+            continue;
+        }
+        let Some((other_kind, other)) = good[i + 1..]
+            .iter()
+            .find(|(k, b)| b.sha256 == a.sha256 && k != kind)
+        else {
+            continue;
+        };
+        reported.push(a.sha256);
+        let sides = [DocKind::MyKadFront, DocKind::MyKadBack];
+        let code = if sides.contains(kind) && sides.contains(other_kind) {
+            Code::MykadSidesSame
+        } else {
+            Code::DocumentsSameFile
+        };
+        let names = format!(
+            "{}, {}",
+            attachment::display_name(a.name),
+            attachment::display_name(other.name)
+        );
+        problems.push(Problem::new(code, Some(names)));
+    }
 }
 
 /// One attachment: its kind (when the name says) and whether it is

@@ -147,7 +147,9 @@ impl Reason {
                 "Malaysian citizen abroad",
             ),
             Reason::WargaAsing => ("Warga asing", "Foreign national"),
-            Reason::Oku => ("Orang Kurang Upaya (OKU)", "Person with disability (OKU)"),
+            // Shown beside the code (`OKU (Orang Kurang Upaya / …)`), so
+            // the code is not repeated inside.
+            Reason::Oku => ("Orang Kurang Upaya", "Person with disability"),
         }
     }
 

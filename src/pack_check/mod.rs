@@ -61,6 +61,9 @@ pub struct AttachmentMeta<'a> {
     pub size: u64,
     /// The first ≥ 8 KiB of the content, for sniffing.
     pub head: &'a [u8],
+    /// Hex SHA-256 of the whole content: one scan sent as two documents is
+    /// found by it. Empty when unknown (then nothing is compared).
+    pub sha256: &'a str,
 }
 
 /// Size limits (SPEC §4), configurable.
@@ -111,6 +114,15 @@ pub struct Checked {
     /// mail client's signature picture).
     pub documents: Vec<Option<DocKind>>,
     pub problems: Vec<Problem>,
+}
+
+impl Checked {
+    /// The problems that make the signee not eligible for the manual
+    /// route ([`Code::is_final`]): the pack is refused for good, not
+    /// returned as incomplete.
+    pub fn ineligible(&self) -> impl Iterator<Item = &Problem> {
+        self.problems.iter().filter(|p| p.is_final())
+    }
 }
 
 /// Checks a pack: the (merged) field lines, every attachment, and the size of

@@ -50,6 +50,10 @@ pub enum Code {
     IdDocMismatch,
     MykadFrontMissing,
     MykadBackMissing,
+    /// The MyKad front and back are one file (same SHA-256); `about` is the back.
+    MykadSidesSame,
+    /// Two different documents of the pack are one file; `about` names both.
+    DocumentsSameFile,
     /// Archive or executable, by name; `about` is the attachment.
     AttachmentTypeRefused,
     /// Not `.pdf`, `.jpg`/`.jpeg` or `.png`.
@@ -74,7 +78,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 41] = [
+    pub const ALL: [Code; 43] = [
         Code::FieldMissing,
         Code::EspaRefInvalid,
         Code::OrderInvalid,
@@ -104,6 +108,8 @@ impl Code {
         Code::IdDocMismatch,
         Code::MykadFrontMissing,
         Code::MykadBackMissing,
+        Code::MykadSidesSame,
+        Code::DocumentsSameFile,
         Code::AttachmentTypeRefused,
         Code::AttachmentTypeNotAllowed,
         Code::AttachmentTypeMismatch,
@@ -149,6 +155,8 @@ impl Code {
             Code::IdDocMismatch => "ID_DOC_MISMATCH",
             Code::MykadFrontMissing => "MYKAD_FRONT_MISSING",
             Code::MykadBackMissing => "MYKAD_BACK_MISSING",
+            Code::MykadSidesSame => "MYKAD_SIDES_SAME",
+            Code::DocumentsSameFile => "DOCUMENTS_SAME_FILE",
             Code::AttachmentTypeRefused => "ATTACHMENT_TYPE_REFUSED",
             Code::AttachmentTypeNotAllowed => "ATTACHMENT_TYPE_NOT_ALLOWED",
             Code::AttachmentTypeMismatch => "ATTACHMENT_TYPE_MISMATCH",
@@ -162,6 +170,29 @@ impl Code {
             Code::SigneeEmailMismatch => "SIGNEE_EMAIL_MISMATCH",
             Code::DuplicateCase => "DUPLICATE_CASE",
         }
+    }
+}
+
+impl Code {
+    /// Whether this problem ends the manual application: no document
+    /// added and no field corrected can help, given the signee's real
+    /// facts. The one rule for it (SPEC §4 "not eligible").
+    ///
+    /// Only PHONE_IDSAYA_COUNTRY is final: a Malaysian abroad or a
+    /// foreigner on a China, Taiwan or Japan number is served by iDsaya, so
+    /// the manual route is not theirs. It *could* also be a slip (a wrong
+    /// number typed), which is why the answer says how to send a corrected
+    /// pack; but the case cannot be completed by a reply, because what
+    /// stands in the way is the signee's phone, not the pack.
+    ///
+    /// Not final, though they read like eligibility: REASON_MALAYSIAN_PHONE
+    /// (a Malaysian abroad usually has a local number there too, or the
+    /// reason was chosen wrongly), REASON_NOT_MALAYSIAN / REASON_MALAYSIAN
+    /// (the other of LUAR_NEGARA and WARGA_ASING fits), and the ID Type
+    /// against nationality (ID_NATIONALITY_MISMATCH, PASSPORT_MALAYSIAN,
+    /// MYPR_NOT_PR): each is fixed by correcting a field of the pack.
+    pub fn is_final(self) -> bool {
+        matches!(self, Code::PhoneIdsayaCountry)
     }
 }
 
@@ -188,6 +219,11 @@ impl Problem {
     /// A problem about a field, named by its combined label.
     pub fn field(code: Code, field: Field) -> Problem {
         Problem::new(code, Some(field.label()))
+    }
+
+    /// See [`Code::is_final`].
+    pub fn is_final(&self) -> bool {
+        self.code.is_final()
     }
 
     /// The field this problem is about, when `about` is a field label.
@@ -368,6 +404,18 @@ fn sentences(code: Code) -> (&'static str, &'static str) {
             "Salinan MyKad bahagian belakang tiada.",
             "The copy of the back of the MyKad is missing.",
         ),
+        Code::MykadSidesSame => (
+            "Salinan MyKad bahagian depan dan belakang{q} ialah fail yang sama: lampirkan \
+             imbasan bahagian depan dan imbasan bahagian belakang kad.",
+            "The copies of the MyKad front and back{q} are the same file: attach a scan of the \
+             front and a scan of the back of the card.",
+        ),
+        Code::DocumentsSameFile => (
+            "Lampiran{q} ialah fail yang sama untuk dua dokumen berlainan: setiap dokumen \
+             (borang, dokumen pengenalan, LOA) mesti failnya sendiri.",
+            "The attachments{q} are the same file sent as two different documents: each document \
+             (form, identity document, LOA) must be its own file.",
+        ),
         Code::AttachmentTypeRefused => (
             "Lampiran{q} ditolak: fail arkib dan fail boleh laksana tidak diterima.",
             "The attachment{q} is refused: archives and executable files are not accepted.",
@@ -458,6 +506,8 @@ mod tests {
             p.en(),
             "The content of the attachment \"Borang.pdf\" does not match its file type."
         );
+        let finals: Vec<Code> = Code::ALL.into_iter().filter(|c| c.is_final()).collect();
+        assert_eq!(finals, vec![Code::PhoneIdsayaCountry]);
         let p = Problem::new(Code::ReasonMalaysianPhone, Some("LUAR_NEGARA".into()));
         assert_eq!(
             p.ms(),

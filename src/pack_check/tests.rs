@@ -37,6 +37,9 @@ fn att(name: &'static str, head: &'static [u8]) -> AttachmentMeta<'static> {
         name,
         size: 50_000,
         head,
+        // Distinct names stand for distinct files here; a test of the
+        // same-file rules sets the digest itself.
+        sha256: name,
     }
 }
 
@@ -400,6 +403,11 @@ fn attachment_rules() {
         size: 0,
         ..att("IC back.jpg", b"")
     };
+    // `a` with the content (digest) of `b`.
+    let same = |a: AttachmentMeta<'static>, b: AttachmentMeta<'static>| AttachmentMeta {
+        sha256: b.sha256,
+        ..a
+    };
     #[rustfmt::skip]
     let cases: Vec<(&str, Vec<AttachmentMeta>, Vec<Code>, Documents)> = vec![
         ("front+back", vec![form, front, back, loa], vec![],
@@ -457,6 +465,18 @@ fn attachment_rules() {
             vec![Some(ApplicationForm), Some(MyKadBoth), Some(Loa), None]),
         ("two forms are fine", vec![form, form, both, loa], vec![],
             vec![Some(ApplicationForm), Some(ApplicationForm), Some(MyKadBoth), Some(Loa)]),
+        ("front and back one scan", vec![form, front, same(back, front), loa],
+            vec![Code::MykadSidesSame],
+            vec![Some(ApplicationForm), Some(MyKadFront), Some(MyKadBack), Some(Loa)]),
+        ("form and loa one file", vec![form, both, same(loa, form)],
+            vec![Code::DocumentsSameFile],
+            vec![Some(ApplicationForm), Some(MyKadBoth), Some(Loa)]),
+        ("both sides file is the form", vec![form, same(both, form), loa],
+            vec![Code::DocumentsSameFile],
+            vec![Some(ApplicationForm), Some(MyKadBoth), Some(Loa)]),
+        ("faulty copy not compared", vec![form, front, same(big, front), loa],
+            vec![Code::AttachmentTooLarge],
+            vec![Some(ApplicationForm), Some(MyKadFront), None, Some(Loa)]),
     ];
     for (what, attachments, want, docs) in cases {
         let c = run(&Fields::parse(SPEC_PACK), &attachments);
@@ -528,4 +548,41 @@ fn checked_serialises() {
     let c = run(&Fields::parse(SPEC_PACK), &spec_attachments());
     let back: Checked = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
     assert_eq!(back, c);
+}
+
+#[test]
+fn one_scan_sent_as_two_documents_is_named_in_both_languages() {
+    let front = att("MyKad depan.jpg", JPEG);
+    let back = AttachmentMeta {
+        sha256: front.sha256,
+        ..att("MyKad belakang.jpg", JPEG)
+    };
+    let form = att("Borang Permohonan.pdf", PDF);
+    let c = run(
+        &Fields::parse(SPEC_PACK),
+        &[form, front, back, att("LOA.pdf", PDF)],
+    );
+    assert_eq!(codes(&c), vec![Code::MykadSidesSame]);
+    let p = &c.problems[0];
+    assert_eq!(
+        p.en(),
+        "The copies of the MyKad front and back \"MyKad depan.jpg, MyKad belakang.jpg\" are the \
+         same file: attach a scan of the front and a scan of the back of the card."
+    );
+    assert!(
+        p.ms()
+            .starts_with("Salinan MyKad bahagian depan dan belakang \"MyKad depan.jpg")
+    );
+
+    let loa = AttachmentMeta {
+        sha256: form.sha256,
+        ..att("LOA.pdf", PDF)
+    };
+    let both = att("MyKad depan belakang.pdf", PDF);
+    let c = run(&Fields::parse(SPEC_PACK), &[form, both, loa]);
+    assert_eq!(codes(&c), vec![Code::DocumentsSameFile]);
+    assert!(c.problems[0].en().starts_with(
+        "The attachments \"Borang Permohonan.pdf, LOA.pdf\" are the same file sent as two \
+         different documents"
+    ));
 }

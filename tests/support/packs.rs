@@ -40,6 +40,19 @@ pub fn jpeg() -> Vec<u8> {
     hex("ffd8ffe000104a46494600010100000100010000ffd9")
 }
 
+/// A minimal JPEG like [`jpeg`] with a comment segment saying `text`: distinct texts give
+/// distinct files (the MyKad front and back of a pack are two scans).
+pub fn jpeg_marked(text: &str) -> Vec<u8> {
+    let mut out = jpeg();
+    let eoi = out.split_off(out.len() - 2);
+    let len = u16::try_from(text.len() + 2).expect("a short comment");
+    out.extend_from_slice(&[0xff, 0xfe]);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(&eoi);
+    out
+}
+
 /// A valid 1×1 PNG.
 pub fn png() -> Vec<u8> {
     hex(concat!(
@@ -104,6 +117,8 @@ pub struct Pack {
     headers: Vec<(String, String)>,
     lines: Vec<Line>,
     html_only: bool,
+    /// The HTML body as a mail client wrote it, when given (sent as text/html only).
+    raw_html: Option<String>,
     attachments: Vec<Attachment>,
 }
 
@@ -144,6 +159,7 @@ impl Pack {
             headers: Vec::new(),
             lines: Vec::new(),
             html_only: false,
+            raw_html: None,
             attachments: Vec::new(),
         }
     }
@@ -184,7 +200,11 @@ impl Pack {
                 "application/pdf",
             )
             .attachment("MyKad depan.jpg", jpeg(), "image/jpeg")
-            .attachment("MyKad belakang.jpg", jpeg(), "image/jpeg")
+            .attachment(
+                "MyKad belakang.jpg",
+                jpeg_marked("MyKad belakang"),
+                "image/jpeg",
+            )
             .attachment(
                 "Letter of Authorisation.pdf",
                 pdf("LOA Seri Indah for Ali bin Abu"),
@@ -341,6 +361,13 @@ impl Pack {
         self
     }
 
+    /// Sends `html` as the body, text/html only, exactly as given (a mail client's markup:
+    /// links, tables, `&nbsp;`).
+    pub fn html_body(mut self, html: &str) -> Pack {
+        self.raw_html = Some(html.to_string());
+        self
+    }
+
     /// Adds an attachment.
     pub fn attachment(mut self, name: &str, bytes: Vec<u8>, mime: &str) -> Pack {
         self.attachments.push(Attachment {
@@ -475,7 +502,9 @@ impl Pack {
         h("MIME-Version", "1.0");
 
         let text = format!("{}\r\n", self.body_text());
-        let (text_type, text) = if self.html_only {
+        let (text_type, text) = if let Some(raw) = &self.raw_html {
+            ("text/html", format!("{raw}\r\n"))
+        } else if self.html_only {
             ("text/html", html(&text))
         } else {
             ("text/plain", text)

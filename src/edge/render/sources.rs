@@ -33,6 +33,7 @@ pub(super) fn sources(template: Template) -> Sources {
     match template {
         Template::Ack => template_sources!("ack"),
         Template::Incomplete => template_sources!("incomplete"),
+        Template::Ineligible => template_sources!("ineligible"),
         Template::Duplicate => template_sources!("duplicate"),
         Template::Emel1 => template_sources!("emel1"),
         Template::StaffVerify => template_sources!("staff-verify"),
@@ -102,6 +103,10 @@ pub(super) fn sample_context() -> Value {
         ],
         "problems": [
             { "code": "LOA_MISSING", "ms": "Surat Kebenaran (LOA) tiada.", "en": "The LOA is missing." }
+        ],
+        "ineligible": [
+            { "code": "PHONE_IDSAYA_COUNTRY", "ms": "Nombor telefon China (+86) tidak layak.",
+              "en": "A China (+86) phone number is not eligible." }
         ],
         "existing": { "ref": "SJL-2026-000001", "state": "received" },
         "state": "received"

@@ -414,3 +414,83 @@ fn tidy_text_keeps_the_signature_separator() {
         "a\n\n\nb\n-- \nc\n"
     );
 }
+
+#[test]
+fn ineligible_says_not_eligible_names_idsaya_and_how_to_send_a_corrected_pack() {
+    let r = Renderer::new().unwrap();
+    let (subject, text, html) = r
+        .render_parts(Template::Ineligible, &sample_context())
+        .unwrap();
+    assert_eq!(
+        subject,
+        "[SJL-2026-000001] Tidak layak untuk permohonan manual / Not eligible for the manual \
+         application — Ali bin Abu"
+    );
+    for part in [&text, &html] {
+        for needle in [
+            "tidak layak",
+            "not eligible",
+            "PHONE_IDSAYA_COUNTRY",
+            "A China (+86) phone number is not eligible.",
+            "iDsaya",
+            "permohonan baharu",
+            "send a new application",
+            "not as a reply",
+            // The other problems, for the new pack.
+            "LOA_MISSING",
+        ] {
+            assert!(part.contains(needle), "ineligible lacks {needle}:\n{part}");
+        }
+        // Not the INCOMPLETE email's promise of a re-check on reply.
+        assert!(!part.contains("incomplete") && !part.contains("Cara membetulkan"));
+    }
+    let (_, text, _) = r
+        .render_parts(
+            Template::Ineligible,
+            &json!({"ref": "SJL-2026-000001", "ineligible": [], "problems": []}),
+        )
+        .unwrap();
+    assert!(!text.contains("Other items to correct"), "{text}");
+}
+
+#[test]
+fn the_reason_reads_once_and_incomplete_shows_the_identification_row() {
+    let r = Renderer::new().unwrap();
+    let mut ctx = sample_context();
+    ctx["signee"]["reason"] = json!("OKU");
+    let (_, text, html) = r.render_parts(Template::Ack, &ctx).unwrap();
+    assert!(
+        text.contains("OKU (Orang Kurang Upaya / Person with disability)"),
+        "{text}"
+    );
+    assert!(!html.contains("(OKU)"), "{html}");
+
+    // The core's context of an incomplete pack, as the INCOMPLETE email gets it.
+    let mut case_fields = crate::pack_check::fields::Fields::default();
+    for (field, value) in [
+        (crate::pack_check::fields::Field::IdType, "MyKad"),
+        (crate::pack_check::fields::Field::IdNumber, "900101-14-5673"),
+        (crate::pack_check::fields::Field::FullName, "Ali bin Abu"),
+    ] {
+        case_fields.0.insert(field, value.to_string());
+    }
+    let case = crate::core::case::Case {
+        reference: "SJL-2026-000001".into(),
+        state: crate::core::case::CaseState::Incomplete,
+        created_at: date(),
+        updated_at: date(),
+        company: "Seri Indah Development Sdn Bhd".into(),
+        developer_address: "submit@seriindah.my".into(),
+        fields: case_fields,
+        application: None,
+        documents: vec![],
+        problems: vec![],
+        thread: Default::default(),
+    };
+    let ctx = crate::core::context::case_context(&case);
+    let (_, text, html) = r.render_parts(Template::Incomplete, &ctx).unwrap();
+    for part in [&text, &html] {
+        assert!(part.contains("MyKad 900101-14-****"), "{part}");
+        assert!(!part.contains("5673"), "the full ID number is never shown");
+    }
+}
