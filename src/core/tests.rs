@@ -479,11 +479,7 @@ fn a_tick_forgets_past_reply_counters_and_old_records_and_purges_what_is_due() {
         .collect();
     assert_eq!(purged.len(), 3, "{purged:?}");
     assert!(purged.iter().all(|n| !n.contains("Authorisation")));
-    assert_eq!(
-        due.destroy_documents.len(),
-        2,
-        "the two MyKad sides are one scan here"
-    );
+    assert_eq!(due.destroy_documents.len(), 3, "form and both MyKad sides");
     assert!(matches!(
         &due.events[0].1.what,
         EventKind::DocumentsPurged { documents } if documents.len() == 3
