@@ -16,6 +16,7 @@
 //! | [`context`] | what an email's template sees, with its labels |
 //! | [`email`] | an email decided, not yet rendered |
 //! | [`quote`] | the own text of a reply |
+//! | [`message`] | an inbound message's facts, as the mailbox edge reads them |
 //! | [`effects`], [`view`] | the core's output and its read-only input |
 
 pub mod case;

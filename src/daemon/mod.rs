@@ -2,9 +2,9 @@
 //!
 //! Beside each other: the [`fetcher`] (fetches messages, has them parsed
 //! and classified on the blocking pool, files them when told), the
-//! mailbox [`worker`] (the core decides, the apply path commits, one
+//! mailbox `worker` (the core decides, the apply path commits, one
 //! barrier per batch), the outbox courier, the web server and the
-//! [`clock`]. Every one of them that changes anything goes through the one
+//! `clock`. Every one of them that changes anything goes through the one
 //! apply path ([`crate::apply`]).
 
 mod clock;
