@@ -208,6 +208,9 @@ pub struct Case {
     pub documents: Vec<Document>,
     /// The problems of the last check (empty once it passed).
     pub problems: Vec<Problem>,
+    /// What the last check named without it standing in the way.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<Problem>,
     /// The thread our emails about this case belong to.
     pub thread: Thread,
 }

@@ -16,6 +16,7 @@ pub fn case_context(case: &Case) -> Value {
         "signee": signee_context(case),
         "documents": case.documents.iter().map(document_context).collect::<Vec<_>>(),
         "problems": problems_context(&case.problems.iter().collect::<Vec<_>>()),
+        "notices": problems_context(&case.notices.iter().collect::<Vec<_>>()),
     })
 }
 

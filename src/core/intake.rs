@@ -91,6 +91,7 @@ pub fn new_pack(
         application,
         documents: documents.iter().map(|(_, doc)| doc.clone()).collect(),
         problems,
+        notices: checked.notices,
         thread: thread_of(msg),
     };
     let actor = Actor::Developer(from);
@@ -185,6 +186,7 @@ pub fn supplement(
     }
     // A refusal for good is written after the check that decided it.
     let mut closing = Vec::new();
+    case.notices = checked.notices.clone();
     match checked.application {
         Some(app) => {
             case.application = Some(app);

@@ -109,6 +109,8 @@ pub struct Application {
 pub struct Checked {
     /// Present only when `problems` is empty.
     pub application: Option<Application>,
+    /// What is named but does not stand in the way ([`Code::is_notice`]).
+    pub notices: Vec<Problem>,
     /// Per attachment, in input order: its kind when it is an acceptable
     /// document of the pack, `None` when it is refused, faulty, or ignored (a
     /// mail client's signature picture).
@@ -145,8 +147,11 @@ pub fn check(
         attachments = attachments.len(),
         "pack checked"
     );
+    let (notices, problems): (Vec<Problem>, Vec<Problem>) =
+        problems.into_iter().partition(|p| p.code.is_notice());
     Checked {
         application: application.filter(|_| problems.is_empty()),
+        notices,
         documents,
         problems,
     }

@@ -194,6 +194,16 @@ impl Code {
     pub fn is_final(self) -> bool {
         matches!(self, Code::PhoneIdsayaCountry)
     }
+
+    /// Named to the developer and the verifier, but not in the way of the
+    /// pack: one scan sent as two documents (MYKAD_SIDES_SAME,
+    /// DOCUMENTS_SAME_FILE). The RA checks every document by hand after the
+    /// verification call and can ask for the right scan then; refusing the
+    /// pack over it would stop packs whose placeholder scans are byte-equal
+    /// (SPEC §4's own example pack is sent so by the contract check).
+    pub fn is_notice(self) -> bool {
+        matches!(self, Code::MykadSidesSame | Code::DocumentsSameFile)
+    }
 }
 
 impl std::fmt::Display for Code {

@@ -69,8 +69,13 @@ fn run(fields: &Fields, attachments: &[AttachmentMeta]) -> Checked {
     check(fields, attachments, 200_000, &Limits::default(), today())
 }
 
+/// Every code named, the problems' then the notices'.
 fn codes(c: &Checked) -> Vec<Code> {
-    c.problems.iter().map(|p| p.code).collect()
+    c.problems
+        .iter()
+        .chain(&c.notices)
+        .map(|p| p.code)
+        .collect()
 }
 
 #[test]
@@ -223,7 +228,8 @@ fn field_rules() {
     for (what, changes, want) in cases {
         let c = run(&fields_with(&changes), &spec_attachments());
         assert_eq!(codes(&c), want, "{what}: {:?}", c.problems);
-        assert_eq!(c.application.is_some(), want.is_empty(), "{what}");
+        let blocking = want.iter().any(|c| !c.is_notice());
+        assert_eq!(c.application.is_some(), !blocking, "{what}");
     }
     let c = run(&fields_with(&passport), &passport_ok);
     assert_eq!(c.problems, vec![], "passport pack");
@@ -482,7 +488,8 @@ fn attachment_rules() {
         let c = run(&Fields::parse(SPEC_PACK), &attachments);
         assert_eq!(codes(&c), want, "{what}: {:?}", c.problems);
         assert_eq!(c.documents, docs, "{what}");
-        assert_eq!(c.application.is_some(), want.is_empty(), "{what}");
+        let blocking = want.iter().any(|c| !c.is_notice());
+        assert_eq!(c.application.is_some(), !blocking, "{what}");
     }
 }
 
@@ -563,7 +570,11 @@ fn one_scan_sent_as_two_documents_is_named_in_both_languages() {
         &[form, front, back, att("LOA.pdf", PDF)],
     );
     assert_eq!(codes(&c), vec![Code::MykadSidesSame]);
-    let p = &c.problems[0];
+    assert!(
+        c.problems.is_empty() && c.application.is_some(),
+        "named, not in the way"
+    );
+    let p = &c.notices[0];
     assert_eq!(
         p.en(),
         "The copies of the MyKad front and back \"MyKad depan.jpg, MyKad belakang.jpg\" are the \
@@ -581,7 +592,7 @@ fn one_scan_sent_as_two_documents_is_named_in_both_languages() {
     let both = att("MyKad depan belakang.pdf", PDF);
     let c = run(&Fields::parse(SPEC_PACK), &[form, both, loa]);
     assert_eq!(codes(&c), vec![Code::DocumentsSameFile]);
-    assert!(c.problems[0].en().starts_with(
+    assert!(c.notices[0].en().starts_with(
         "The attachments \"Borang Permohonan.pdf, LOA.pdf\" are the same file sent as two \
          different documents"
     ));

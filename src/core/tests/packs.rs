@@ -260,3 +260,30 @@ fn a_robot_answering_our_answers_is_not_answered_forever() {
         "at most {limit} answers an hour on one case"
     );
 }
+
+#[test]
+fn one_scan_sent_as_both_mykad_sides_is_named_to_developer_and_verifier_but_not_refused() {
+    let mut docs = documents();
+    docs[2].1 = JPEG.to_vec();
+    let d = decide_raw(
+        &message(DEV, "Permohonan", "p13@dev", &body(&fields()), &docs),
+        &MemView::default(),
+    );
+    let case = d.written_case().expect("a case");
+    assert_eq!(case.state, CaseState::Received, "not in the way");
+    assert_eq!(d.filing, Some(Folder::Processed));
+    let named: Vec<Template> = d
+        .emails
+        .iter()
+        .filter(|e| {
+            e.context["notices"]
+                .as_array()
+                .is_some_and(|n| n.iter().any(|p| p["code"] == "MYKAD_SIDES_SAME"))
+        })
+        .map(|e| e.template)
+        .collect();
+    assert!(
+        named.contains(&Template::Ack) && named.contains(&Template::StaffVerify),
+        "{named:?}"
+    );
+}

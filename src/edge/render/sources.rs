@@ -42,7 +42,11 @@ pub(super) fn sources(template: Template) -> Sources {
 }
 
 /// Partials of the text registry (subject and `.txt` parts).
-pub(super) const TEXT_PARTIALS: [(&str, &str); 4] = [
+pub(super) const TEXT_PARTIALS: [(&str, &str); 5] = [
+    (
+        "notices",
+        include_str!("../../../templates/partials/notices.txt.hbs"),
+    ),
     (
         "footer",
         include_str!("../../../templates/partials/footer.txt.hbs"),
@@ -62,7 +66,11 @@ pub(super) const TEXT_PARTIALS: [(&str, &str); 4] = [
 ];
 
 /// Partials of the HTML registry.
-pub(super) const HTML_PARTIALS: [(&str, &str); 5] = [
+pub(super) const HTML_PARTIALS: [(&str, &str); 6] = [
+    (
+        "notices",
+        include_str!("../../../templates/partials/notices.html.hbs"),
+    ),
     (
         "layout",
         include_str!("../../../templates/partials/layout.html.hbs"),

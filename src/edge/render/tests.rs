@@ -485,6 +485,7 @@ fn the_reason_reads_once_and_incomplete_shows_the_identification_row() {
         application: None,
         documents: vec![],
         problems: vec![],
+        notices: Vec::new(),
         thread: Default::default(),
     };
     let ctx = crate::core::context::case_context(&case);

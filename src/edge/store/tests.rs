@@ -21,6 +21,7 @@ fn case(reference: &str, state: CaseState) -> Case {
         application: None,
         documents: Vec::new(),
         problems: Vec::new(),
+        notices: Vec::new(),
         thread: Thread::default(),
     }
 }
