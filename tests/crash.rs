@@ -7,7 +7,10 @@
 //! pack has exactly one case, one ACK and one EMEL 1 (counted by Message-ID
 //! in the recipients' real mailboxes), the inbox is empty and the store is
 //! consistent. Once on IMAP + SMTP (real Dovecot and Postfix), once on the
-//! Maildir in / Maildir out of the embedded default.
+//! Maildir in / Maildir out of the embedded default; and a smaller burst on
+//! IMAP + SMTP killed many times at random moments while the outbox sends
+//! (issue 16, item 1), whose physical copies are the emails whose
+//! acceptance was not yet recorded at the kills.
 //!
 //! SMTP is at-least-once: a kill after the server accepted an email but
 //! before the outbox recorded it sends the same bytes (same Message-ID)
@@ -28,23 +31,94 @@ use sijil::core::case::{CaseState, EventKind};
 use sijil::edge::store::Store;
 use support::{DEVELOPER, Daemon, MailServers, Pack, RA_ADDRESS, VERIFIER};
 
-/// Packs in the burst (the issue asks for at least 300).
-const PACKS: usize = 300;
-/// Of those, how many are in the inbox before the first start; the rest
-/// arrive in portions during the kill phase (the daemon handles 20 to 50
-/// packs a second, so a burst loaded at once would be gone after a few
-/// rounds, and the failpoints need messages to pass).
-const PRELOADED: usize = 100;
+/// The sizes of one burst.
+#[derive(Debug, Clone, Copy)]
+struct Burst {
+    /// Packs in the burst.
+    packs: usize,
+    /// Of those, how many are in the inbox before the first start; the
+    /// rest arrive in portions during the kill phase (the daemon handles 20
+    /// to 50 packs a second, so a burst loaded at once would be gone after
+    /// a few rounds, and the failpoints need messages to pass).
+    preloaded: usize,
+    /// Kills by failpoint, per point.
+    failpoint_kills: usize,
+    /// Kills by the test at random moments.
+    random_kills: usize,
+    /// When in a run those random kills come.
+    moment: Moment,
+}
+
+/// When in its run a random kill comes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Moment {
+    /// Anywhere: alternately 50–3000 ms after ready and 0–1500 ms after
+    /// the run's first decision; the round's portion arrives while the
+    /// daemon runs.
+    Anywhere,
+    /// While the outbox sends: 0–[`SENDING_WINDOW_MS`] ms after the run's
+    /// first SMTP acceptance ([`ACCEPTED`]); the round's portion is in the
+    /// inbox before the start (one batch, fetched at once), so the run has
+    /// its emails and whatever the last kill left in the outbox to send.
+    WhileSending,
+}
+
+impl Burst {
+    fn kills(&self) -> usize {
+        3 * self.failpoint_kills + self.random_kills
+    }
+}
+
+/// Crash anywhere (issue 5): at least 300 packs, every failpoint at least
+/// 3 times, at least 10 kills in all.
+const KILLS_ANYWHERE: Burst = Burst {
+    packs: 300,
+    preloaded: 100,
+    failpoint_kills: 3,
+    random_kills: 5,
+    moment: Moment::Anywhere,
+};
+const _: () = assert!(
+    KILLS_ANYWHERE.packs >= 300
+        && KILLS_ANYWHERE.failpoint_kills >= 3
+        && 3 * KILLS_ANYWHERE.failpoint_kills + KILLS_ANYWHERE.random_kills >= 10
+);
+
+/// Many kills while the outbox sends (issue 16, item 1): 120 packs, 25
+/// kills each at a random moment shortly after its run's first SMTP
+/// acceptance, no failpoint. The outbox records acceptances as they arrive
+/// (grouped flushes), so a kill re-sends only what was accepted and not
+/// yet recorded at that moment, not the whole round. The first run has the
+/// preloaded packs and its portion (a long stretch of sending), each other
+/// one its portion of 4 and what the kill before it left unsent.
+const MANY_RANDOM_KILLS: Burst = Burst {
+    packs: 120,
+    preloaded: 20,
+    failpoint_kills: 0,
+    random_kills: 25,
+    moment: Moment::WhileSending,
+};
+
+/// [`Moment::WhileSending`]: a kill comes up to this many ms after the
+/// run's first SMTP acceptance.
+const SENDING_WINDOW_MS: u64 = 300;
+/// [`Moment::WhileSending`]: longest wait for a run's first acceptance
+/// (the kill comes then anyway, and is not counted as one after it).
+const FIRST_SEND: Duration = Duration::from_secs(20);
+/// The transport's log line for an email the SMTP server accepted, written
+/// as the acceptance arrives. The outbox's `email sent` is no clock for
+/// that: a build that records a whole round at once (before issue 16) logs
+/// it for every email of the round together, once the last was accepted.
+const ACCEPTED: &str = "smtp: message accepted";
+/// The outbox's log line for an email it counts as sent.
+const SENT: &str = "email sent";
+
 /// A failpoint round starts with at least this many packs in the inbox.
 const FAILPOINT_BACKLOG: usize = 8;
 /// Packs kept for each failpoint round still to come: its backlog, plus a
 /// few to hand in while it runs (`after_commit` counts batches, and a
 /// batch takes the whole inbox: a second batch needs new mail).
 const FAILPOINT_RESERVE: usize = FAILPOINT_BACKLOG + 8;
-/// Kills by failpoint, per point (the issue asks for at least 3 each).
-const FAILPOINT_KILLS: usize = 3;
-/// Kills by the test at random moments.
-const RANDOM_KILLS: usize = 5;
 /// Longest wait for a start's ready line.
 const READY: Duration = Duration::from_secs(60);
 /// Longest wait for the last run to drain inbox and outbox.
@@ -111,13 +185,13 @@ impl Rng {
     }
 }
 
-/// The kill schedule: every failpoint [`FAILPOINT_KILLS`] times and
-/// [`RANDOM_KILLS`] random kills, in a seeded random order.
-fn schedule(rng: &mut Rng) -> Vec<Kill> {
+/// The kill schedule: every failpoint [`Burst::failpoint_kills`] times and
+/// [`Burst::random_kills`] random kills, in a seeded random order.
+fn schedule(rng: &mut Rng, burst: Burst) -> Vec<Kill> {
     let mut kills: Vec<Kill> = [Kill::Fetch, Kill::Commit, Kill::Send]
         .iter()
-        .flat_map(|k| std::iter::repeat_n(*k, FAILPOINT_KILLS))
-        .chain(std::iter::repeat_n(Kill::Random, RANDOM_KILLS))
+        .flat_map(|k| std::iter::repeat_n(*k, burst.failpoint_kills))
+        .chain(std::iter::repeat_n(Kill::Random, burst.random_kills))
         .collect();
     rng.shuffle(&mut kills);
     kills
@@ -185,9 +259,14 @@ impl Tally {
     fn distinct(&self) -> usize {
         self.copies.len()
     }
-    /// Physical copies beyond the first, summed over Message-IDs.
+    /// Physical copies beyond the first, summed over Message-IDs (each
+    /// counted under its Message-ID: a copy has its first's by construction).
     fn extra_copies(&self) -> usize {
         self.copies.values().map(|n| n - 1).sum()
+    }
+    /// Message-IDs that arrived more than once.
+    fn copied(&self) -> usize {
+        self.copies.values().filter(|&&n| n > 1).count()
     }
 }
 
@@ -237,16 +316,27 @@ impl Outcome {
 /// The findings of one variant, printed and then asserted.
 struct Report {
     variant: &'static str,
+    burst: Burst,
     kills: BTreeMap<Kill, usize>,
     random_moments: Vec<String>,
-    packs: usize,
     cases: usize,
     missing_acks: usize,
     doubled_acks: usize,
     missing_emel1: usize,
     doubled_emel1: usize,
     staff_distinct: usize,
+    /// Physical copies beyond the first (ACK, EMEL 1, STAFF-VERIFY).
     extra_copies: (usize, usize, usize),
+    /// Emails (Message-IDs) that arrived more than once (ACK, EMEL 1,
+    /// STAFF-VERIFY): e.g. developers who got one answer twice.
+    copied: (usize, usize, usize),
+    /// Random kills that came after their run's first SMTP acceptance.
+    after_first_accepted: usize,
+    /// Random kills that came after their run's first `email sent`.
+    after_first_send: usize,
+    /// [`Moment::WhileSending`]: random kills a moment before which the
+    /// outbox still held emails (`sijil_outbox_queued` > 0).
+    outbox_held: usize,
     /// Packs loaded when the last kill happened (the rest came after).
     loaded_during_kills: usize,
     /// Packs filed when the kill phase ended (the rest: by the last run).
@@ -257,16 +347,26 @@ struct Report {
 impl Report {
     fn print(&self) {
         eprintln!(
-            "CRASH {}: packs={} cases={} kills={:?} (total {}; {} packs loaded and {} filed by the last kill); ACK missing={} doubled={}; \
+            "CRASH {}: packs={} cases={} kills={:?} (total {}; {} packs loaded and {} filed by the last kill; \
+             random kills after their run's first SMTP acceptance={} and first email sent={} of {}, \
+             with the outbox not empty={}); ACK missing={} doubled={}; \
              EMEL1 missing={} doubled={}; STAFF-VERIFY distinct={}; physical duplicate copies \
-             (same Message-ID) ack={} emel1={} staff={}; {:.0?}",
+             (same Message-ID) ack={} emel1={} staff={} (every copy counted under its Message-ID, \
+             so each has its first's; emails that came more than once ack={} emel1={} staff={}); {:.0?}",
             self.variant,
-            self.packs,
+            self.burst.packs,
             self.cases,
             self.kills,
             self.kills.values().sum::<usize>(),
             self.loaded_during_kills,
             self.filed_after_kills,
+            self.after_first_accepted,
+            self.after_first_send,
+            self.random_moments.len(),
+            match self.burst.moment {
+                Moment::WhileSending => self.outbox_held.to_string(),
+                Moment::Anywhere => "-".to_string(),
+            },
             self.missing_acks,
             self.doubled_acks,
             self.missing_emel1,
@@ -275,6 +375,9 @@ impl Report {
             self.extra_copies.0,
             self.extra_copies.1,
             self.extra_copies.2,
+            self.copied.0,
+            self.copied.1,
+            self.copied.2,
             self.elapsed,
         );
         for m in &self.random_moments {
@@ -348,7 +451,7 @@ impl Feed<'_> {
 }
 
 /// The kill phase: one start per planned kill, each ended by a failpoint
-/// or by SIGKILL from here. The packs after [`PRELOADED`] are loaded in
+/// or by SIGKILL from here. The packs after [`Burst::preloaded`] are loaded in
 /// portions along the way, the rest after the last kill; returns how many
 /// were loaded by then.
 async fn kill_rounds(
@@ -358,9 +461,10 @@ async fn kill_rounds(
     feed: &Feed<'_>,
     packs: &[Pack],
 ) -> usize {
-    let plan = schedule(rng);
-    let portion = (PACKS - PRELOADED).div_ceil(plan.len());
-    let mut loaded = PRELOADED;
+    let burst = report.burst;
+    let plan = schedule(rng, burst);
+    let portion = (burst.packs - burst.preloaded).div_ceil(plan.len());
+    let mut loaded = burst.preloaded;
     for (round, &kill) in plan.iter().enumerate() {
         // Packs kept for the failpoint rounds still to come, so that each
         // finds a backlog however fast the rounds before it were.
@@ -369,8 +473,8 @@ async fn kill_rounds(
             .filter(|k| k.failpoint().is_some())
             .count()
             * FAILPOINT_RESERVE;
-        let spare = PACKS - reserve;
-        let due = (PRELOADED + (round + 1) * portion).min(spare);
+        let spare = burst.packs - reserve;
+        let due = (burst.preloaded + (round + 1) * portion).min(spare);
         match kill.failpoint() {
             Some(point) => {
                 // This round's portion, and more if needed for a backlog.
@@ -416,6 +520,44 @@ async fn kill_rounds(
                     "killed, but not by {point}:\n{log}"
                 );
             }
+            None if burst.moment == Moment::WhileSending => {
+                // The portion is in the inbox before the start: one batch.
+                let upto = due.max(loaded);
+                feed.deliver(packs, loaded..upto, false).await;
+                loaded = upto;
+                let offset = start(sijil);
+                let limit = Instant::now() + FIRST_SEND;
+                let accepted = || sijil.log_since(offset).contains(ACCEPTED);
+                while !accepted() && Instant::now() < limit {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                let sending = accepted();
+                let ms = rng.range(0, SENDING_WINDOW_MS);
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                if let Some(status) = sijil.exited() {
+                    panic!("sijil died by itself ({status}):\n{}", tail(sijil));
+                }
+                // What the outbox still held (sent but not recorded, or not
+                // sent yet) a moment before the kill.
+                let queued = sijil.metric("sijil_outbox_queued");
+                sijil.kill();
+                let log = sijil.log_since(offset);
+                report.after_first_accepted += usize::from(log.contains(ACCEPTED));
+                report.after_first_send += usize::from(log.contains(SENT));
+                report.outbox_held += usize::from(queued.is_some_and(|q| q > 0));
+                let origin = if sending {
+                    "the first acceptance"
+                } else {
+                    "no acceptance yet"
+                };
+                report.random_moments.push(format!(
+                    "{ms} ms after {origin}, outbox {}, {} accepted and {} sent in this run, last: {}",
+                    queued.map_or("?".to_string(), |q| q.to_string()),
+                    log.matches(ACCEPTED).count(),
+                    log.matches(SENT).count(),
+                    last_activity(&log)
+                ));
+            }
             None => {
                 let offset = start(sijil);
                 // The portion arrives while the daemon runs.
@@ -445,7 +587,10 @@ async fn kill_rounds(
                     panic!("sijil died by itself ({status}):\n{}", tail(sijil));
                 }
                 sijil.kill();
-                let moment = last_activity(&sijil.log_since(offset));
+                let log = sijil.log_since(offset);
+                report.after_first_accepted += usize::from(log.contains(ACCEPTED));
+                report.after_first_send += usize::from(log.contains(SENT));
+                let moment = last_activity(&log);
                 let origin = if from_decision {
                     "the first decision"
                 } else {
@@ -459,30 +604,33 @@ async fn kill_rounds(
         *report.kills.entry(kill).or_default() += 1;
     }
     let loaded_by_then = loaded;
-    feed.deliver(packs, loaded..PACKS, false).await;
+    feed.deliver(packs, loaded..burst.packs, false).await;
     loaded_by_then
 }
 
-/// The burst: [`PACKS`] packs, the first [`PRELOADED`] of them in the inbox
-/// before the first start, the rest loaded along [`kill_rounds`]; returns
-/// them and the report of the kill phase.
+/// The burst: [`Burst::packs`] packs, the first [`Burst::preloaded`] of
+/// them in the inbox before the first start, the rest loaded along
+/// [`kill_rounds`]; returns them and the report of the kill phase.
 async fn burst(
     variant: &'static str,
+    sizes: Burst,
     sijil: &mut Daemon,
     rng: &mut Rng,
     feed: &Feed<'_>,
 ) -> (Vec<Pack>, Report) {
     sijil.ready_within = READY;
-    let packs: Vec<Pack> = (0..PACKS).map(|i| Pack::numbered(700_000, i)).collect();
-    feed.deliver(&packs, 0..PRELOADED, false).await;
-    let mut report = new_report(variant);
+    let packs: Vec<Pack> = (0..sizes.packs)
+        .map(|i| Pack::numbered(700_000, i))
+        .collect();
+    feed.deliver(&packs, 0..sizes.preloaded, false).await;
+    let mut report = new_report(variant, sizes);
     report.loaded_during_kills = kill_rounds(sijil, rng, &mut report, feed, &packs).await;
     (packs, report)
 }
 
 /// Starts the last run (no failpoints) and waits until the inbox is empty,
-/// every pack is filed and the outbox is drained.
-async fn drain(sijil: &mut Daemon, inbox_dir: &Path) {
+/// all `packs` are filed and the outbox is drained.
+async fn drain(sijil: &mut Daemon, inbox_dir: &Path, packs: usize) {
     let filed = || support::maildir_files(&inbox_dir.join(".Processed")).len();
     let inbox = || support::maildir_files(inbox_dir).len();
     start(sijil);
@@ -491,7 +639,7 @@ async fn drain(sijil: &mut Daemon, inbox_dir: &Path) {
         if let Some(status) = sijil.exited() {
             panic!("sijil died ({status}):\n{}", tail(sijil));
         }
-        if filed() == PACKS && inbox() == 0 && sijil.metric("sijil_outbox_queued") == Some(0) {
+        if filed() == packs && inbox() == 0 && sijil.metric("sijil_outbox_queued") == Some(0) {
             return;
         }
         assert!(
@@ -589,19 +737,25 @@ fn check_cli(sijil: &Daemon) -> usize {
     rows.len()
 }
 
-/// The assertions common to both variants, after the report was printed.
+/// The assertions common to all variants, after the report was printed.
 fn assert_exactly_once(report: &Report, outcome: &Outcome) {
+    let burst = report.burst;
     assert!(outcome.other.is_empty(), "unexpected: {:?}", outcome.other);
-    assert_eq!(report.cases, PACKS, "one case per pack");
+    assert_eq!(report.cases, burst.packs, "one case per pack");
     assert_eq!(report.missing_acks, 0, "packs without ACK");
     assert_eq!(report.doubled_acks, 0, "packs answered twice");
     assert_eq!(report.missing_emel1, 0, "signees without EMEL 1");
     assert_eq!(report.doubled_emel1, 0, "signees told twice");
-    assert_eq!(report.staff_distinct, PACKS, "one STAFF-VERIFY per pack");
+    assert_eq!(
+        report.staff_distinct, burst.packs,
+        "one STAFF-VERIFY per pack"
+    );
+    let kills = |kill| report.kills.get(&kill).copied().unwrap_or(0);
     for kill in [Kill::Fetch, Kill::Commit, Kill::Send] {
-        assert!(report.kills[&kill] >= 3, "{kill:?}");
+        assert_eq!(kills(kill), burst.failpoint_kills, "{kill:?}");
     }
-    assert!(report.kills.values().sum::<usize>() >= 10);
+    assert_eq!(kills(Kill::Random), burst.random_kills, "random kills");
+    assert_eq!(report.kills.values().sum::<usize>(), burst.kills());
 }
 
 /// Fills `report`'s counts from `outcome` for `packs`.
@@ -630,6 +784,11 @@ fn count(report: &mut Report, outcome: &Outcome, packs: &[Pack]) {
         outcome.emel1.values().map(Tally::extra_copies).sum(),
         outcome.staff.extra_copies(),
     );
+    report.copied = (
+        outcome.acks.values().map(Tally::copied).sum(),
+        outcome.emel1.values().map(Tally::copied).sum(),
+        outcome.staff.copied(),
+    );
 }
 
 fn espa_refs(packs: &[Pack]) -> BTreeSet<String> {
@@ -643,12 +802,12 @@ fn espa_refs(packs: &[Pack]) -> BTreeSet<String> {
         .collect()
 }
 
-fn new_report(variant: &'static str) -> Report {
+fn new_report(variant: &'static str, burst: Burst) -> Report {
     Report {
         variant,
+        burst,
         kills: BTreeMap::new(),
         random_moments: Vec::new(),
-        packs: PACKS,
         cases: 0,
         missing_acks: 0,
         doubled_acks: 0,
@@ -656,6 +815,10 @@ fn new_report(variant: &'static str) -> Report {
         doubled_emel1: 0,
         staff_distinct: 0,
         extra_copies: (0, 0, 0),
+        copied: (0, 0, 0),
+        after_first_accepted: 0,
+        after_first_send: 0,
+        outbox_held: 0,
         loaded_during_kills: 0,
         filed_after_kills: 0,
         elapsed: Duration::ZERO,
@@ -663,10 +826,11 @@ fn new_report(variant: &'static str) -> Report {
 }
 
 /// Every delivered email in the Dovecot mailboxes of the developer, the
-/// verifier and the signees, read from disk (Dovecot stores Maildir).
-fn dovecot_deliveries(servers: &MailServers) -> Vec<Delivered> {
+/// verifier and the signees of `packs` packs, read from disk (Dovecot
+/// stores Maildir).
+fn dovecot_deliveries(servers: &MailServers, packs: usize) -> Vec<Delivered> {
     let mut users = vec![DEVELOPER.to_string(), VERIFIER.to_string()];
-    users.extend((0..PACKS).map(support::numbered_signee));
+    users.extend((0..packs).map(support::numbered_signee));
     users
         .iter()
         .flat_map(|u| support::maildir_messages(&servers.maildir(u)))
@@ -674,32 +838,37 @@ fn dovecot_deliveries(servers: &MailServers) -> Vec<Delivered> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn imap_burst_survives_kills_anywhere() {
+/// The IMAP + SMTP variant: `sizes` on real Dovecot and Postfix, seeded
+/// with `variant`; prints the report and asserts exactly-once per pack.
+async fn imap_burst(name: &'static str, variant: u64, sizes: Burst) {
     let t0 = Instant::now();
-    let mut rng = Rng::seeded(1);
+    let mut rng = Rng::seeded(variant);
     let servers = MailServers::start();
     let mut sijil = Daemon::configure(&servers, |_| {});
     let feed = Feed::Imap(&servers);
-    let (packs, mut report) = burst("imap", &mut sijil, &mut rng, &feed).await;
+    let (packs, mut report) = burst(name, sizes, &mut sijil, &mut rng, &feed).await;
+    let n = sizes.packs;
 
     let ra = servers.maildir(RA_ADDRESS);
     report.filed_after_kills = support::maildir_files(&ra.join(".Processed")).len();
-    drain(&mut sijil, &ra).await;
-    let count_distinct = || Outcome::new(dovecot_deliveries(&servers)).distinct();
-    settle("distinct emails delivered", 3 * PACKS, count_distinct).await;
+    drain(&mut sijil, &ra, n).await;
+    let count_distinct = || Outcome::new(dovecot_deliveries(&servers, n)).distinct();
+    settle("distinct emails delivered", 3 * n, count_distinct).await;
     let status = sijil.stop();
     assert!(status.success(), "{status}");
 
-    let outcome = Outcome::new(dovecot_deliveries(&servers));
+    let outcome = Outcome::new(dovecot_deliveries(&servers, n));
     count(&mut report, &outcome, &packs);
+    // The binary's own `sijil cases` first: `check_store` opens the store
+    // with this build, which migrates the store of an older one
+    // (`SIJIL_TEST_BIN`) to its schema.
+    assert_eq!(check_cli(&sijil), n);
     report.cases = check_store(&sijil.store_path(), &espa_refs(&packs));
-    assert_eq!(check_cli(&sijil), PACKS);
     report.elapsed = t0.elapsed();
     report.print();
 
     assert!(servers.messages(RA_ADDRESS, "INBOX").await.is_empty());
-    assert_eq!(servers.messages(RA_ADDRESS, "Processed").await.len(), PACKS);
+    assert_eq!(servers.messages(RA_ADDRESS, "Processed").await.len(), n);
     for folder in ["Rejected", "Quarantine"] {
         assert!(
             servers.messages(RA_ADDRESS, folder).await.is_empty(),
@@ -710,7 +879,24 @@ async fn imap_burst_survives_kills_anywhere() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imap_burst_survives_kills_anywhere() {
+    imap_burst("imap", 1, KILLS_ANYWHERE).await;
+}
+
+/// Issue 16, item 1: 120 packs over IMAP + SMTP, 25 kills at random
+/// moments 0–300 ms after each run's first SMTP acceptance, no failpoint. Still one case, one ACK and one EMEL 1 per
+/// pack by distinct Message-ID (a pack with two distinct ACK or EMEL 1
+/// Message-IDs fails the test); the physical copies re-sent because a kill
+/// came between the server's acceptance and the outbox's record — the
+/// emails in flight at that moment — are printed in the summary line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imap_burst_with_many_random_kills_doubles_only_what_was_in_flight() {
+    imap_burst("imap-random", 3, MANY_RANDOM_KILLS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn maildir_burst_survives_kills_anywhere() {
+    let sizes = KILLS_ANYWHERE;
     let t0 = Instant::now();
     let mut rng = Rng::seeded(2);
     let dir = support::TestDir::new();
@@ -718,10 +904,10 @@ async fn maildir_burst_survives_kills_anywhere() {
     let mut sijil = Daemon::maildir(root);
     let mail = root.join("mail");
     let feed = Feed::Maildir(&mail);
-    let (packs, mut report) = burst("maildir", &mut sijil, &mut rng, &feed).await;
+    let (packs, mut report) = burst("maildir", sizes, &mut sijil, &mut rng, &feed).await;
 
     report.filed_after_kills = support::maildir_files(&mail.join(".Processed")).len();
-    drain(&mut sijil, &mail).await;
+    drain(&mut sijil, &mail, sizes.packs).await;
     let status = sijil.stop();
     assert!(status.success(), "{status}");
 
@@ -732,7 +918,7 @@ async fn maildir_burst_survives_kills_anywhere() {
     let outcome = Outcome::new(outbox);
     count(&mut report, &outcome, &packs);
     report.cases = check_store(&sijil.store_path(), &espa_refs(&packs));
-    assert_eq!(check_cli(&sijil), PACKS);
+    assert_eq!(check_cli(&sijil), sizes.packs);
     report.elapsed = t0.elapsed();
     report.print();
 
@@ -742,7 +928,7 @@ async fn maildir_burst_survives_kills_anywhere() {
     );
     assert_eq!(
         support::maildir_files(&mail.join(".Processed")).len(),
-        PACKS
+        sizes.packs
     );
     for folder in [".Rejected", ".Quarantine"] {
         assert!(
