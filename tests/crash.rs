@@ -330,6 +330,12 @@ struct Report {
     /// Emails (Message-IDs) that arrived more than once (ACK, EMEL 1,
     /// STAFF-VERIFY): e.g. developers who got one answer twice.
     copied: (usize, usize, usize),
+    /// Emails the outbox logged as sent (its outcome taken and committed)
+    /// more than once: re-sent because the kill came before the flush that
+    /// made the record durable. The other extra copies were never recorded:
+    /// the server had the whole message when the kill came, before its
+    /// `250` was read — SMTP's own in-flight window.
+    recorded_then_resent: usize,
     /// Random kills that came after their run's first SMTP acceptance.
     after_first_accepted: usize,
     /// Random kills that came after their run's first `email sent`.
@@ -352,7 +358,9 @@ impl Report {
              with the outbox not empty={}); ACK missing={} doubled={}; \
              EMEL1 missing={} doubled={}; STAFF-VERIFY distinct={}; physical duplicate copies \
              (same Message-ID) ack={} emel1={} staff={} (every copy counted under its Message-ID, \
-             so each has its first's; emails that came more than once ack={} emel1={} staff={}); {:.0?}",
+             so each has its first's; emails that came more than once ack={} emel1={} staff={}; \
+             of them re-sent after being recorded as sent, before that record's flush={}, the rest \
+             never recorded: in flight at SMTP); {:.0?}",
             self.variant,
             self.burst.packs,
             self.cases,
@@ -378,6 +386,7 @@ impl Report {
             self.copied.0,
             self.copied.1,
             self.copied.2,
+            self.recorded_then_resent,
             self.elapsed,
         );
         for m in &self.random_moments {
@@ -758,6 +767,20 @@ fn assert_exactly_once(report: &Report, outcome: &Outcome) {
     assert_eq!(report.kills.values().sum::<usize>(), burst.kills());
 }
 
+/// Emails the daemon's `log` shows recorded as sent more than once.
+fn recorded_more_than_once(log: &str) -> usize {
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for line in log.lines().filter(|l| l.contains(SENT)) {
+        if let Some(id) = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("message_id="))
+        {
+            *seen.entry(id).or_default() += 1;
+        }
+    }
+    seen.values().filter(|n| **n > 1).count()
+}
+
 /// Fills `report`'s counts from `outcome` for `packs`.
 fn count(report: &mut Report, outcome: &Outcome, packs: &[Pack]) {
     for (i, p) in packs.iter().enumerate() {
@@ -816,6 +839,7 @@ fn new_report(variant: &'static str, burst: Burst) -> Report {
         staff_distinct: 0,
         extra_copies: (0, 0, 0),
         copied: (0, 0, 0),
+        recorded_then_resent: 0,
         after_first_accepted: 0,
         after_first_send: 0,
         outbox_held: 0,
@@ -859,6 +883,7 @@ async fn imap_burst(name: &'static str, variant: u64, sizes: Burst) {
 
     let outcome = Outcome::new(dovecot_deliveries(&servers, n));
     count(&mut report, &outcome, &packs);
+    report.recorded_then_resent = recorded_more_than_once(&sijil.log());
     // The binary's own `sijil cases` first: `check_store` opens the store
     // with this build, which migrates the store of an older one
     // (`SIJIL_TEST_BIN`) to its schema.

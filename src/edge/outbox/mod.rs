@@ -205,21 +205,34 @@ impl Courier {
     /// server accepted is recorded as sent within about one flush (a crash
     /// in that window sends it again, with the same Message-ID), never
     /// only at the end of its round.
+    ///
+    /// The window is capped: no new attempt starts while `CONNECTIONS`
+    /// outcomes are waiting to be made durable (taken but not yet flushed).
+    /// So a crash can re-send at most the emails in flight plus those
+    /// waiting — about `2 × CONNECTIONS` — however long an fsync takes;
+    /// without the cap, every acceptance that arrived during a slow flush
+    /// widened it.
     async fn send_round(&self, batch: Vec<OutboxEntry>) -> Result<Round, ApplyError> {
-        let mut waiting = batch.into_iter();
+        let mut waiting = batch.into_iter().peekable();
         let mut in_flight = FuturesUnordered::new();
-        for entry in waiting.by_ref().take(CONNECTIONS) {
-            in_flight.push(self.attempt(entry));
-        }
         let mut round = Round::default();
         let mut finished: Vec<(OutboxEntry, EventKind)> = Vec::new();
         let mut refused: Vec<(OutboxEntry, EventKind, String)> = Vec::new();
         let mut flushing: Option<Flush<'_>> = None;
         // Emails queued by the commits the running flush makes durable.
         let mut covered: Vec<u64> = Vec::new();
+        // Outcomes the running flush makes durable.
+        let mut in_flush = 0usize;
         loop {
+            while in_flight.len() < CONNECTIONS
+                && finished.len() + refused.len() + in_flush < CONNECTIONS
+                && let Some(next) = waiting.next()
+            {
+                in_flight.push(self.attempt(next));
+            }
             if flushing.is_none() && (!finished.is_empty() || !refused.is_empty()) {
                 let now = (self.clock)();
+                in_flush = finished.len() + refused.len();
                 covered = self.finish(&finished, now)?;
                 finished.clear();
                 for (entry, outcome, code) in refused.drain(..) {
@@ -239,7 +252,7 @@ impl Courier {
                 }
                 flushing = Some(Box::pin(self.applier.store().flush()));
             }
-            if in_flight.is_empty() && flushing.is_none() {
+            if in_flight.is_empty() && flushing.is_none() && waiting.peek().is_none() {
                 return Ok(round);
             }
             let flushed = async {
@@ -250,9 +263,6 @@ impl Courier {
             };
             tokio::select! {
                 Some((entry, result)) = in_flight.next(), if !in_flight.is_empty() => {
-                    if let Some(next) = waiting.next() {
-                        in_flight.push(self.attempt(next));
-                    }
                     round.got_through |= result.is_ok();
                     match self.outcome_of(entry, result, (self.clock)()) {
                         Outcome::Finished(entry, outcome) => finished.push((entry, outcome)),
@@ -262,6 +272,7 @@ impl Courier {
                 }
                 done = flushed => {
                     flushing = None;
+                    in_flush = 0;
                     done?;
                     if !covered.is_empty() {
                         self.doorbell.announce(std::mem::take(&mut covered));

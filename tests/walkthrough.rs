@@ -1,0 +1,143 @@
+//! The README's walkthrough, step by step, on the embedded default: each
+//! step's file from `examples/` dropped into `var/mail/new/` as the README
+//! says, and each email the README promises found in `var/outbox`.
+//!
+//! The README and this test name the same files: a step the README no
+//! longer shows fails here, so the two cannot drift apart unnoticed.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use support::{Daemon, TestDir, first_to, maildir_files as files, subject};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The reference `examples/reply-with-loa.eml` carries; the walkthrough
+/// replaces it with the one the INCOMPLETE email names.
+const EXAMPLE_REFERENCE: &str = "SJL-2026-000002";
+
+fn repository(rel: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+fn example(name: &str) -> Vec<u8> {
+    let path = repository("examples").join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// (recipient, subject) of every email in the outbox.
+fn sent(sijil: &Daemon) -> BTreeSet<(String, String)> {
+    support::maildir_messages(&sijil.path("var/outbox"))
+        .iter()
+        .map(|raw| (first_to(raw), subject(raw)))
+        .collect()
+}
+
+/// Waits for `count` more emails than `before`, and returns the new ones.
+fn new_emails(
+    sijil: &mut Daemon,
+    before: &BTreeSet<(String, String)>,
+    count: usize,
+    what: &str,
+) -> Vec<(String, String)> {
+    let outbox = sijil.path("var/outbox");
+    let want = before.len() + count;
+    sijil.until(what, WAIT, |_| files(&outbox).len() >= want);
+    let now = sent(sijil);
+    assert_eq!(now.len(), want, "{what}: exactly {count} new emails");
+    now.difference(before).cloned().collect()
+}
+
+/// The one new email to `to`, whose subject contains every one of `words`.
+fn find<'a>(emails: &'a [(String, String)], to: &str, words: &[&str]) -> &'a str {
+    let found: Vec<&(String, String)> = emails
+        .iter()
+        .filter(|(rcpt, subject)| rcpt == to && words.iter().all(|w| subject.contains(w)))
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "one email to {to} with {words:?} in its subject, among {emails:?}"
+    );
+    &found[0].1
+}
+
+#[test]
+fn the_readme_walkthrough_runs_as_written() {
+    let readme = std::fs::read_to_string(repository("README.md")).expect("README.md");
+    for file in [
+        "pack-mykad.eml",
+        "pack-without-loa.eml",
+        "reply-with-loa.eml",
+    ] {
+        assert!(
+            readme.contains(&format!("examples/{file}")),
+            "the README's walkthrough names examples/{file}"
+        );
+    }
+    assert!(
+        readme.contains(EXAMPLE_REFERENCE),
+        "the README says which reference the example reply carries"
+    );
+
+    let dir = TestDir::new();
+    let mut sijil = Daemon::embedded(dir.path()).owning(dir);
+    sijil.ready_within = WAIT;
+    let mut sijil = sijil.started();
+
+    // Step 1: a complete pack.
+    let before = sent(&sijil);
+    sijil.deliver("var/mail", "pack-mykad.eml", &example("pack-mykad.eml"));
+    let step = new_emails(&mut sijil, &before, 3, "step 1: ACK, EMEL 1, STAFF-VERIFY");
+    let ack = find(&step, "pemaju@example.my", &["Application received"]);
+    assert!(ack.contains("Ali bin Abu"), "{ack}");
+    find(&step, "ali@buyer.example.com", &[]);
+    find(&step, "aina@ra.example.my", &["Ali bin Abu"]);
+
+    // Step 2: a pack without its LOA.
+    let before = sent(&sijil);
+    sijil.deliver(
+        "var/mail",
+        "pack-without-loa.eml",
+        &example("pack-without-loa.eml"),
+    );
+    let step = new_emails(&mut sijil, &before, 1, "step 2: INCOMPLETE");
+    let incomplete = find(&step, "pemaju@example.my", &["Application incomplete"]).to_string();
+    let reference = incomplete
+        .split(['[', ']'])
+        .nth(1)
+        .expect("the INCOMPLETE subject names the case in brackets")
+        .to_string();
+    assert!(
+        reference.starts_with("SJL-") && reference.ends_with("-000002"),
+        "{incomplete}"
+    );
+
+    // Step 3: the developer's reply with the LOA completes the case, with
+    // the reference the INCOMPLETE email gave (the README's `sed`).
+    let reply = String::from_utf8(example("reply-with-loa.eml"))
+        .expect("the example reply is UTF-8")
+        .replace(EXAMPLE_REFERENCE, &reference);
+    let before = sent(&sijil);
+    sijil.deliver("var/mail", "reply-with-loa.eml", reply.as_bytes());
+    let step = new_emails(&mut sijil, &before, 3, "step 3: ACK, EMEL 1, STAFF-VERIFY");
+    find(
+        &step,
+        "pemaju@example.my",
+        &[&reference, "Application received"],
+    );
+    find(&step, "siti@buyer.example.com", &[]);
+    find(&step, "aina@ra.example.my", &[&reference]);
+
+    sijil.until("all three messages filed in .Processed", WAIT, |s| {
+        files(&s.path("var/mail/.Processed")).len() == 3
+    });
+    assert!(
+        files(&sijil.path("var/mail")).is_empty(),
+        "the inbox is empty"
+    );
+    assert!(sijil.stop().success());
+}
