@@ -166,7 +166,9 @@ fn is_quoted(line: &str) -> bool {
 /// "wrote:").
 fn attribution(lines: &[&str]) -> Option<usize> {
     let first = clean(lines.first()?);
-    if ATTRIBUTION.is_match(&first) || ATTRIBUTION_END.is_match(&first) && quoted_follows(&lines[1..]) {
+    if ATTRIBUTION.is_match(&first)
+        || ATTRIBUTION_END.is_match(&first) && quoted_follows(&lines[1..])
+    {
         return Some(1);
     }
     if !ATTRIBUTION_START.is_match(&first) {
@@ -225,8 +227,8 @@ fn sign_off_start(segment: &[&str]) -> usize {
         .iter()
         .filter(|l| !l.trim().is_empty())
         .collect();
-    let short = below.len() <= SIGN_OFF_LINES
-        && below.iter().all(|l| l.chars().count() <= SIGN_OFF_WIDTH);
+    let short =
+        below.len() <= SIGN_OFF_LINES && below.iter().all(|l| l.chars().count() <= SIGN_OFF_WIDTH);
     if words_before && short { at } else { none }
 }
 
@@ -246,5 +248,8 @@ fn clean(line: &str) -> Cow<'_, str> {
 }
 
 fn invisible(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200F}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}')
+    matches!(
+        c,
+        '\u{200B}'..='\u{200F}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'
+    )
 }
