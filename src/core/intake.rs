@@ -153,7 +153,7 @@ pub fn supplement(
     cfg: &Config,
     now: DateTime<Utc>,
 ) -> Effects {
-    let own = crate::core::quote::own_text(&msg.text);
+    let own = crate::core::reply::own_text(&msg.text);
     case.fields.merge(&Fields::parse(&own));
     let (added, refused): (Vec<_>, Vec<_>) = documents_of(msg, now)
         .into_iter()

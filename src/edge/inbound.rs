@@ -13,8 +13,12 @@ mod base64_bodies;
 #[cfg(test)]
 mod base64_equivalence;
 pub mod delivery_report;
+mod flowed;
+mod html;
 #[cfg(test)]
 mod html_fields;
+
+pub use html::html_to_text;
 
 /// The most attachments read from one message. A pack has five documents
 /// and a reply a few more; thousands of tiny parts would otherwise each
@@ -200,12 +204,16 @@ fn read(
     }
 }
 
-/// The first text body, or the first HTML body turned into text.
+/// The first text body (format=flowed joined back into its lines), or the
+/// first HTML body turned into text.
 fn body_text(msg: &mail_parser::Message<'_>) -> String {
     if let Some(part) = msg.text_part(0)
         && let PartType::Text(text) = &part.body
     {
-        return text.to_string();
+        return match flowed::params(part.content_type()) {
+            Some(delsp) => flowed::unflow(text, delsp),
+            None => text.to_string(),
+        };
     }
     if let Some(part) = msg.html_part(0)
         && let PartType::Html(html) = &part.body
@@ -213,41 +221,6 @@ fn body_text(msg: &mail_parser::Message<'_>) -> String {
         return html_to_text(html);
     }
     String::new()
-}
-
-/// The most tags of an HTML body turned into text. html5ever's tree
-/// builder looks through the stack of open elements for most new tags, so
-/// nested markup costs the square of its tag count (50 000 nested `<div>`s
-/// take 12 s of one core), and every element costs memory. A message a
-/// person writes, even Outlook's, stays far below this.
-const MAX_HTML_TAGS: usize = 5_000;
-
-/// HTML-only mail (SPEC §2): turn it into plain text lines, wide enough that
-/// no `Label: value` line is wrapped. Beyond [`MAX_HTML_TAGS`] tags the rest
-/// is dropped: the text above, where the field lines are, is kept.
-///
-/// The text is what a person reading the email sees: mail clients make
-/// links of addresses and numbers (`mailto:`, `tel:`), and a link shows as
-/// its text alone, with no brackets around it and no target after it (the
-/// trivial decorator), so `Emel / Email: <a href="mailto:…">ali@…</a>` reads
-/// `Emel / Email: ali@…`. Table cells keep html2text's `│` between them,
-/// which the field parser reads as a label/value row.
-pub fn html_to_text(html: &str) -> String {
-    let html = match html.match_indices('<').nth(MAX_HTML_TAGS) {
-        Some((cut, _)) => {
-            tracing::warn!(
-                bytes = html.len(),
-                kept = cut,
-                max_tags = MAX_HTML_TAGS,
-                "HTML body cut short"
-            );
-            &html[..cut]
-        }
-        None => html,
-    };
-    html2text::config::with_decorator(html2text::render::TrivialDecorator::new())
-        .string_from_read(html.as_bytes(), 10_000)
-        .unwrap_or_default()
 }
 
 fn first_id(value: &HeaderValue<'_>) -> Option<String> {
@@ -321,15 +294,22 @@ JVBERi0xLjQK\r\n\
     }
 
     #[test]
-    fn html_with_endless_tags_is_cut_after_the_top() {
-        let html = format!(
-            "<p>Emel / Email: ali@example.com</p>{}<p>Telefon / Phone: +60123456789</p>{}",
-            "<div>".repeat(MAX_HTML_TAGS),
-            "</div>".repeat(MAX_HTML_TAGS)
+    fn format_flowed_bodies_are_unflowed() {
+        let raw = "From: a@b.my\r\nSubject: Re: x\r\nContent-Type: text/plain; charset=UTF-8;\r\n format=\"Flowed\"; DelSp=yes\r\n\r\nVERIFIED\r\n\r\nOn 1 Dec 2026, at 10:00, Sijil RA <kpkt.retail@ra.example.my>  \r\nwrote:\r\n";
+        let m = parse(raw.as_bytes());
+        assert!(
+            m.text
+                .contains("\nOn 1 Dec 2026, at 10:00, Sijil RA <kpkt.retail@ra.example.my> wrote:"),
+            "{:?}",
+            m.text
         );
-        let text = html_to_text(&html);
-        assert!(text.contains("Email: ali@example.com"), "{text:?}");
-        assert!(!text.contains("+60123456789"), "{text:?}");
+        // Fixed text keeps its trailing spaces and line breaks.
+        let fixed = raw.replace(";\r\n format=\"Flowed\"; DelSp=yes", "");
+        assert!(
+            parse(fixed.as_bytes())
+                .text
+                .contains("<kpkt.retail@ra.example.my>  \r\nwrote:")
+        );
     }
 
     #[test]
