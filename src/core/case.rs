@@ -76,6 +76,23 @@ impl CaseState {
     }
 }
 
+impl CaseState {
+    /// The state in words, Malay and English, for emails.
+    pub fn labels(self) -> (&'static str, &'static str) {
+        match self {
+            CaseState::Incomplete => ("tidak lengkap", "incomplete"),
+            CaseState::Received => ("diterima, menunggu panggilan pengesahan", "received, waiting for the verification call"),
+            CaseState::Verified => ("disahkan, menunggu penjanaan sijil", "verified, waiting for the certificate to be generated"),
+            CaseState::PinPending => ("menunggu penandatangan menetapkan PIN", "waiting for the signee to set the PIN"),
+            CaseState::PinSet => ("PIN ditetapkan, menunggu semakan QC", "PIN set, waiting for the QC check"),
+            CaseState::Active => ("sijil aktif", "certificate active"),
+            CaseState::Signed => ("ditandatangani", "signed"),
+            CaseState::Rejected => ("ditolak", "rejected"),
+            CaseState::Withdrawn => ("dibatalkan oleh pemaju", "withdrawn by the developer"),
+        }
+    }
+}
+
 impl std::fmt::Display for CaseState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -181,6 +198,24 @@ pub enum EventKind {
     /// The case had ended long enough ago: these documents' bytes were
     /// destroyed (SPEC §8). Their names, sizes and SHA-256 stay.
     DocumentsPurged { documents: Vec<PurgedDocument> },
+    /// A command (SPEC §5) took effect; `argument` is the reason or note
+    /// written after the keyword.
+    CommandAccepted {
+        command: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        argument: Option<String>,
+    },
+    /// A reply was read as a command and refused: nothing changed. `line`
+    /// is what was read (shortened), `reason` why it was refused — a
+    /// forged or unthreaded attempt among them.
+    CommandRefused { line: String, reason: String },
+    /// The signee wrote back; forwarded to the staff holding the case, its
+    /// attachments listed, never read as a command.
+    SigneeWrote {
+        subject: String,
+        #[serde(default)]
+        attachments: Vec<String>,
+    },
 }
 
 /// What stays of a purged document.
@@ -213,6 +248,13 @@ pub struct Case {
     pub notices: Vec<Problem>,
     /// The thread our emails about this case belong to.
     pub thread: Thread,
+    /// `UNREACHABLE` attempts so far (the developer is told at the third).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unreachable: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A move the life cycle does not allow.

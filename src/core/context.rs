@@ -13,6 +13,8 @@ pub fn case_context(case: &Case) -> Value {
         "ref": case.reference,
         "company": case.company,
         "state": case.state.as_str(),
+        "state_ms": case.state.labels().0,
+        "state_en": case.state.labels().1,
         "signee": signee_context(case),
         "documents": case.documents.iter().map(document_context).collect::<Vec<_>>(),
         "problems": problems_context(&case.problems.iter().collect::<Vec<_>>()),

@@ -25,10 +25,28 @@ pub enum Template {
     StaffVerify,
     /// Developer and the staff holding the case: the signee's address bounced.
     Bounce,
+    /// Officers: a verified case is waiting for its certificate.
+    StaffGenerate,
+    /// Signee: QC done, the Roaming Certificate is ready (EMEL 3).
+    Emel3,
+    /// Developer and signee: the case was rejected, and why.
+    Rejected,
+    /// Developer: the verifier could not reach the signee, three times.
+    Unreachable,
+    /// The staff holding the case: the developer withdrew it.
+    Withdrawn,
+    /// The answer to `STATUS`: the case, its documents and its history.
+    Status,
+    /// The answer to an accepted command: what it did, the state now.
+    CommandAck,
+    /// The answer to a refused command: why, and what may be given.
+    CommandError,
+    /// The staff holding the case: the signee wrote back (forwarded).
+    SigneeMessage,
 }
 
 impl Template {
-    pub const ALL: [Template; 7] = [
+    pub const ALL: [Template; 16] = [
         Template::Ack,
         Template::Incomplete,
         Template::Ineligible,
@@ -36,6 +54,15 @@ impl Template {
         Template::Emel1,
         Template::StaffVerify,
         Template::Bounce,
+        Template::StaffGenerate,
+        Template::Emel3,
+        Template::Rejected,
+        Template::Unreachable,
+        Template::Withdrawn,
+        Template::Status,
+        Template::CommandAck,
+        Template::CommandError,
+        Template::SigneeMessage,
     ];
 
     /// The template's file stem under `templates/`.
@@ -48,6 +75,15 @@ impl Template {
             Template::Emel1 => "emel1",
             Template::StaffVerify => "staff-verify",
             Template::Bounce => "bounce",
+            Template::StaffGenerate => "staff-generate",
+            Template::Emel3 => "emel3",
+            Template::Rejected => "rejected",
+            Template::Unreachable => "unreachable",
+            Template::Withdrawn => "withdrawn",
+            Template::Status => "status",
+            Template::CommandAck => "command-ack",
+            Template::CommandError => "command-error",
+            Template::SigneeMessage => "signee-message",
         }
     }
 }

@@ -12,7 +12,7 @@ use super::*;
 use crate::config::Developer;
 use crate::core::Folder;
 use crate::core::case::EventKind;
-use crate::core::case::{Case, CaseState};
+use crate::core::case::{Case, CaseState, Event};
 use crate::core::classify::Classifier;
 use crate::core::email::Template;
 use crate::core::view::SentEmail;

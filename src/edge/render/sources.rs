@@ -38,6 +38,15 @@ pub(super) fn sources(template: Template) -> Sources {
         Template::Emel1 => template_sources!("emel1"),
         Template::StaffVerify => template_sources!("staff-verify"),
         Template::Bounce => template_sources!("bounce"),
+        Template::StaffGenerate => template_sources!("staff-generate"),
+        Template::Emel3 => template_sources!("emel3"),
+        Template::Rejected => template_sources!("rejected"),
+        Template::Unreachable => template_sources!("unreachable"),
+        Template::Withdrawn => template_sources!("withdrawn"),
+        Template::Status => template_sources!("status"),
+        Template::CommandAck => template_sources!("command-ack"),
+        Template::CommandError => template_sources!("command-error"),
+        Template::SigneeMessage => template_sources!("signee-message"),
     }
 }
 

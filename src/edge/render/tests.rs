@@ -487,6 +487,7 @@ fn the_reason_reads_once_and_incomplete_shows_the_identification_row() {
         problems: vec![],
         notices: Vec::new(),
         thread: Default::default(),
+        unreachable: 0,
     };
     let ctx = crate::core::context::case_context(&case);
     let (_, text, html) = r.render_parts(Template::Incomplete, &ctx).unwrap();
