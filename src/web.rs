@@ -11,7 +11,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 
 use crate::edge::store::Store;
-use crate::metrics::{InboundStats, OutboxStats, RetentionStats};
+use crate::metrics::{CaseStats, InboundStats, OutboxStats, RetentionStats};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -19,6 +19,7 @@ pub struct AppState {
     pub inbound: Arc<InboundStats>,
     pub outbox: Arc<OutboxStats>,
     pub retention: Arc<RetentionStats>,
+    pub cases: Arc<CaseStats>,
 }
 
 pub fn app(state: AppState) -> Router {
@@ -34,7 +35,7 @@ async fn healthz() -> &'static str {
 
 async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-    let body = format!(
+    let mut body = format!(
         "# HELP sijil_messages_total Inbound messages handled, by the folder they were filed in.\n\
          # TYPE sijil_messages_total counter\n\
          sijil_messages_total{{folder=\"processed\"}} {}\n\
@@ -64,6 +65,13 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
         load(&s.outbox.queued),
         load(&s.retention.documents_purged),
     );
+    body.push_str(
+        "# HELP sijil_cases Cases by state.\n\
+         # TYPE sijil_cases gauge\n",
+    );
+    for (state, n) in s.cases.all() {
+        body.push_str(&format!("sijil_cases{{state=\"{state}\"}} {n}\n"));
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }
 
@@ -80,6 +88,7 @@ mod tests {
             inbound: Arc::default(),
             outbox: Arc::default(),
             retention: Arc::default(),
+            cases: Arc::default(),
         }
     }
 
@@ -92,6 +101,7 @@ mod tests {
         assert_eq!(res.status(), StatusCode::OK);
         let s = state();
         s.inbound.processed.fetch_add(3, Ordering::Relaxed);
+        s.cases.moved(None, crate::core::case::CaseState::Received);
         let res = app(s)
             .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
             .await
@@ -106,5 +116,18 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("sijil_outbox_queued 0"));
+        assert!(
+            text.contains("sijil_cases{state=\"received\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sijil_cases{state=\"pin_pending\"} 0\n"),
+            "{text}"
+        );
+        assert_eq!(
+            text.matches("sijil_cases{").count(),
+            9,
+            "every state: {text}"
+        );
     }
 }

@@ -29,6 +29,19 @@ pub enum CaseState {
 }
 
 impl CaseState {
+    /// Every state, in the order of the life cycle (and of the variants).
+    pub const ALL: [CaseState; 9] = [
+        CaseState::Incomplete,
+        CaseState::Received,
+        CaseState::Verified,
+        CaseState::PinPending,
+        CaseState::PinSet,
+        CaseState::Active,
+        CaseState::Signed,
+        CaseState::Rejected,
+        CaseState::Withdrawn,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             CaseState::Incomplete => "incomplete",

@@ -108,7 +108,8 @@ pub fn mask_id(id_type: IdType, number: &str) -> String {
     }
 }
 
-fn human_size(bytes: u64) -> String {
+/// A size as people read it: `120 KB`, `1.4 MB`.
+pub fn human_size(bytes: u64) -> String {
     match bytes {
         b if b >= 1024 * 1024 => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
         b if b >= 1024 => format!("{} KB", b.div_ceil(1024)),

@@ -29,7 +29,7 @@ use crate::edge::outbox::Courier;
 use crate::edge::render::Renderer;
 use crate::edge::store::Store;
 use crate::edge::transport::Transport;
-use crate::metrics::OutboxStats;
+use crate::metrics::{CaseStats, OutboxStats};
 use crate::metrics::{InboundStats, RetentionStats};
 use crate::web::{self, AppState};
 use worker::Worker;
@@ -79,6 +79,17 @@ fn open_store(cfg: &Config) -> Result<Store, RunError> {
         path: cfg.store.path.display().to_string(),
         error: e.to_string(),
     })
+}
+
+/// Cases by state, read once at start for `/metrics`. A record that cannot
+/// be read is left out of the count (and said in the log), not a reason to
+/// refuse to start.
+fn count_cases(store: &Store) -> CaseStats {
+    CaseStats::counted(store.case_states().filter_map(|state| {
+        state
+            .inspect_err(|e| tracing::warn!(error = %e, "a case left out of the count by state"))
+            .ok()
+    }))
 }
 
 fn watch_signals(shutdown: CancellationToken) -> Result<(), RunError> {
@@ -142,13 +153,16 @@ async fn serve<M: Mailbox + 'static>(
     outbox_stats
         .queued
         .store(store.outbox_len() as u64, Ordering::Relaxed);
+    // Likewise the one count of cases by state.
+    let case_stats = Arc::new(count_cases(&store));
     let applier = Applier::new(
         store.clone(),
         Arc::new(renderer),
         cfg.clone(),
         doorbell.clone(),
         outbox_stats.clone(),
-    );
+    )
+    .counting_cases(case_stats.clone());
 
     let mut running = Running {
         store: store.clone(),
@@ -165,6 +179,7 @@ async fn serve<M: Mailbox + 'static>(
             inbound: inbound_stats.clone(),
             outbox: outbox_stats,
             retention: retention_stats.clone(),
+            cases: case_stats,
         },
         shutdown.clone(),
     ));
