@@ -275,6 +275,7 @@ mod tests {
             problems: Vec::new(),
             notices: Vec::new(),
             thread: Thread::default(),
+            unreachable: 0,
         };
         let write = |case: &crate::core::case::Case, new: bool| Effects {
             cases: vec![crate::core::CaseWrite {

@@ -13,7 +13,6 @@ use crate::core::context::human_size;
 use crate::edge::store::Store;
 use crate::pack_check::fields::Field;
 
-use super::history;
 use super::out::Stop;
 
 /// `sijil cases`: one line per case, with a header line.
@@ -122,7 +121,10 @@ pub(super) fn show(
         )?;
     }
     writeln!(out, "history")?;
-    for (event, what) in history.iter().zip(history::described(&history)) {
+    for (event, what) in history
+        .iter()
+        .zip(crate::core::history::described(&history))
+    {
         writeln!(
             out,
             "  {}  {:<32} {what}",

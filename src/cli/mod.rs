@@ -7,7 +7,6 @@
 //! and how they all write their output in `out`.
 
 mod cases;
-mod history;
 mod out;
 mod purge;
 

@@ -94,10 +94,22 @@ impl CaseState {
     pub fn labels(self) -> (&'static str, &'static str) {
         match self {
             CaseState::Incomplete => ("tidak lengkap", "incomplete"),
-            CaseState::Received => ("diterima, menunggu panggilan pengesahan", "received, waiting for the verification call"),
-            CaseState::Verified => ("disahkan, menunggu penjanaan sijil", "verified, waiting for the certificate to be generated"),
-            CaseState::PinPending => ("menunggu penandatangan menetapkan PIN", "waiting for the signee to set the PIN"),
-            CaseState::PinSet => ("PIN ditetapkan, menunggu semakan QC", "PIN set, waiting for the QC check"),
+            CaseState::Received => (
+                "diterima, menunggu panggilan pengesahan",
+                "received, waiting for the verification call",
+            ),
+            CaseState::Verified => (
+                "disahkan, menunggu penjanaan sijil",
+                "verified, waiting for the certificate to be generated",
+            ),
+            CaseState::PinPending => (
+                "menunggu penandatangan menetapkan PIN",
+                "waiting for the signee to set the PIN",
+            ),
+            CaseState::PinSet => (
+                "PIN ditetapkan, menunggu semakan QC",
+                "PIN set, waiting for the QC check",
+            ),
             CaseState::Active => ("sijil aktif", "certificate active"),
             CaseState::Signed => ("ditandatangani", "signed"),
             CaseState::Rejected => ("ditolak", "rejected"),

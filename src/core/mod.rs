@@ -20,18 +20,22 @@
 //! | [`message`] | an inbound message's facts, as the mailbox edge reads them |
 //! | [`effects`], [`view`] | the core's output and its read-only input |
 
+pub mod authenticated;
 pub mod case;
+pub mod case_reply;
 pub mod classify;
 pub mod command;
 pub mod context;
 pub mod effects;
 pub mod email;
+pub mod history;
 pub mod intake;
 pub mod message;
 pub mod reply;
 pub mod reply_rate;
 pub mod retention;
 pub mod route;
+pub mod transitions;
 pub mod undelivered;
 pub mod view;
 

@@ -63,7 +63,11 @@ pub enum Refusal {
     },
     /// Allowed, but there is nothing it could act on (e.g. `RESEND` on an
     /// active case before any signing link exists).
-    NothingToDo { command: Kind, why_ms: String, why_en: String },
+    NothingToDo {
+        command: Kind,
+        why_ms: String,
+        why_en: String,
+    },
 }
 
 impl Refusal {
@@ -185,7 +189,7 @@ pub fn decide(
             argument: command.text().map(str::to_string),
         },
     });
-    let mut move_to = |out: &mut Accepted, to: CaseState| {
+    let move_to = |out: &mut Accepted, to: CaseState| {
         // `allowed_in` admits only moves the life cycle allows.
         if let Ok(what) = out.case.transition(to, now) {
             out.events.push(Event {
@@ -280,7 +284,7 @@ pub fn decide(
         }
         Command::Status => {
             let mut ctx = case_context(&out.case);
-            ctx["history"] = history_context(history);
+            ctx["history"] = history_context(history, cfg);
             let mut status = case_email(
                 &out.case,
                 Template::Status,
@@ -331,7 +335,12 @@ pub fn effects_of(accepted: Accepted) -> Effects {
     effects
 }
 
-fn case_email(case: &Case, template: Template, to: Vec<Recipient>, ctx: &serde_json::Value) -> Email {
+fn case_email(
+    case: &Case,
+    template: Template,
+    to: Vec<Recipient>,
+    ctx: &serde_json::Value,
+) -> Email {
     Email {
         template,
         from: FromAddress::Ra,
@@ -374,54 +383,20 @@ fn to_giver(giver: &Giver, cfg: &Config) -> Recipient {
     }
 }
 
-/// The history as the STATUS email lists it: time (in UTC, ISO 8601), who,
-/// what — in words, never anything secret (events hold none).
-pub fn history_context(history: &[Event]) -> serde_json::Value {
+/// The history as the STATUS email lists it: the operator's local time,
+/// who, what — in words (events hold nothing secret).
+pub fn history_context(history: &[Event], cfg: &Config) -> serde_json::Value {
     serde_json::Value::Array(
         history
             .iter()
-            .map(|e| {
+            .zip(crate::core::history::described(history))
+            .map(|(e, what)| {
                 json!({
-                    "at": e.at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                    "at": cfg.general.local_time(e.at),
                     "actor": e.actor.to_string(),
-                    "what": describe(&e.what),
+                    "what": what,
                 })
             })
             .collect(),
     )
-}
-
-/// One event in plain words.
-pub fn describe(what: &EventKind) -> String {
-    match what {
-        EventKind::MessageIn { subject, .. } => format!("message in: {subject}"),
-        EventKind::PackChecked { problems } if problems.is_empty() => "pack checked: complete".into(),
-        EventKind::PackChecked { problems } => format!("pack checked: {}", problems.join(", ")),
-        EventKind::DocumentsAdded { names } => format!("documents added: {}", names.join(", ")),
-        EventKind::StateChanged { from: Some(f), to } => format!("state {f} → {to}"),
-        EventKind::StateChanged { from: None, to } => format!("opened as {to}"),
-        EventKind::Rejected { reason, .. } => format!("rejected: {reason}"),
-        EventKind::DuplicateRefused { .. } => "a duplicate pack was refused".into(),
-        EventKind::EmailQueued { template, to, .. } => {
-            format!("email {template} queued to {}", to.join(", "))
-        }
-        EventKind::EmailSent { .. } => "email sent".into(),
-        EventKind::EmailFailed { error, .. } => format!("email failed: {error}"),
-        EventKind::DeliveryFailed {
-            recipient, status, ..
-        } => format!("delivery to {recipient} failed ({status})"),
-        EventKind::ReplySuppressed { template, to } => {
-            format!("answer {template} to {to} held back (reply rate)")
-        }
-        EventKind::DocumentsPurged { documents } => {
-            format!("{} documents purged", documents.len())
-        }
-        EventKind::CommandAccepted {
-            command,
-            argument: Some(a),
-        } => format!("{command}: {a}"),
-        EventKind::CommandAccepted { command, .. } => command.clone(),
-        EventKind::CommandRefused { line, reason } => format!("refused \"{line}\": {reason}"),
-        EventKind::SigneeWrote { subject, .. } => format!("the signee wrote: {subject}"),
-    }
 }

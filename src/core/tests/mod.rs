@@ -3,6 +3,7 @@
 //! reply-rate limit, SMTP refusals and the clock; and a view that fails.
 
 mod clock;
+mod commands;
 mod eligibility;
 mod failing_view;
 mod packs;

@@ -1,5 +1,6 @@
-//! A case's history in plain words, one line per event, for `sijil case`:
-//! what happened, not the stored record (which `--json` prints).
+//! A case's history in plain words, one line per event, for people: `sijil
+//! case` and the `STATUS` email. What happened, not the stored record
+//! (which `sijil case --json` prints).
 
 use std::collections::HashMap;
 
@@ -7,7 +8,7 @@ use crate::core::case::{CaseState, Event, EventKind};
 
 /// Each event's line, in order. An email's later events (sent, failed,
 /// bounced) name it as its queuing did: which email, to whom.
-pub(super) fn described(history: &[Event]) -> Vec<String> {
+pub fn described(history: &[Event]) -> Vec<String> {
     let mut emails: HashMap<&str, String> = HashMap::new();
     history
         .iter()
@@ -99,6 +100,30 @@ fn describe(what: &EventKind, emails: &HashMap<&str, String>) -> String {
                 names.join(", ")
             )
         }
+        EventKind::CommandAccepted {
+            command,
+            argument: Some(argument),
+        } => format!("command {command} accepted: {argument}"),
+        EventKind::CommandAccepted { command, .. } => format!("command {command} accepted"),
+        EventKind::CommandRefused { line, reason } if line.is_empty() => {
+            format!("command refused: {reason}")
+        }
+        EventKind::CommandRefused { line, reason } => {
+            format!("command \"{line}\" refused: {reason}")
+        }
+        EventKind::SigneeWrote {
+            subject,
+            attachments,
+        } if attachments.is_empty() => {
+            format!("the signee wrote: \"{subject}\"; forwarded to staff")
+        }
+        EventKind::SigneeWrote {
+            subject,
+            attachments,
+        } => format!(
+            "the signee wrote: \"{subject}\", with {}; forwarded to staff",
+            attachments.join(", ")
+        ),
     }
 }
 
