@@ -13,6 +13,10 @@ use crate::core::message::Inbound;
 use crate::core::undelivered;
 use crate::core::view::{View, ViewResult};
 
+/// Where `msg` goes. A message over the size limit, read from its header
+/// alone, is answered only where its sender can mend it: a registered
+/// developer's pack, or their reply on an incomplete case of theirs; the
+/// rest is quarantined as too large.
 pub fn message(
     msg: &Inbound,
     class: &Class,
@@ -20,6 +24,9 @@ pub fn message(
     cfg: &Config,
     now: DateTime<Utc>,
 ) -> ViewResult<Effects> {
+    if msg.oversize && !matches!(class, Class::Pack | Class::CaseReply { .. }) {
+        return Ok(Effects::only_filing(Folder::Quarantine, TOO_LARGE));
+    }
     Ok(match class {
         Class::Malformed => Effects::only_filing(Folder::Quarantine, "malformed message"),
         Class::Automated { report: true, .. } => {
@@ -34,6 +41,9 @@ pub fn message(
         Class::CaseReply { reference } => return case_reply(msg, reference, view, cfg, now),
     })
 }
+
+/// Why a message over the size limit is quarantined.
+const TOO_LARGE: &str = "message over the size limit";
 
 fn case_reply(
     msg: &Inbound,
@@ -57,6 +67,9 @@ fn case_reply(
     };
     if matches!(actor, Actor::Developer(_)) && case.state == CaseState::Incomplete {
         return Ok(intake::supplement(msg, case, actor, cfg, now));
+    }
+    if msg.oversize {
+        return Ok(Effects::only_filing(Folder::Quarantine, TOO_LARGE));
     }
     // Staff commands, developer commands and signee messages come in later
     // slices; the message is kept on the case meanwhile.
