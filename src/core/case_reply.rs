@@ -58,6 +58,13 @@ pub fn handle(
         Actor::Developer(_) if case.state == CaseState::Incomplete && !is_owner_command(&line) => {
             return Ok(intake::supplement(msg, case, actor, cfg, now));
         }
+        // Read from its header alone: no command can be read from it.
+        _ if msg.oversize => {
+            return Ok(Effects::only_filing(
+                Folder::Quarantine,
+                crate::core::route::TOO_LARGE,
+            ));
+        }
         Actor::Developer(address) => Giver::Owner {
             address: address.clone(),
         },

@@ -13,6 +13,10 @@ use crate::core::message::Inbound;
 use crate::core::undelivered;
 use crate::core::view::{View, ViewResult};
 
+/// Where `msg` goes. A message over the size limit, read from its header
+/// alone, is answered only where its sender can mend it: a registered
+/// developer's pack, or their reply on an incomplete case of theirs; the
+/// rest is quarantined as too large.
 pub fn message(
     msg: &Inbound,
     class: &Class,
@@ -20,6 +24,9 @@ pub fn message(
     cfg: &Config,
     now: DateTime<Utc>,
 ) -> ViewResult<Effects> {
+    if msg.oversize && !matches!(class, Class::Pack | Class::CaseReply { .. }) {
+        return Ok(Effects::only_filing(Folder::Quarantine, TOO_LARGE));
+    }
     Ok(match class {
         Class::Malformed => Effects::only_filing(Folder::Quarantine, "malformed message"),
         Class::Automated { report: true, .. } => {
@@ -36,3 +43,6 @@ pub fn message(
         }
     })
 }
+
+/// Why a message over the size limit is quarantined.
+pub(crate) const TOO_LARGE: &str = "message over the size limit";

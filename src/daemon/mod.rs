@@ -57,12 +57,13 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
             let state = store
                 .tree("imap")
                 .map_err(|e| RunError::Start(e.to_string()))?;
-            let mailbox = ImapMailbox::new(imap.clone(), state);
+            let mailbox = ImapMailbox::new(imap.clone(), state)
+                .with_message_max(cfg.limits.message_max_bytes);
             serve(cfg, store, mailbox, shutdown).await
         }
         MailboxConfig::Maildir(md) => {
             let store = open_store(&cfg)?;
-            let mailbox = MaildirMailbox::new(md);
+            let mailbox = MaildirMailbox::new(md).with_message_max(cfg.limits.message_max_bytes);
             serve(cfg, store, mailbox, shutdown).await
         }
     }

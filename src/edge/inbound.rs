@@ -2,29 +2,29 @@
 //!
 //! Parsing never fails: a message mail-parser cannot make sense of still
 //! yields an [`Inbound`] (with `malformed` set) so that it can be
-//! quarantined rather than retried forever.
+//! quarantined rather than retried forever. A message over the size limit
+//! is read from its header alone ([`parse_header`], in `header_only`).
 
 use mail_parser::{HeaderValue, MessageParser, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
 
 use crate::core::message::{Attachment, AutoSignals, Inbound};
 
+#[cfg(test)]
+mod attachment_names;
 mod base64_bodies;
 #[cfg(test)]
 mod base64_equivalence;
 pub mod delivery_report;
 mod flowed;
+mod header_only;
 mod html;
 #[cfg(test)]
 mod html_fields;
 
+pub use crate::pack_check::MAX_ATTACHMENTS;
+pub use header_only::{header_end, parse_header};
 pub use html::html_to_text;
-
-/// The most attachments read from one message. A pack has five documents
-/// and a reply a few more; thousands of tiny parts would otherwise each
-/// become a document and a problem line, turning a 0.5 MB message into an
-/// 8 MB answer and as much in the store.
-pub const MAX_ATTACHMENTS: usize = 50;
 
 /// Hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -138,42 +138,24 @@ fn read(
     };
 
     let text = body_text(&msg);
-    let attachments: Vec<Attachment> = msg
+    // Only the parts that can be documents count (a forwarded message or a
+    // nested multipart is not one), and only the first are read: past them
+    // nothing is copied, only counted.
+    let documents: Vec<usize> = msg
         .attachments
         .iter()
-        .filter_map(|&index| {
-            let index = index as usize;
-            let part = msg.parts.get(index)?;
-            let bytes: Vec<u8> = match &part.body {
-                PartType::Binary(b) | PartType::InlineBinary(b) => {
-                    taken(index).unwrap_or_else(|| b.to_vec())
-                }
-                PartType::Text(t) | PartType::Html(t) => t.as_bytes().to_vec(),
-                // A forwarded message or a nested multipart is not a document.
-                PartType::Message(_) | PartType::Multipart(_) => return None,
-            };
-            let content_type = part
-                .content_type()
-                .map(|ct| match ct.subtype() {
-                    Some(sub) => format!("{}/{}", ct.ctype(), sub),
-                    None => ct.ctype().to_string(),
-                })
-                .unwrap_or_else(|| "application/octet-stream".to_string())
-                .to_ascii_lowercase();
-            Some(Attachment {
-                name: crate::pack_check::attachment::display_name(
-                    part.attachment_name().unwrap_or(""),
-                ),
-                content_type,
-                sha256: sha256_hex(&bytes),
-                bytes,
-            })
-        })
-        .take(MAX_ATTACHMENTS)
+        .map(|&index| index as usize)
+        .filter(|&index| msg.parts.get(index).is_some_and(|p| is_document(&p.body)))
         .collect();
-    if attachments.len() == MAX_ATTACHMENTS && msg.attachment_count() > MAX_ATTACHMENTS {
+    let attachments_unread = documents.len().saturating_sub(MAX_ATTACHMENTS);
+    let attachments: Vec<Attachment> = documents
+        .into_iter()
+        .take(MAX_ATTACHMENTS)
+        .filter_map(|index| attachment(&msg, index, taken))
+        .collect();
+    if attachments_unread > 0 {
         tracing::warn!(
-            parts = msg.attachment_count(),
+            documents = attachments.len() + attachments_unread,
             kept = MAX_ATTACHMENTS,
             "too many attachments; only the first are read"
         );
@@ -194,7 +176,9 @@ fn read(
         auto,
         text,
         attachments,
+        attachments_unread,
         size: raw.len() as u64,
+        oversize: false,
         authentication_results: msg
             .header_values("Authentication-Results")
             .filter_map(|v| v.as_text().map(str::to_string))
@@ -202,6 +186,45 @@ fn read(
         malformed: false,
         report: crate::edge::inbound::delivery_report::read(&msg),
     }
+}
+
+/// Whether a part's body can be a document of a pack.
+fn is_document(body: &PartType<'_>) -> bool {
+    matches!(
+        body,
+        PartType::Binary(_) | PartType::InlineBinary(_) | PartType::Text(_) | PartType::Html(_)
+    )
+}
+
+/// Part `index` of `msg` as an attachment, its bytes decoded (or taken
+/// from what was decoded apart).
+fn attachment(
+    msg: &mail_parser::Message<'_>,
+    index: usize,
+    taken: &mut dyn FnMut(usize) -> Option<Vec<u8>>,
+) -> Option<Attachment> {
+    let part = msg.parts.get(index)?;
+    let bytes: Vec<u8> = match &part.body {
+        PartType::Binary(b) | PartType::InlineBinary(b) => {
+            taken(index).unwrap_or_else(|| b.to_vec())
+        }
+        PartType::Text(t) | PartType::Html(t) => t.as_bytes().to_vec(),
+        PartType::Message(_) | PartType::Multipart(_) => return None,
+    };
+    let content_type = part
+        .content_type()
+        .map(|ct| match ct.subtype() {
+            Some(sub) => format!("{}/{}", ct.ctype(), sub),
+            None => ct.ctype().to_string(),
+        })
+        .unwrap_or_else(|| "application/octet-stream".to_string())
+        .to_ascii_lowercase();
+    Some(Attachment {
+        name: crate::pack_check::attachment::display_name(part.attachment_name().unwrap_or("")),
+        content_type,
+        sha256: sha256_hex(&bytes),
+        bytes,
+    })
 }
 
 /// The first text body (format=flowed joined back into its lines), or the
@@ -327,8 +350,10 @@ JVBERi0xLjQK\r\n\
         raw.push_str("--b--\r\n");
         let m = parse(raw.as_bytes());
         assert_eq!(m.attachments.len(), MAX_ATTACHMENTS);
+        assert_eq!(m.attachments_unread, 10);
         assert_eq!(m.attachments[0].name, "n0.txt");
         assert!(m.text.contains("ali@example.com"));
+        assert_eq!(parse(PACK.as_bytes()).attachments_unread, 0);
     }
 
     #[test]
