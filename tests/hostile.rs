@@ -848,7 +848,7 @@ fn the_fuzz_targets_promises_hold_on_the_corpus_and_seeds() {
         );
         assert_eq!(checked.documents.len(), metas.len(), "{name}");
         let text = String::from_utf8_lossy(raw);
-        let own = sijil::core::quote::own_text(&text);
+        let own = sijil::core::reply::own_text(&text);
         assert!(own.len() <= text.len(), "{name}");
         assert!(
             own.lines().all(|l| !l.trim_start().starts_with('>')),

@@ -105,9 +105,7 @@ pub fn first_line(text: &str) -> Option<String> {
     own_lines(text)
         .into_iter()
         .map(|line| clean(line).trim().to_string())
-        .filter(|line| !line.is_empty())
-        .skip_while(|line| GREETING.is_match(line))
-        .next()
+        .find(|line| !line.is_empty() && !GREETING.is_match(line))
 }
 
 /// The sender's own lines, by segments between quotes.
@@ -139,10 +137,11 @@ fn own_lines(text: &str) -> Vec<&str> {
         if plain.trim_end() == "--" {
             // The RFC 3676 separator ("-- "; some clients trim its space).
             in_signature = true;
-        } else if !in_signature && !FOOTER.is_match(&plain) {
-            if let Some(segment) = segments.last_mut() {
-                segment.push(line);
-            }
+        } else if !in_signature
+            && !FOOTER.is_match(&plain)
+            && let Some(segment) = segments.last_mut()
+        {
+            segment.push(line);
         }
         i += 1;
     }
