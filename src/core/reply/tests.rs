@@ -142,6 +142,32 @@ fn prose_like_a_header_or_a_sign_off_is_kept() {
 }
 
 #[test]
+fn only_a_greeting_is_skipped_above_the_command() {
+    for (text, line) in [
+        ("Salam,\n\nDISAHKAN\n", "DISAHKAN"),
+        ("Salam sejahtera.\nDISAHKAN\n", "DISAHKAN"),
+        ("Assalamualaikum wbt.\nDISAHKAN\n", "DISAHKAN"),
+        ("Tuan/Puan,\nTOLAK salah nama\n", "TOLAK salah nama"),
+        ("Dear Sijil RA team,\nVERIFIED\n", "VERIFIED"),
+        ("Hi all!\nVERIFIED\n", "VERIFIED"),
+        ("Good morning Encik Razak,\nAPPROVED\n", "APPROVED"),
+        // Sentences that start like a greeting are the sender's line.
+        (
+            "Puan Aina tidak menjawab\nVERIFIED\n",
+            "Puan Aina tidak menjawab",
+        ),
+        ("Hi, not yet\nAPPROVED\n", "Hi, not yet"),
+        ("Hi team\nAPPROVED\n", "Hi team"),
+        (
+            "Hello, can you check this before I approve?\nAPPROVED\n",
+            "Hello, can you check this before I approve?",
+        ),
+    ] {
+        assert_eq!(first_line(text).as_deref(), Some(line), "{text:?}");
+    }
+}
+
+#[test]
 fn an_attribution_is_not_read_into_the_command() {
     // "On …" starting an own line, with no "wrote:" after it, is prose.
     let text = "NOTE On Monday the buyer will call back\n\nOn Tue, 1 Dec 2026 at 10:00, RA <ra@x.my> wrote:\n> VERIFIED\n";
