@@ -78,10 +78,13 @@ static SIGN_OFF: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
-/// A greeting above the command ("Salam,", "Hi all,", "Tuan/Puan,").
+/// A greeting above the command: a greeting word and a few names, ending in
+/// a comma ("Salam,", "Hi all,", "Dear Sijil RA team,", "Tuan/Puan,"), or a
+/// greeting alone ("Assalamualaikum"). Not a sentence that starts like one
+/// ("Puan Aina tidak menjawab", "Hi, not yet"): that is the sender's line.
 static GREETING: LazyLock<Regex> = LazyLock::new(|| {
     regex(
-        r"(?i)^(salam|assalamualaikum|assalamu'?alaikum|hi|hai|hello|dear|tuan|puan|yb|good\s+(morning|afternoon|evening)|selamat\s+(pagi|petang|tengah\s*hari|sejahtera))\b.{0,50}$",
+        r"(?i)^(?:(salam|assalamualaikum|assalamu'?alaikum|hi|hai|hello|dear|tuan/puan|tuan|puan|yb|good\s+(morning|afternoon|evening)|selamat\s+(pagi|petang|tengah\s*hari|sejahtera))(\s+[\p{L}'/-]+\.?){0,4}\s*[,!:]|(salam(\s+sejahtera)?|assalamu'?alaikum(\s+w\.?b\.?t\.?)?|hi|hai|hello|tuan/puan|selamat\s+(pagi|petang|sejahtera)|good\s+(morning|afternoon|evening))\s*\.?)$",
     )
 });
 
@@ -105,9 +108,7 @@ pub fn first_line(text: &str) -> Option<String> {
     own_lines(text)
         .into_iter()
         .map(|line| clean(line).trim().to_string())
-        .filter(|line| !line.is_empty())
-        .skip_while(|line| GREETING.is_match(line))
-        .next()
+        .find(|line| !line.is_empty() && !GREETING.is_match(line))
 }
 
 /// The sender's own lines, by segments between quotes.
@@ -139,10 +140,11 @@ fn own_lines(text: &str) -> Vec<&str> {
         if plain.trim_end() == "--" {
             // The RFC 3676 separator ("-- "; some clients trim its space).
             in_signature = true;
-        } else if !in_signature && !FOOTER.is_match(&plain) {
-            if let Some(segment) = segments.last_mut() {
-                segment.push(line);
-            }
+        } else if !in_signature
+            && !FOOTER.is_match(&plain)
+            && let Some(segment) = segments.last_mut()
+        {
+            segment.push(line);
         }
         i += 1;
     }
