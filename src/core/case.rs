@@ -181,6 +181,25 @@ pub enum EventKind {
     /// The case had ended long enough ago: these documents' bytes were
     /// destroyed (SPEC §8). Their names, sizes and SHA-256 stay.
     DocumentsPurged { documents: Vec<PurgedDocument> },
+    /// A set-PIN link was issued (EMEL 2); `replaced` is the number of the
+    /// link it made void. The token itself is never written here.
+    PinLinkIssued {
+        number: u32,
+        expires_at: DateTime<Utc>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replaced: Option<u32>,
+    },
+    /// The signee opened the set-PIN page of the current link.
+    PinLinkOpened { number: u32 },
+    /// A visit (`open`, `weak_pin`, `set_pin`) to a link that is `used`,
+    /// `expired`, `replaced` or whose case is `not_pending`: nothing changed.
+    PinLinkRefused { why: String, visit: String },
+    /// A PIN was sent that the rules refuse (the codes, never the PIN).
+    PinRefused { codes: Vec<String> },
+    /// The link set the PIN, and can never be used again.
+    PinLinkUsed { number: u32 },
+    /// The certificate PIN was set (only its Argon2id hash is kept).
+    PinSet,
 }
 
 /// What stays of a purged document.
@@ -213,6 +232,10 @@ pub struct Case {
     pub notices: Vec<Problem>,
     /// The thread our emails about this case belong to.
     pub thread: Thread,
+    /// The set-PIN link and the PIN's hash (`core::pin`); absent in
+    /// records written before there were PINs.
+    #[serde(default, skip_serializing_if = "crate::core::pin::Pin::is_empty")]
+    pub pin: crate::core::pin::Pin,
 }
 
 /// A move the life cycle does not allow.

@@ -25,10 +25,14 @@ pub enum Template {
     StaffVerify,
     /// Developer and the staff holding the case: the signee's address bounced.
     Bounce,
+    /// Signee: verified and approved, set your certificate PIN (the link).
+    Emel2,
+    /// QC officers: the PIN is set, the certificate waits for its check.
+    StaffQc,
 }
 
 impl Template {
-    pub const ALL: [Template; 7] = [
+    pub const ALL: [Template; 9] = [
         Template::Ack,
         Template::Incomplete,
         Template::Ineligible,
@@ -36,6 +40,8 @@ impl Template {
         Template::Emel1,
         Template::StaffVerify,
         Template::Bounce,
+        Template::Emel2,
+        Template::StaffQc,
     ];
 
     /// The template's file stem under `templates/`.
@@ -48,6 +54,8 @@ impl Template {
             Template::Emel1 => "emel1",
             Template::StaffVerify => "staff-verify",
             Template::Bounce => "bounce",
+            Template::Emel2 => "emel2",
+            Template::StaffQc => "staff-qc",
         }
     }
 }

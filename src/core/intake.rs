@@ -93,6 +93,7 @@ pub fn new_pack(
         problems,
         notices: checked.notices,
         thread: thread_of(msg),
+        pin: Default::default(),
     };
     let actor = Actor::Developer(from);
     let folder = if state == CaseState::Rejected {

@@ -1,11 +1,13 @@
 //! The core driven through [`handle`] by each kind of input, with an
 //! in-memory view: packs, supplements, duplicates, delivery reports, the
-//! reply-rate limit, SMTP refusals and the clock; and a view that fails.
+//! reply-rate limit, SMTP refusals, the clock and set-PIN links; and a
+//! view that fails.
 
 mod clock;
 mod eligibility;
 mod failing_view;
 mod packs;
+mod pin;
 mod undelivered;
 
 use super::*;

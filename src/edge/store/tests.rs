@@ -23,6 +23,7 @@ fn case(reference: &str, state: CaseState) -> Case {
         problems: Vec::new(),
         notices: Vec::new(),
         thread: Thread::default(),
+        pin: Default::default(),
     }
 }
 

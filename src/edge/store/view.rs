@@ -77,6 +77,13 @@ impl View for Store {
         }
         Ok(())
     }
+
+    fn case_for_pin_link(&self, token_sha256: &str) -> ViewResult<Option<Case>> {
+        let Some(reference) = self.pin_links.get(token_sha256).map_err(StoreError::from)? else {
+            return Ok(None);
+        };
+        Ok(Store::case(self, &String::from_utf8_lossy(&reference))?)
+    }
 }
 
 impl Store {
