@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::core::Effects;
+use crate::core::email::Template;
 use crate::edge::documents::Location;
 use crate::edge::render::Renderer;
 use crate::edge::store::{Committed, Origin, Store, StoreError};
@@ -63,6 +64,11 @@ pub enum ApplyError {
     Store(#[from] StoreError),
     #[error("documents: {0}")]
     Destroy(String),
+    /// A set-PIN link could not be given its token (no randomness from
+    /// the OS, or effects naming a link they do not carry): nothing was
+    /// written.
+    #[error("pin link: {0}")]
+    Mint(String),
 }
 
 /// Shared by every task that applies effects; cheap to clone.
@@ -122,6 +128,13 @@ impl Applier {
         stored: &[(String, Location)],
         now: DateTime<Utc>,
     ) -> Result<Committed, ApplyError> {
+        let minted;
+        let effects = if effects.pin_links.is_empty() {
+            effects
+        } else {
+            minted = mint_pin_links(effects, &self.cfg.web.base_url)?;
+            &minted
+        };
         let outgoing = self
             .renderer
             .render_all(
@@ -191,12 +204,54 @@ impl Applier {
     }
 }
 
+/// Gives each new set-PIN link of `effects` its token: 32 bytes from the
+/// OS, base64url without padding in the link. The case written keeps only
+/// the token's SHA-256; the token itself goes into its EMEL 2's `pin_url`,
+/// and so only into that email, rendered, in the outbox until it is sent.
+fn mint_pin_links(effects: &Effects, base_url: &str) -> Result<Effects, ApplyError> {
+    use base64::Engine;
+    use rand::TryRngCore;
+
+    let mut out = effects.clone();
+    for reference in &effects.pin_links {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng
+            .try_fill_bytes(&mut bytes)
+            .map_err(|e| ApplyError::Mint(format!("no randomness from the OS: {e}")))?;
+        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        let link = out
+            .cases
+            .iter_mut()
+            .rev()
+            .find(|w| w.case.reference == *reference)
+            .and_then(|w| w.case.pin.link.as_mut())
+            .ok_or_else(|| {
+                ApplyError::Mint(format!("case {reference} is not written with a link"))
+            })?;
+        link.token_sha256 = crate::core::pin::token_sha256(&token);
+        let context = out
+            .emails
+            .iter_mut()
+            .rev()
+            .find(|e| e.template == Template::Emel2 && e.case_ref.as_deref() == Some(reference))
+            .and_then(|e| e.context.as_object_mut())
+            .ok_or_else(|| {
+                ApplyError::Mint(format!("case {reference} has no EMEL 2 to carry its link"))
+            })?;
+        context.insert(
+            "pin_url".into(),
+            serde_json::Value::String(format!("{base_url}/pin/{token}")),
+        );
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::core::Folder;
     use crate::core::case::EventKind;
-    use crate::core::email::{Email, FromAddress, Recipient, Template, Thread};
+    use crate::core::email::{Email, FromAddress, Recipient, Thread};
 
     fn applier(store: &Store) -> (Applier, Arc<OutboxStats>) {
         let stats = Arc::new(OutboxStats::default());
@@ -276,6 +331,7 @@ mod tests {
             notices: Vec::new(),
             thread: Thread::default(),
             unreachable: 0,
+            pin: Default::default(),
         };
         let write = |case: &crate::core::case::Case, new: bool| Effects {
             cases: vec![crate::core::CaseWrite {

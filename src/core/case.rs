@@ -241,6 +241,25 @@ pub enum EventKind {
         #[serde(default)]
         attachments: Vec<String>,
     },
+    /// A set-PIN link was issued (EMEL 2); `replaced` is the number of the
+    /// link it made void. The token itself is never written here.
+    PinLinkIssued {
+        number: u32,
+        expires_at: DateTime<Utc>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replaced: Option<u32>,
+    },
+    /// The signee opened the set-PIN page of the current link.
+    PinLinkOpened { number: u32 },
+    /// A visit (`open`, `weak_pin`, `set_pin`) to a link that is `used`,
+    /// `expired`, `replaced` or whose case is `not_pending`: nothing changed.
+    PinLinkRefused { why: String, visit: String },
+    /// A PIN was sent that the rules refuse (the codes, never the PIN).
+    PinRefused { codes: Vec<String> },
+    /// The link set the PIN, and can never be used again.
+    PinLinkUsed { number: u32 },
+    /// The certificate PIN was set (only its Argon2id hash is kept).
+    PinSet,
 }
 
 /// What stays of a purged document.
@@ -276,6 +295,10 @@ pub struct Case {
     /// `UNREACHABLE` attempts so far (the developer is told at the third).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub unreachable: u32,
+    /// The set-PIN link and the PIN's hash (`core::pin`); absent in
+    /// records written before there were PINs.
+    #[serde(default, skip_serializing_if = "crate::core::pin::Pin::is_empty")]
+    pub pin: crate::core::pin::Pin,
 }
 
 fn is_zero(n: &u32) -> bool {

@@ -43,6 +43,10 @@ pub struct Effects {
     /// becomes a pending destruction in the same commit, carried out once
     /// it is durable, and resumed after a crash.
     pub destroy_documents: Vec<String>,
+    /// Cases (by reference) whose new set-PIN link (`core::pin::issue_link`)
+    /// needs its token: the apply path mints it, sets its SHA-256 on the
+    /// case written here and the link in that case's EMEL 2.
+    pub pin_links: Vec<String>,
 }
 
 /// One case to store.

@@ -43,10 +43,14 @@ pub enum Template {
     CommandError,
     /// The staff holding the case: the signee wrote back (forwarded).
     SigneeMessage,
+    /// Signee: verified and approved, set your certificate PIN (the link).
+    Emel2,
+    /// QC officers: the PIN is set, the certificate waits for its check.
+    StaffQc,
 }
 
 impl Template {
-    pub const ALL: [Template; 16] = [
+    pub const ALL: [Template; 18] = [
         Template::Ack,
         Template::Incomplete,
         Template::Ineligible,
@@ -63,6 +67,8 @@ impl Template {
         Template::CommandAck,
         Template::CommandError,
         Template::SigneeMessage,
+        Template::Emel2,
+        Template::StaffQc,
     ];
 
     /// The template's file stem under `templates/`.
@@ -84,6 +90,8 @@ impl Template {
             Template::CommandAck => "command-ack",
             Template::CommandError => "command-error",
             Template::SigneeMessage => "signee-message",
+            Template::Emel2 => "emel2",
+            Template::StaffQc => "staff-qc",
         }
     }
 }

@@ -117,6 +117,19 @@ fn describe(what: &EventKind, emails: &HashMap<&str, String>) -> String {
         } if attachments.is_empty() => {
             format!("the signee wrote: \"{subject}\"; forwarded to staff")
         }
+        EventKind::PinLinkIssued {
+            number,
+            replaced: Some(replaced),
+            ..
+        } => format!("set-PIN link {number} issued (link {replaced} made void)"),
+        EventKind::PinLinkIssued { number, .. } => format!("set-PIN link {number} issued"),
+        EventKind::PinLinkOpened { number } => format!("set-PIN link {number} opened"),
+        EventKind::PinLinkRefused { why, visit } => {
+            format!("set-PIN link refused ({why}) on {}", visit.replace('_', " "))
+        }
+        EventKind::PinRefused { codes } => format!("PIN refused: {}", codes.join(", ")),
+        EventKind::PinLinkUsed { number } => format!("set-PIN link {number} used"),
+        EventKind::PinSet => "certificate PIN set".into(),
         EventKind::SigneeWrote {
             subject,
             attachments,

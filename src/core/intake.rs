@@ -101,6 +101,7 @@ pub fn new_pack(
         notices: checked.notices,
         thread: thread_of(msg),
         unreachable: 0,
+        pin: Default::default(),
     };
     let actor = Actor::Developer(from);
     let folder = if state == CaseState::Rejected {

@@ -12,6 +12,7 @@
 //! | [`undelivered`] | delivery reports and SMTP refusals of our emails |
 //! | [`reply_rate`] | the per-hour limit on answers to one sender |
 //! | [`retention`] | what is purged or forgotten, and when (SPEC §8) |
+//! | [`pin`] | the set-PIN link (EMEL 2), the PIN rules, setting it (STAFF-QC) |
 //! | [`case`] | the case, its life cycle and history events |
 //! | [`context`] | what an email's template sees, with its labels |
 //! | [`email`] | an email decided, not yet rendered |
@@ -31,6 +32,7 @@ pub mod email;
 pub mod history;
 pub mod intake;
 pub mod message;
+pub mod pin;
 pub mod reply;
 pub mod reply_rate;
 pub mod retention;
@@ -60,6 +62,11 @@ pub enum Input<'a> {
     /// case ended, old message records and reply counters forgotten;
     /// reminders later).
     Tick,
+    /// A visit to a set-PIN link on the web, by the SHA-256 of its token.
+    Pin {
+        token_sha256: &'a str,
+        visit: pin::Visit<'a>,
+    },
 }
 
 /// Decides what `input` does. A store that cannot be read stops the
@@ -85,6 +92,10 @@ pub fn handle(
             effects.forget_messages_before = Some(retention::remember_since(cfg, now));
             Ok(effects)
         }
+        Input::Pin {
+            token_sha256,
+            visit,
+        } => pin::visit(token_sha256, visit, view, cfg, now),
     }
 }
 

@@ -58,6 +58,13 @@ pub trait View {
     fn for_each_case(&self, f: &mut dyn FnMut(&Case)) -> ViewResult<()>;
     /// A case's history, oldest first (a `STATUS` answer shows it whole).
     fn history(&self, reference: &str) -> ViewResult<Vec<Event>>;
+    /// The case a set-PIN link was issued for, by the SHA-256 of its token
+    /// (whether or not it is still the case's current link). A view that
+    /// holds no links knows none.
+    fn case_for_pin_link(&self, token_sha256: &str) -> ViewResult<Option<Case>> {
+        let _ = token_sha256;
+        Ok(None)
+    }
 }
 
 /// The store's view, in memory: for the core's unit tests and the fuzz
@@ -74,6 +81,8 @@ pub struct MemView {
     pub sequences: Vec<(i32, u64)>,
     /// History appended, by case reference, in order.
     pub history: Vec<(String, Event)>,
+    /// Set-PIN links issued: token SHA-256 and case reference.
+    pub pin_links: Vec<(String, String)>,
 }
 
 impl MemView {
@@ -107,6 +116,12 @@ impl MemView {
             if let Some(new) = write.new {
                 self.sequences.retain(|(y, _)| *y != new.year);
                 self.sequences.push((new.year, new.sequence));
+            }
+            if let Some(link) = &write.case.pin.link
+                && !link.token_sha256.is_empty()
+            {
+                self.pin_links
+                    .push((link.token_sha256.clone(), write.case.reference.clone()));
             }
             self.cases.retain(|c| c.reference != write.case.reference);
             self.cases.push(write.case.clone());
@@ -184,6 +199,13 @@ impl View for MemView {
             .filter(|(r, _)| r == reference)
             .map(|(_, e)| e.clone())
             .collect())
+    }
+
+    fn case_for_pin_link(&self, token_sha256: &str) -> ViewResult<Option<Case>> {
+        match self.pin_links.iter().find(|(t, _)| t == token_sha256) {
+            Some((_, reference)) => self.case(reference),
+            None => Ok(None),
+        }
     }
 }
 

@@ -47,6 +47,8 @@ pub(super) fn sources(template: Template) -> Sources {
         Template::CommandAck => template_sources!("command-ack"),
         Template::CommandError => template_sources!("command-error"),
         Template::SigneeMessage => template_sources!("signee-message"),
+        Template::Emel2 => template_sources!("emel2"),
+        Template::StaffQc => template_sources!("staff-qc"),
     }
 }
 
@@ -126,6 +128,9 @@ pub(super) fn sample_context() -> Value {
               "en": "A China (+86) phone number is not eligible." }
         ],
         "existing": { "ref": "SJL-2026-000001", "state": "received" },
-        "state": "received"
+        "state": "received",
+        "pin_url": "https://sign.example.my/pin/sample-token",
+        "pin_link": { "hours": 72, "number": 1 },
+        "pin_set_at": "2026-11-25 09:00 UTC"
     })
 }

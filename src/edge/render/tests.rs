@@ -66,8 +66,10 @@ fn every_template_renders_with_a_full_context() {
         }
         // Malay first, then English, in both parts.
         let (ms, en) = match template {
-            Template::Emel1 => ("Salam sejahtera Ali bin Abu", "Dear Ali bin Abu"),
-            Template::StaffVerify => ("Salam sejahtera", "Good day"),
+            Template::Emel1 | Template::Emel2 => {
+                ("Salam sejahtera Ali bin Abu", "Dear Ali bin Abu")
+            }
+            Template::StaffVerify | Template::StaffQc => ("Salam sejahtera", "Good day"),
             _ => ("Tuan/Puan", "Dear Sir/Madam"),
         };
         for part in [&text, &html] {
@@ -488,6 +490,7 @@ fn the_reason_reads_once_and_incomplete_shows_the_identification_row() {
         notices: Vec::new(),
         thread: Default::default(),
         unreachable: 0,
+        pin: Default::default(),
     };
     let ctx = crate::core::context::case_context(&case);
     let (_, text, html) = r.render_parts(Template::Incomplete, &ctx).unwrap();

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, abort};
 
+use super::pin_links;
 use super::{
     OutboxEntry, Seen, StateOnly, Store, StoreError, be_u64, history_key, index_keys, sent_key,
     sequence_key, unwrap_tx,
@@ -32,6 +33,16 @@ pub enum Origin<'a> {
     },
     /// The daemon's clock.
     Clock,
+    /// A visit to a set-PIN link on the web, by the SHA-256 of its token.
+    /// With `uses_link` (the PIN is being set) the commit checks, inside
+    /// its transaction, that the link is still its case's current one,
+    /// unused and unexpired, and the case still `pin_pending`; otherwise
+    /// nothing is written ([`StoreError::LinkSpent`]). Two submissions
+    /// racing on one link so set the PIN once.
+    PinLink {
+        token_sha256: &'a str,
+        uses_link: bool,
+    },
 }
 
 /// Result of [`Store::commit`].
@@ -67,6 +78,10 @@ struct Rows {
     finished: Vec<[u8; 8]>,
     index: Vec<(String, Vec<u8>)>,
     counters: Vec<String>,
+    /// Set-PIN links of the cases written: token SHA-256, reference.
+    pin_links: Vec<(String, String)>,
+    /// The link this commit uses (see [`Origin::PinLink`]).
+    uses_link: Option<String>,
 }
 
 /// A case to write: reference, record, index keys, for a new case the key
@@ -87,7 +102,9 @@ impl Store {
     ///
     /// A new case whose reference is taken, or whose sequence number is not
     /// past the year's last, is a [`StoreError::Conflict`]: nothing is
-    /// written, and the input is decided again.
+    /// written, and the input is decided again. So is a case written as it
+    /// was before a set-PIN link was issued or used on it meanwhile (the
+    /// web changes cases beside the mailbox: see `core::pin::behind`).
     pub fn commit(
         &self,
         origin: Origin<'_>,
@@ -119,6 +136,7 @@ impl Store {
             &self.meta,
             &self.documents,
             &self.purge_pending,
+            &self.pin_links,
         )
             .transaction(
                 |(
@@ -131,7 +149,19 @@ impl Store {
                     meta_t,
                     documents_t,
                     pending_t,
+                    links_t,
                 )| {
+                    if let Some(token_sha256) = &rows.uses_link {
+                        pin_links::check_current(links_t, cases_t, token_sha256, now)?;
+                    }
+                    for (reference, record, _, new, _) in &rows.cases {
+                        if new.is_none() {
+                            pin_links::check_not_behind(cases_t, reference, record)?;
+                        }
+                    }
+                    for (token_sha256, reference) in &rows.pin_links {
+                        links_t.insert(token_sha256.as_bytes(), reference.as_bytes())?;
+                    }
                     if let Some((key, seen)) = &rows.seen {
                         if let Some(old) = seen_t.get(key.as_bytes())? {
                             let folder = serde_json::from_slice::<Seen>(&old)
@@ -229,6 +259,8 @@ impl Store {
             finished: Vec::new(),
             index: Vec::new(),
             counters: Vec::new(),
+            pin_links: Vec::new(),
+            uses_link: None,
         };
         match origin {
             Origin::Message { key } => {
@@ -249,9 +281,21 @@ impl Store {
                 }
             }
             Origin::Clock => {}
+            Origin::PinLink {
+                token_sha256,
+                uses_link,
+            } => {
+                rows.uses_link = uses_link.then(|| token_sha256.to_string());
+            }
         }
         for write in &effects.cases {
             let case = &write.case;
+            if let Some(link) = &case.pin.link
+                && !link.token_sha256.is_empty()
+            {
+                rows.pin_links
+                    .push((link.token_sha256.clone(), case.reference.clone()));
+            }
             rows.cases.push((
                 case.reference.clone(),
                 serde_json::to_vec(case)?,

@@ -22,6 +22,7 @@ pub const SCHEMA: u32 = 2;
 
 const SCHEMA_KEY: &str = "schema";
 const MESSAGE_ID_KEY: &str = "secret/message-id";
+const FORM_KEY: &str = "secret/pin-form";
 
 type Step = fn(&Store) -> Result<(), StoreError>;
 
@@ -86,16 +87,26 @@ fn set_version(store: &Store, version: u32) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The secret, made on first use.
+/// The Message-ID secret, made on first use.
 fn message_id_secret(store: &Store) -> Result<[u8; 32], StoreError> {
-    if let Some(v) = store.meta.get(MESSAGE_ID_KEY)? {
+    secret(store, MESSAGE_ID_KEY)
+}
+
+/// The secret of the PIN page's form tokens, made on first use: a store
+/// of any version simply lacks it until then, so it needs no step.
+pub(super) fn form_secret(store: &Store) -> Result<[u8; 32], StoreError> {
+    secret(store, FORM_KEY)
+}
+
+fn secret(store: &Store, key: &str) -> Result<[u8; 32], StoreError> {
+    if let Some(v) = store.meta.get(key)? {
         return <[u8; 32]>::try_from(v.as_ref()).map_err(|_| StoreError::Corrupt {
-            key: format!("meta/{MESSAGE_ID_KEY}"),
+            key: format!("meta/{key}"),
             error: format!("{} bytes, not a 32-byte secret", v.len()),
         });
     }
     let secret: [u8; 32] = rand::random();
-    store.meta.insert(MESSAGE_ID_KEY, &secret[..])?;
+    store.meta.insert(key, &secret[..])?;
     store.db.flush()?;
     Ok(secret)
 }

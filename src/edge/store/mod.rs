@@ -14,6 +14,7 @@
 
 mod commit;
 mod migrate;
+mod pin_links;
 mod view;
 
 use std::path::Path;
@@ -42,6 +43,11 @@ pub enum StoreError {
     /// whose reference is taken): nothing was written; decide again.
     #[error("store: conflict: {0}")]
     Conflict(String),
+    /// A commit that uses a set-PIN link found it no longer current (used,
+    /// expired or replaced meanwhile, or its case moved on): nothing was
+    /// written.
+    #[error("store: the PIN link is no longer current")]
+    LinkSpent,
     #[error(
         "store: written by a newer sijil (schema {found}, this one knows up to {known}); \
          refusing to open it"
@@ -103,8 +109,14 @@ pub struct Store {
     /// Documents whose bytes are to be destroyed (SHA-256 → [`Location`]):
     /// written by the commit that purges them, removed once destroyed.
     purge_pending: sled::Tree,
+    /// Set-PIN links: the SHA-256 of a token (hex) → its case reference.
+    /// Kept when a newer link replaces one, so the old one is told
+    /// "replaced".
+    pin_links: sled::Tree,
     /// Keys our outgoing Message-IDs (see [`Store::message_id_key`]).
     message_id_key: [u8; 32],
+    /// Keys the PIN page's form tokens (see [`Store::form_key`]).
+    form_key: [u8; 32],
 }
 
 impl Store {
@@ -134,10 +146,13 @@ impl Store {
             meta: db.open_tree("meta")?,
             documents: db.open_tree("documents")?,
             purge_pending: db.open_tree("purge_pending")?,
+            pin_links: db.open_tree("pin_links")?,
             db,
             message_id_key: [0; 32],
+            form_key: [0; 32],
         };
         store.message_id_key = migrate::to_current(&store)?;
+        store.form_key = migrate::form_secret(&store)?;
         Ok(store)
     }
 
@@ -152,6 +167,13 @@ impl Store {
     /// the same input still yields the same Message-IDs after a crash.
     pub fn message_id_key(&self) -> &[u8; 32] {
         &self.message_id_key
+    }
+
+    /// The secret the set-PIN page's form tokens are keyed with (an HMAC of
+    /// the link's token hash): made once per store, apart from the
+    /// Message-ID secret, never leaves it.
+    pub fn form_key(&self) -> &[u8; 32] {
+        &self.form_key
     }
 
     /// A tree of its own for an edge's private state (the IMAP checkpoint).

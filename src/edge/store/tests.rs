@@ -24,6 +24,7 @@ fn case(reference: &str, state: CaseState) -> Case {
         notices: Vec::new(),
         thread: Thread::default(),
         unreachable: 0,
+        pin: Default::default(),
     }
 }
 

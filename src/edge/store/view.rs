@@ -81,6 +81,13 @@ impl View for Store {
     fn history(&self, reference: &str) -> ViewResult<Vec<Event>> {
         Ok(Store::history(self, reference)?)
     }
+
+    fn case_for_pin_link(&self, token_sha256: &str) -> ViewResult<Option<Case>> {
+        let Some(reference) = self.pin_links.get(token_sha256).map_err(StoreError::from)? else {
+            return Ok(None);
+        };
+        Ok(Store::case(self, &String::from_utf8_lossy(&reference))?)
+    }
 }
 
 impl Store {
