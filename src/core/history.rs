@@ -125,7 +125,10 @@ fn describe(what: &EventKind, emails: &HashMap<&str, String>) -> String {
         EventKind::PinLinkIssued { number, .. } => format!("set-PIN link {number} issued"),
         EventKind::PinLinkOpened { number } => format!("set-PIN link {number} opened"),
         EventKind::PinLinkRefused { why, visit } => {
-            format!("set-PIN link refused ({why}) on {}", visit.replace('_', " "))
+            format!(
+                "set-PIN link refused ({why}) on {}",
+                visit.replace('_', " ")
+            )
         }
         EventKind::PinRefused { codes } => format!("PIN refused: {}", codes.join(", ")),
         EventKind::PinLinkUsed { number } => format!("set-PIN link {number} used"),
