@@ -50,6 +50,9 @@ impl View for World0 {
     fn for_each_case(&self, f: &mut dyn FnMut(&Case)) -> ViewResult<()> {
         self.0.for_each_case(f)
     }
+    fn espa(&self, reference: &str) -> ViewResult<Option<sijil::core::espa::Espa>> {
+        self.0.espa(reference)
+    }
 }
 
 struct World {
