@@ -18,7 +18,7 @@ use crate::core::email::Template;
 use crate::edge::documents::Location;
 use crate::edge::render::Renderer;
 use crate::edge::store::{Committed, Origin, Store, StoreError};
-use crate::metrics::OutboxStats;
+use crate::metrics::{CaseStats, OutboxStats};
 
 /// How the apply path hands emails to the courier: once the commit that
 /// queued them (and counted their first attempt) is durable, their ids, and
@@ -79,6 +79,7 @@ pub struct Applier {
     cfg: Arc<Config>,
     doorbell: Arc<Doorbell>,
     stats: Arc<OutboxStats>,
+    cases: Arc<CaseStats>,
 }
 
 impl Applier {
@@ -95,7 +96,16 @@ impl Applier {
             cfg,
             doorbell,
             stats,
+            cases: Arc::default(),
         }
+    }
+
+    /// Keeps `cases` (counted from the store by the caller) current as
+    /// commits move cases between states; without it the moves are
+    /// counted where nobody reads them (the command line's purge).
+    pub fn counting_cases(mut self, cases: Arc<CaseStats>) -> Applier {
+        self.cases = cases;
+        self
     }
 
     pub fn store(&self) -> &Store {
@@ -136,7 +146,10 @@ impl Applier {
             )
             .map_err(ApplyError::Render)?;
         let committed = self.store.commit(origin, effects, stored, &outgoing, now)?;
-        if let Committed::Now { queued } = &committed {
+        if let Committed::Now { queued, moved } = &committed {
+            for m in moved {
+                self.cases.moved(m.from, m.to);
+            }
             self.stats
                 .queued
                 .fetch_add(queued.len() as u64, Ordering::Relaxed);
@@ -294,6 +307,65 @@ mod tests {
             .unwrap();
         assert_eq!(stats.queued.load(Ordering::Relaxed), 1);
         assert_eq!(store.outbox_len(), 1, "the count agrees with the store");
+    }
+
+    #[test]
+    fn the_count_of_cases_by_state_moves_with_commits() {
+        use crate::core::case::CaseState;
+        let store = Store::temporary().unwrap();
+        let (applier, _) = applier(&store);
+        let cases = Arc::new(CaseStats::counted([CaseState::Signed]));
+        let applier = applier.counting_cases(cases.clone());
+        let now = Utc::now();
+        let mut case = crate::core::case::Case {
+            reference: "SJL-2026-000001".into(),
+            state: CaseState::Received,
+            created_at: now,
+            updated_at: now,
+            company: "Seri Indah".into(),
+            developer_address: "submit@seriindah.my".into(),
+            fields: Default::default(),
+            application: None,
+            documents: Vec::new(),
+            problems: Vec::new(),
+            notices: Vec::new(),
+            thread: Thread::default(),
+            unreachable: 0,
+            pin: Default::default(),
+        };
+        let write = |case: &crate::core::case::Case, new: bool| Effects {
+            cases: vec![crate::core::CaseWrite {
+                case: case.clone(),
+                new: new.then_some(crate::core::NewCase {
+                    year: 2026,
+                    sequence: 1,
+                }),
+            }],
+            ..Effects::only_filing(Folder::Processed, "test")
+        };
+        let origin = Origin::Message { key: "mid:pack" };
+        applier
+            .apply(origin, "mid:pack", &write(&case, true), &[], now)
+            .unwrap();
+        assert_eq!(cases.get(CaseState::Received), 1);
+        // The same pack again takes no effect, and counts nothing.
+        applier
+            .apply(origin, "mid:pack", &write(&case, true), &[], now)
+            .unwrap();
+        assert_eq!(cases.get(CaseState::Received), 1);
+        case.transition(CaseState::Verified, now).unwrap();
+        let origin = Origin::Message {
+            key: "mid:verified",
+        };
+        applier
+            .apply(origin, "mid:verified", &write(&case, false), &[], now)
+            .unwrap();
+        let counts: Vec<(CaseState, u64)> = cases.all().filter(|(_, n)| *n > 0).collect();
+        assert_eq!(
+            counts,
+            [(CaseState::Verified, 1), (CaseState::Signed, 1)],
+            "the count read at start stays, the case moved"
+        );
     }
 
     #[test]

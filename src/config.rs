@@ -41,9 +41,9 @@ mod validate;
 pub use errors::{ConfigError, ConfigErrors};
 use raw::*;
 pub use types::{
-    Address, CaConfig, CaseConfig, Developer, Folders, ImapConfig, LimitsConfig, MailboxConfig,
-    MaildirConfig, Outbound, OutboundConfig, Secret, SecurityConfig, SmtpConfig, Staff, StaffRole,
-    StoreConfig, TlsMode, WebConfig,
+    Address, CaConfig, CaseConfig, Developer, Folders, GeneralConfig, ImapConfig, LimitsConfig,
+    MailboxConfig, MaildirConfig, Outbound, OutboundConfig, Secret, SecurityConfig, SmtpConfig,
+    Staff, StaffRole, StoreConfig, TlsMode, WebConfig,
 };
 use validate::{is_loopback_host, is_phrase_char, unescape_quoted, validate};
 
@@ -64,12 +64,14 @@ const DEFAULT_REPLY_RATE_PER_HOUR: i64 = 30;
 const DEFAULT_ATTACHMENT_MAX_MIB: i64 = 10;
 const DEFAULT_MESSAGE_MAX_MIB: i64 = 25;
 const DEFAULT_REFERENCE_PREFIX: &str = "SJL";
+const DEFAULT_TIMEZONE: chrono_tz::Tz = chrono_tz::Asia::Kuala_Lumpur;
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const MIB: u64 = 1024 * 1024;
 
 /// The whole validated configuration.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
+    pub general: GeneralConfig,
     pub mailbox: MailboxConfig,
     pub outbound: Outbound,
     pub web: WebConfig,
@@ -98,6 +100,7 @@ impl Config {
             roles: vec![role],
         };
         Config {
+            general: GeneralConfig::default(),
             mailbox: MailboxConfig::Maildir(MaildirConfig {
                 path: "var/mail".into(),
                 folders: Folders::default(),

@@ -51,7 +51,7 @@ async fn send(servers: &MailServers, pack: &Pack) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_valid_mykad_pack_is_acknowledged_and_the_signee_and_verifier_told() {
     let servers = MailServers::start();
-    let _sijil = Daemon::start(&servers);
+    let sijil = Daemon::start(&servers);
     let pack = Pack::mykad_valid();
     send(&servers, &pack).await;
 
@@ -80,6 +80,11 @@ async fn a_valid_mykad_pack_is_acknowledged_and_the_signee_and_verifier_told() {
     let processed = servers.wait_for(RA_ADDRESS, "Processed", 1, WAIT).await;
     assert_eq!(header(&processed[0], "Message-ID"), pack.id());
     assert!(servers.messages(RA_ADDRESS, "INBOX").await.is_empty());
+
+    // The operator sees the queue on /metrics: one case received, the
+    // other states shown at zero.
+    assert_eq!(sijil.metric("sijil_cases{state=\"received\"}"), Some(1));
+    assert_eq!(sijil.metric("sijil_cases{state=\"incomplete\"}"), Some(0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

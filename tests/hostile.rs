@@ -14,13 +14,14 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use support::{Daemon, maildir_files as files};
+use support::{Daemon, maildir_files as files, peak_rss_kib};
 
 const DEVELOPER: &str = "pemaju@example.my";
 
-/// Generous: the whole corpus goes through a debug build; a 26 MiB message
-/// is among it.
-const PEAK_RSS_LIMIT_KIB: u64 = 256 * 1024;
+/// The whole corpus goes through a debug build; a 26 MiB message is among
+/// it, but only its header is read (SPEC §8), and the 15 MiB message with
+/// an 11 MiB LOA is the largest read whole.
+const PEAK_RSS_LIMIT_KIB: u64 = 128 * 1024;
 
 /// The longest one message may take (debug build, loaded machine). The
 /// slowest now take about 3 s; 20 000 nested `<div>`s took half a minute
@@ -97,13 +98,14 @@ const EXPECTED: &[(&str, Outcome)] = &[
     (
         "thousands-of-parts",
         Incomplete {
-            codes: &["ATTACHMENT_TYPE_NOT_ALLOWED"],
+            codes: &["ATTACHMENT_TYPE_NOT_ALLOWED", "TOO_MANY_ATTACHMENTS"],
             not: &["FORM_MISSING", "LOA_MISSING", "FIELD_MISSING"],
         },
     ),
     (
         "thousands-of-empty-parts",
         Incomplete {
+            // Parts without headers are text, not attachments.
             codes: &["LOA_MISSING"],
             not: &["FORM_MISSING", "FIELD_MISSING"],
         },
@@ -270,8 +272,10 @@ const EXPECTED: &[(&str, Outcome)] = &[
     (
         "over-limit-message",
         Incomplete {
-            codes: &["MESSAGE_TOO_LARGE"],
-            not: &["ATTACHMENT_TOO_LARGE", "FIELD_MISSING"],
+            // Only its header is read: the size is all the answer names
+            // (with the limit), nothing is called missing.
+            codes: &["MESSAGE_TOO_LARGE", "25 MiB"],
+            not: &["ATTACHMENT_TOO_LARGE", "FIELD_MISSING", "FORM_MISSING"],
         },
     ),
 ];
@@ -412,14 +416,7 @@ fn configured(root: &Path, messages: &BTreeMap<String, Vec<u8>>) -> Daemon {
         if let Some(security) = cfg["security"].as_table_mut() {
             security.remove("authserv_id");
         }
-        cfg.insert(
-            "limits".into(),
-            toml::toml! {
-                attachment_max_mib = 10
-                message_max_mib = 25
-            }
-            .into(),
-        );
+        support::set_limits(cfg, 10, 25);
     });
     sijil.log_filter = Some("info".into());
     sijil.ready_within = Duration::from_secs(60);
@@ -427,16 +424,6 @@ fn configured(root: &Path, messages: &BTreeMap<String, Vec<u8>>) -> Daemon {
         sijil.deliver("mail", name, raw);
     }
     sijil
-}
-
-/// Peak resident set size of process `pid` so far, from /proc (kB).
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
 }
 
 /// Message name (the Maildir file name without its `:2,` flags) → folder.
@@ -839,8 +826,11 @@ fn the_fuzz_targets_promises_hold_on_the_corpus_and_seeds() {
             })
             .collect();
         let fields = sijil::pack_check::fields::Fields::parse(&msg.text);
-        let checked =
-            sijil::pack_check::check(&fields, &metas, msg.size, &Limits::default(), today);
+        let message = sijil::pack_check::MessageMeta {
+            size: msg.size,
+            attachments_unread: msg.attachments_unread,
+        };
+        let checked = sijil::pack_check::check(&fields, &metas, message, &Limits::default(), today);
         assert_eq!(
             checked.application.is_some(),
             checked.problems.is_empty(),
@@ -848,7 +838,7 @@ fn the_fuzz_targets_promises_hold_on_the_corpus_and_seeds() {
         );
         assert_eq!(checked.documents.len(), metas.len(), "{name}");
         let text = String::from_utf8_lossy(raw);
-        let own = sijil::core::quote::own_text(&text);
+        let own = sijil::core::reply::own_text(&text);
         assert!(own.len() <= text.len(), "{name}");
         assert!(
             own.lines().all(|l| !l.trim_start().starts_with('>')),

@@ -186,7 +186,7 @@ async fn a_permanent_refusal_is_recorded_on_the_case() {
     let out = sijil.command(&["case", &reference]);
     let shown = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{out:?}");
-    assert!(shown.contains("email_failed"), "{shown}");
+    assert!(shown.contains("failed for good"), "{shown}");
     assert!(
         shown.contains("550"),
         "the server's answer is kept: {shown}"

@@ -41,6 +41,6 @@ fuzz_target!(|raw: &[u8]| {
     let mut fields = Fields::parse(&text);
     check(&fields, &[], raw.len() as u64);
     // A supplement's lines merged over the pack's, as a reply does.
-    fields.merge(&Fields::parse(&sijil::core::quote::own_text(&msg.text)));
+    fields.merge(&Fields::parse(&sijil::core::reply::own_text(&msg.text)));
     check(&fields, &metas, msg.size);
 });

@@ -1,68 +1,151 @@
 //! What `sijil cases` and `sijil case REF` print, read from a store the
-//! daemon is not using.
+//! daemon is not using: for people, times in the operator's zone
+//! (`[general] timezone`); with `--json`, one object for scripts, times in
+//! UTC. Neither shows more of the signee than their first name.
 
+use std::io::Write;
+
+use serde_json::json;
+
+use crate::config::Config;
+use crate::core::case::Case;
+use crate::core::context::human_size;
 use crate::edge::store::Store;
+use crate::pack_check::fields::Field;
+
+use super::out::Stop;
 
 /// `sijil cases`: one line per case, with a header line.
-pub(super) fn list(store: &Store) -> Result<(), String> {
-    println!(
+pub(super) fn list(store: &Store, cfg: &Config, out: &mut dyn Write) -> Result<(), Stop> {
+    writeln!(
+        out,
         "{:<18} {:<12} {:<20} {:<5} UPDATED",
         "CASE", "STATE", "ESPA", "ORDER"
-    );
+    )?;
     for case in store.cases() {
-        let case = case.map_err(|e| e.to_string())?;
+        let case = case?;
         let (espa, order) = case
             .espa_order()
             .map(|(e, o)| (e, o.to_string()))
             .unwrap_or_else(|| ("-".into(), "-".into()));
-        println!(
+        writeln!(
+            out,
             "{:<18} {:<12} {:<20} {:<5} {}",
             case.reference,
             case.state.as_str(),
             espa,
             order,
-            case.updated_at.format("%Y-%m-%d %H:%M")
-        );
+            cfg.general.local_time(case.updated_at)
+        )?;
     }
     Ok(())
 }
 
-/// `sijil case REF`: the case, its signee, problems, documents and history.
-pub(super) fn show(store: &Store, reference: &str) -> Result<(), String> {
+/// `sijil case REF [--json]`: the case, its documents and its history.
+pub(super) fn show(
+    store: &Store,
+    cfg: &Config,
+    reference: &str,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<(), Stop> {
     let reference = reference.trim().to_uppercase();
     let case = store
-        .case(&reference)
-        .map_err(|e| e.to_string())?
+        .case(&reference)?
         .ok_or_else(|| format!("no case {reference}"))?;
-    println!("{}  {}  ({})", case.reference, case.state, case.company);
-    if let Some(a) = &case.application {
-        println!(
-            "signee: {} <{}>, {} {}, order {} of {}",
-            a.full_name,
-            a.email,
-            a.role.as_str(),
-            crate::core::context::mask_id(a.id_type, &a.id_number),
-            a.order,
-            a.espa_ref
-        );
+    let history = store.history(&reference)?;
+    if json {
+        let record = json!({
+            "reference": case.reference,
+            "state": case.state,
+            "company": case.company,
+            "created_at": case.created_at,
+            "updated_at": case.updated_at,
+            "signee": signee(&case),
+            "problems": case.problems.iter().map(|p| p.code.id()).collect::<Vec<_>>(),
+            "documents": case.documents.iter().map(|d| json!({
+                "name": d.name,
+                "size": d.size,
+                "sha256": d.sha256,
+                "purged_at": d.purged_at,
+            })).collect::<Vec<_>>(),
+            "history": history,
+        });
+        let text = serde_json::to_string_pretty(&record).map_err(|e| e.to_string())?;
+        writeln!(out, "{text}")?;
+        return Ok(());
     }
+    let when = |at| cfg.general.local_time(at);
+    writeln!(out, "{}  {}", case.reference, case.state)?;
+    writeln!(out, "developer  {}", case.company)?;
+    let signee = signee(&case);
+    let role = signee["role"]
+        .as_str()
+        .map(|r| format!(" ({r})"))
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "signee     {}{role}",
+        signee["first_name"].as_str().unwrap_or("-")
+    )?;
+    if let Some((espa, order)) = case.espa_order() {
+        writeln!(out, "eSPA       {espa}, signing order {order}")?;
+    }
+    writeln!(
+        out,
+        "opened     {}; last change {}",
+        when(case.created_at),
+        when(case.updated_at)
+    )?;
     for p in &case.problems {
-        println!("problem: {} {}", p.code.id(), p.en());
+        writeln!(out, "problem    {} {}", p.code.id(), p.en())?;
+    }
+    for p in &case.notices {
+        writeln!(out, "notice     {} {}", p.code.id(), p.en())?;
+    }
+    writeln!(out, "documents")?;
+    if case.documents.is_empty() {
+        writeln!(out, "  (none)")?;
     }
     for d in &case.documents {
-        println!(
-            "document: {} ({} bytes, sha256 {})",
-            d.name, d.size, &d.sha256
-        );
+        let purged = d
+            .purged_at
+            .map(|at| format!("  (destroyed {})", when(at)))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "  {}  {}  sha256 {}{purged}",
+            d.name,
+            human_size(d.size),
+            d.sha256.get(..12).unwrap_or(&d.sha256)
+        )?;
     }
-    println!("history:");
-    for e in store.history(&reference).map_err(|e| e.to_string())? {
-        let what = serde_json::to_string(&e.what).unwrap_or_default();
-        println!(
-            "  {}  {:<28} {what}",
-            e.at.format("%Y-%m-%d %H:%M:%S"),
-            e.actor.to_string()
-        );
+    writeln!(out, "history")?;
+    for (event, what) in history
+        .iter()
+        .zip(crate::core::history::described(&history))
+    {
+        writeln!(
+            out,
+            "  {}  {:<32} {what}",
+            cfg.general.local_time_seconds(event.at),
+            event.actor.to_string()
+        )?;
     }
     Ok(())
+}
+
+/// What the listing shows of the signee: the first name, never the ID
+/// number; their email and phone stay in the case emails.
+fn signee(case: &Case) -> serde_json::Value {
+    let full_name = case
+        .application
+        .as_ref()
+        .map(|a| a.full_name.as_str())
+        .or_else(|| case.fields.get(Field::FullName));
+    let first_name = full_name.and_then(|n| n.split_whitespace().next());
+    json!({
+        "first_name": first_name,
+        "role": case.application.as_ref().map(|a| a.role.as_str()),
+    })
 }

@@ -3,12 +3,14 @@
 //! (0 done, 1 failure, 2 configuration, 3 login refused).
 //!
 //! `src/main.rs` only calls [`main`]; the `cases` and `case` listings are in
-//! `cases`.
+//! `cases` (a history in plain words in `history`), the purge in `purge`,
+//! and how they all write their output in `out`.
 
 mod cases;
+mod out;
 mod purge;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -54,6 +56,9 @@ enum Command {
     Case {
         /// The case reference, e.g. SJL-2026-000123.
         reference: String,
+        /// Print it as one JSON object, for scripts (times in UTC).
+        #[arg(long)]
+        json: bool,
     },
     /// Purge now what the retention rule says has been kept long enough
     /// (the daemon does this every hour; it must be stopped).
@@ -98,28 +103,34 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::CheckConfig { .. } => {
+        Command::CheckConfig { .. } => out::to_stdout(|out| {
             for w in cfg.warnings() {
-                println!("warning: {w}");
+                writeln!(out, "warning: {w}")?;
             }
             let source = cfg
                 .source
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|| "the embedded default".into());
-            println!("sijil: {source} is a valid configuration");
-            ExitCode::SUCCESS
-        }
+            writeln!(out, "sijil: {source} is a valid configuration")?;
+            Ok(())
+        }),
         Command::Run => {
             for w in cfg.warnings() {
                 tracing::warn!(key = %w.key, "{}", w.message);
             }
             run(cfg)
         }
-        Command::Cases => with_store(&cfg, cases::list),
-        Command::Case { reference } => with_store(&cfg, |store| cases::show(store, &reference)),
-        Command::Purge { dry_run: true } => with_store(&cfg, |store| purge::dry_run(store, &cfg)),
-        Command::Purge { dry_run: false } => with_store(&cfg, |store| purge::now(store, &cfg)),
+        Command::Cases => with_store(&cfg, |store, out| cases::list(store, &cfg, out)),
+        Command::Case { reference, json } => with_store(&cfg, |store, out| {
+            cases::show(store, &cfg, &reference, json, out)
+        }),
+        Command::Purge { dry_run: true } => {
+            with_store(&cfg, |store, out| purge::dry_run(store, &cfg, out))
+        }
+        Command::Purge { dry_run: false } => {
+            with_store(&cfg, |store, out| purge::now(store, &cfg, out))
+        }
     }
 }
 
@@ -149,7 +160,12 @@ fn run(cfg: Config) -> ExitCode {
     }
 }
 
-fn with_store(cfg: &Config, f: impl FnOnce(&Store) -> Result<(), String>) -> ExitCode {
+/// Opens the store (the daemon must be stopped) and runs `f` on it,
+/// writing to stdout.
+fn with_store(
+    cfg: &Config,
+    f: impl FnOnce(&Store, &mut dyn Write) -> Result<(), out::Stop>,
+) -> ExitCode {
     let store = match Store::open(&cfg.store.path) {
         Ok(s) => s,
         Err(e) => {
@@ -160,13 +176,7 @@ fn with_store(cfg: &Config, f: impl FnOnce(&Store) -> Result<(), String>) -> Exi
             return ExitCode::from(exit::FAILURE);
         }
     };
-    match f(&store) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("sijil: {e}");
-            ExitCode::from(exit::FAILURE)
-        }
-    }
+    out::to_stdout(|out| f(&store, out))
 }
 
 /// glibc's defaults grow the heap without bound here: its mmap threshold

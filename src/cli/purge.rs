@@ -2,6 +2,7 @@
 //! on its own clock every hour, now, with the daemon stopped. `--dry-run`
 //! lists the documents that would be destroyed and changes nothing.
 
+use std::io::Write;
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -14,36 +15,40 @@ use crate::edge::render::Renderer;
 use crate::edge::store::{Committed, Origin, Store};
 use crate::metrics::OutboxStats;
 
+use super::out::Stop;
+
 /// Lists what the sweep would purge now.
-pub fn dry_run(store: &Store, cfg: &Config) -> Result<(), String> {
+pub(super) fn dry_run(store: &Store, cfg: &Config, out: &mut dyn Write) -> Result<(), Stop> {
     let due = retention::due(store, cfg, Utc::now()).map_err(|e| e.to_string())?;
-    let pending = store.pending_purges().map_err(|e| e.to_string())?;
+    let pending = store.pending_purges()?;
     if due.is_empty() && pending.is_empty() {
-        println!("nothing to purge");
+        writeln!(out, "nothing to purge")?;
         return Ok(());
     }
     for purge in &due {
-        println!(
+        writeln!(
+            out,
             "{}  ended {}",
             purge.reference,
-            purge.ended_at.format("%Y-%m-%d %H:%M UTC")
-        );
+            cfg.general.local_time(purge.ended_at)
+        )?;
         for d in &purge.documents {
-            println!("    {}  {} bytes  sha256 {}", d.name, d.size, d.sha256);
+            writeln!(out, "    {}  {} bytes  sha256 {}", d.name, d.size, d.sha256)?;
         }
     }
     if !pending.is_empty() {
-        println!(
+        writeln!(
+            out,
             "{} document(s) already purged whose bytes are still to be destroyed",
             pending.len()
-        );
+        )?;
     }
     Ok(())
 }
 
 /// Purges now: decided by the core, applied and destroyed as the daemon's
 /// clock does.
-pub fn now(store: &Store, cfg: &Config) -> Result<(), String> {
+pub(super) fn now(store: &Store, cfg: &Config, out: &mut dyn Write) -> Result<(), Stop> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -63,15 +68,18 @@ pub fn now(store: &Store, cfg: &Config) -> Result<(), String> {
         .apply(Origin::Clock, &seed, &effects, &[], now)
         .map_err(|e| e.to_string())?
     {
-        Committed::Now { queued } => queued,
+        Committed::Now { queued, .. } => queued,
         Committed::Already(_) => Vec::new(),
     };
-    runtime.block_on(async {
+    let destroyed = runtime.block_on(async {
         applier.durable(queued).await.map_err(|e| e.to_string())?;
         crate::failpoint::hit("purge_recorded");
-        let destroyed = applier.destroy_pending().await.map_err(|e| e.to_string())?;
-        let cases = effects.cases.len();
-        println!("{cases} case(s) purged; {destroyed} document(s) destroyed");
-        Ok(())
-    })
+        applier.destroy_pending().await.map_err(|e| e.to_string())
+    })?;
+    let cases = effects.cases.len();
+    writeln!(
+        out,
+        "{cases} case(s) purged; {destroyed} document(s) destroyed"
+    )?;
+    Ok(())
 }

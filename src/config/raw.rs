@@ -7,6 +7,12 @@ use super::*;
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub(super) struct RawGeneral {
+    pub(super) timezone: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct RawMailbox {
     pub(super) kind: Option<String>,
     pub(super) path: Option<PathBuf>,
@@ -111,6 +117,7 @@ pub(super) struct RawStaff {
 /// serde so that a mistake in one section does not hide the others.
 #[derive(Default)]
 pub(super) struct RawConfig {
+    pub(super) general: Option<RawGeneral>,
     pub(super) mailbox: Option<RawMailbox>,
     pub(super) outbound: Option<RawOutbound>,
     pub(super) web: Option<RawWeb>,
@@ -125,7 +132,8 @@ pub(super) struct RawConfig {
     pub(super) staff: Option<Vec<Option<RawStaff>>>,
 }
 
-const SECTIONS: [&str; 10] = [
+const SECTIONS: [&str; 11] = [
+    "general",
     "mailbox",
     "outbound",
     "web",
@@ -232,6 +240,7 @@ fn read_raw(table: toml::Table, ctx: &mut Ctx) -> RawConfig {
     let mut raw = RawConfig::default();
     for (key, value) in table {
         match key.as_str() {
+            "general" => raw.general = raw_section(value, &key, ctx),
             "mailbox" => raw.mailbox = raw_section(value, &key, ctx),
             "outbound" => raw.outbound = raw_section(value, &key, ctx),
             "web" => raw.web = raw_section(value, &key, ctx),

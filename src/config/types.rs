@@ -343,6 +343,47 @@ impl FromStr for StaffRole {
     }
 }
 
+/// What applies to the whole daemon.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GeneralConfig {
+    /// Key `timezone`: the operator's zone, in which times are shown to
+    /// people (the command line, email bodies). Stored times stay UTC.
+    pub timezone: chrono_tz::Tz,
+}
+
+impl Default for GeneralConfig {
+    fn default() -> Self {
+        GeneralConfig {
+            timezone: DEFAULT_TIMEZONE,
+        }
+    }
+}
+
+impl GeneralConfig {
+    /// `at` as people read it here, to the minute, with the zone:
+    /// `2026-12-03 13:14 +08:00` (`… UTC`, `… BST` where the zone's
+    /// abbreviation is a word; Malaysia's is only "+08").
+    pub fn local_time(&self, at: chrono::DateTime<chrono::Utc>) -> String {
+        self.format(at, "%Y-%m-%d %H:%M")
+    }
+
+    /// [`GeneralConfig::local_time`] to the second, for history lines.
+    pub fn local_time_seconds(&self, at: chrono::DateTime<chrono::Utc>) -> String {
+        self.format(at, "%Y-%m-%d %H:%M:%S")
+    }
+
+    fn format(&self, at: chrono::DateTime<chrono::Utc>, pattern: &str) -> String {
+        let local = at.with_timezone(&self.timezone);
+        let abbreviation = local.format("%Z").to_string();
+        let zone = if abbreviation.chars().all(|c| c.is_ascii_alphabetic()) {
+            abbreviation
+        } else {
+            local.format("%:z").to_string()
+        };
+        format!("{} {zone}", local.format(pattern))
+    }
+}
+
 /// Size limits on inbound mail.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LimitsConfig {

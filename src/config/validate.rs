@@ -10,6 +10,7 @@ use crate::address;
 
 mod ca;
 mod case;
+mod general;
 mod limits;
 mod mailbox;
 mod outbound;
@@ -20,6 +21,7 @@ mod web;
 
 use ca::check_ca;
 use case::check_case;
+use general::check_general;
 use limits::check_limits;
 use mailbox::check_mailbox;
 use outbound::check_outbound;
@@ -29,6 +31,7 @@ use store::check_store;
 use web::check_web;
 
 pub(super) fn validate(raw: RawConfig, source: Option<&Path>, ctx: &mut Ctx) -> Checked<Config> {
+    let general = check_general(raw.general.unwrap_or_default(), ctx);
     let mailbox = check_mailbox(raw.mailbox, ctx);
     let outbound = check_outbound(raw.outbound, ctx);
     let web = check_web(raw.web, ctx);
@@ -41,6 +44,7 @@ pub(super) fn validate(raw: RawConfig, source: Option<&Path>, ctx: &mut Ctx) -> 
     let staff = check_staff(raw.staff, ctx);
     cross_check(&developers, &staff, outbound.as_ref().ok(), ctx);
     Ok(Config {
+        general: general?,
         mailbox: mailbox?,
         outbound: outbound?,
         web: web?,

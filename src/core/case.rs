@@ -29,6 +29,19 @@ pub enum CaseState {
 }
 
 impl CaseState {
+    /// Every state, in the order of the life cycle (and of the variants).
+    pub const ALL: [CaseState; 9] = [
+        CaseState::Incomplete,
+        CaseState::Received,
+        CaseState::Verified,
+        CaseState::PinPending,
+        CaseState::PinSet,
+        CaseState::Active,
+        CaseState::Signed,
+        CaseState::Rejected,
+        CaseState::Withdrawn,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             CaseState::Incomplete => "incomplete",
@@ -72,6 +85,35 @@ impl CaseState {
             (Active, PinPending | Signed) => true,
             (from, Rejected | Withdrawn) => from.is_before_active(),
             _ => false,
+        }
+    }
+}
+
+impl CaseState {
+    /// The state in words, Malay and English, for emails.
+    pub fn labels(self) -> (&'static str, &'static str) {
+        match self {
+            CaseState::Incomplete => ("tidak lengkap", "incomplete"),
+            CaseState::Received => (
+                "diterima, menunggu panggilan pengesahan",
+                "received, waiting for the verification call",
+            ),
+            CaseState::Verified => (
+                "disahkan, menunggu penjanaan sijil",
+                "verified, waiting for the certificate to be generated",
+            ),
+            CaseState::PinPending => (
+                "menunggu penandatangan menetapkan PIN",
+                "waiting for the signee to set the PIN",
+            ),
+            CaseState::PinSet => (
+                "PIN ditetapkan, menunggu semakan QC",
+                "PIN set, waiting for the QC check",
+            ),
+            CaseState::Active => ("sijil aktif", "certificate active"),
+            CaseState::Signed => ("ditandatangani", "signed"),
+            CaseState::Rejected => ("ditolak", "rejected"),
+            CaseState::Withdrawn => ("dibatalkan oleh pemaju", "withdrawn by the developer"),
         }
     }
 }
@@ -181,6 +223,24 @@ pub enum EventKind {
     /// The case had ended long enough ago: these documents' bytes were
     /// destroyed (SPEC §8). Their names, sizes and SHA-256 stay.
     DocumentsPurged { documents: Vec<PurgedDocument> },
+    /// A command (SPEC §5) took effect; `argument` is the reason or note
+    /// written after the keyword.
+    CommandAccepted {
+        command: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        argument: Option<String>,
+    },
+    /// A reply was read as a command and refused: nothing changed. `line`
+    /// is what was read (shortened), `reason` why it was refused — a
+    /// forged or unthreaded attempt among them.
+    CommandRefused { line: String, reason: String },
+    /// The signee wrote back; forwarded to the staff holding the case, its
+    /// attachments listed, never read as a command.
+    SigneeWrote {
+        subject: String,
+        #[serde(default)]
+        attachments: Vec<String>,
+    },
     /// A set-PIN link was issued (EMEL 2); `replaced` is the number of the
     /// link it made void. The token itself is never written here.
     PinLinkIssued {
@@ -236,6 +296,13 @@ pub struct Case {
     /// records written before there were PINs.
     #[serde(default, skip_serializing_if = "crate::core::pin::Pin::is_empty")]
     pub pin: crate::core::pin::Pin,
+    /// `UNREACHABLE` attempts so far (the developer is told at the third).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unreachable: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A move the life cycle does not allow.

@@ -13,6 +13,8 @@ pub fn case_context(case: &Case) -> Value {
         "ref": case.reference,
         "company": case.company,
         "state": case.state.as_str(),
+        "state_ms": case.state.labels().0,
+        "state_en": case.state.labels().1,
         "signee": signee_context(case),
         "documents": case.documents.iter().map(document_context).collect::<Vec<_>>(),
         "problems": problems_context(&case.problems.iter().collect::<Vec<_>>()),
@@ -106,7 +108,8 @@ pub fn mask_id(id_type: IdType, number: &str) -> String {
     }
 }
 
-fn human_size(bytes: u64) -> String {
+/// A size as people read it: `120 KB`, `1.4 MB`.
+pub fn human_size(bytes: u64) -> String {
     match bytes {
         b if b >= 1024 * 1024 => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
         b if b >= 1024 => format!("{} KB", b.div_ceil(1024)),

@@ -25,6 +25,24 @@ pub enum Template {
     StaffVerify,
     /// Developer and the staff holding the case: the signee's address bounced.
     Bounce,
+    /// Officers: a verified case is waiting for its certificate.
+    StaffGenerate,
+    /// Signee: QC done, the Roaming Certificate is ready (EMEL 3).
+    Emel3,
+    /// Developer and signee: the case was rejected, and why.
+    Rejected,
+    /// Developer: the verifier could not reach the signee, three times.
+    Unreachable,
+    /// The staff holding the case: the developer withdrew it.
+    Withdrawn,
+    /// The answer to `STATUS`: the case, its documents and its history.
+    Status,
+    /// The answer to an accepted command: what it did, the state now.
+    CommandAck,
+    /// The answer to a refused command: why, and what may be given.
+    CommandError,
+    /// The staff holding the case: the signee wrote back (forwarded).
+    SigneeMessage,
     /// Signee: verified and approved, set your certificate PIN (the link).
     Emel2,
     /// QC officers: the PIN is set, the certificate waits for its check.
@@ -32,7 +50,7 @@ pub enum Template {
 }
 
 impl Template {
-    pub const ALL: [Template; 9] = [
+    pub const ALL: [Template; 18] = [
         Template::Ack,
         Template::Incomplete,
         Template::Ineligible,
@@ -40,6 +58,15 @@ impl Template {
         Template::Emel1,
         Template::StaffVerify,
         Template::Bounce,
+        Template::StaffGenerate,
+        Template::Emel3,
+        Template::Rejected,
+        Template::Unreachable,
+        Template::Withdrawn,
+        Template::Status,
+        Template::CommandAck,
+        Template::CommandError,
+        Template::SigneeMessage,
         Template::Emel2,
         Template::StaffQc,
     ];
@@ -54,6 +81,15 @@ impl Template {
             Template::Emel1 => "emel1",
             Template::StaffVerify => "staff-verify",
             Template::Bounce => "bounce",
+            Template::StaffGenerate => "staff-generate",
+            Template::Emel3 => "emel3",
+            Template::Rejected => "rejected",
+            Template::Unreachable => "unreachable",
+            Template::Withdrawn => "withdrawn",
+            Template::Status => "status",
+            Template::CommandAck => "command-ack",
+            Template::CommandError => "command-error",
+            Template::SigneeMessage => "signee-message",
             Template::Emel2 => "emel2",
             Template::StaffQc => "staff-qc",
         }

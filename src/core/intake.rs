@@ -14,7 +14,7 @@ use crate::core::message::{Attachment, Inbound};
 use crate::core::view::{View, ViewResult};
 use crate::pack_check::attachment::{self, Content};
 use crate::pack_check::fields::{Field, Fields};
-use crate::pack_check::{self, Application, AttachmentMeta, Limits, Problem};
+use crate::pack_check::{self, Application, AttachmentMeta, Limits, MessageMeta, Problem};
 
 /// How much of a document is kept beside its digest, so that a later
 /// re-check (after a supplement) can sniff its type without reading the
@@ -25,6 +25,9 @@ const HEAD_LEN: usize = 64;
 /// check passes, `rejected` when the signee is not eligible for the manual
 /// route (a problem no correction can fix, [`pack_check::Code::is_final`]),
 /// `incomplete` otherwise; or a refusal naming the open case it duplicates.
+/// A pack over the size limit was read from its header alone: its case is
+/// `incomplete` with that one problem, and the developer sends the pack
+/// again in several replies on its thread.
 pub fn new_pack(
     msg: &Inbound,
     view: &impl View,
@@ -38,7 +41,11 @@ pub fn new_pack(
         .unwrap_or_default();
     let fields = Fields::parse(&msg.text);
     let all = documents_of(msg, now);
-    let checked = check(&fields, &all, msg.size, cfg, now);
+    let checked = if msg.oversize {
+        pack_check::unread(&limits(cfg))
+    } else {
+        check(&fields, &all, msg, cfg, now)
+    };
     let documents = kept(all, cfg);
 
     if let Some(existing) = duplicate_of(&fields, checked.application.as_ref(), view)? {
@@ -93,6 +100,7 @@ pub fn new_pack(
         problems,
         notices: checked.notices,
         thread: thread_of(msg),
+        unreachable: 0,
         pin: Default::default(),
     };
     let actor = Actor::Developer(from);
@@ -154,7 +162,7 @@ pub fn supplement(
     cfg: &Config,
     now: DateTime<Utc>,
 ) -> Effects {
-    let own = crate::core::quote::own_text(&msg.text);
+    let own = crate::core::reply::own_text(&msg.text);
     case.fields.merge(&Fields::parse(&own));
     let (added, refused): (Vec<_>, Vec<_>) = documents_of(msg, now)
         .into_iter()
@@ -173,7 +181,7 @@ pub fn supplement(
     // Refused files of this reply are checked too, so the answer names them.
     let mut all: Vec<(usize, Document)> = case.documents.iter().cloned().enumerate().collect();
     all.extend(refused);
-    let checked = check(&case.fields, &all, msg.size, cfg, now);
+    let checked = check(&case.fields, &all, msg, cfg, now);
 
     let mut d = Effects::only_filing(Folder::Processed, "supplement merged");
     d.keep_attachments = added.iter().map(|(i, _)| *i).collect();
@@ -230,11 +238,12 @@ pub fn supplement(
     d
 }
 
-/// The pack check on a set of documents, each described by its stored head.
+/// The pack check on a set of documents, each described by its stored head,
+/// with the message they came in (or the last of them, for a supplement).
 fn check(
     fields: &Fields,
     documents: &[(usize, Document)],
-    message_size: u64,
+    msg: &Inbound,
     cfg: &Config,
     now: DateTime<Utc>,
 ) -> pack_check::Checked {
@@ -249,11 +258,18 @@ fn check(
             sha256: &d.sha256,
         })
         .collect();
-    let limits = Limits {
+    let message = MessageMeta {
+        size: msg.size,
+        attachments_unread: msg.attachments_unread,
+    };
+    pack_check::check(fields, &metas, message, &limits(cfg), now.date_naive())
+}
+
+fn limits(cfg: &Config) -> Limits {
+    Limits {
         attachment_max: cfg.limits.attachment_max_bytes,
         message_max: cfg.limits.message_max_bytes,
-    };
-    pack_check::check(fields, &metas, message_size, &limits, now.date_naive())
+    }
 }
 
 /// Every attachment of the message, as a document, with its index. All of

@@ -43,8 +43,14 @@ pub struct Inbound {
     /// The text body (an HTML-only body converted to text).
     pub text: String,
     pub attachments: Vec<Attachment>,
+    /// Attachments past the most that are read
+    /// ([`crate::pack_check::MAX_ATTACHMENTS`]): neither kept nor checked.
+    pub attachments_unread: usize,
     /// Size of the whole raw message in bytes.
     pub size: u64,
+    /// Over the size limit, so only its header was read (SPEC §8): no text,
+    /// no attachments, `size` is the real size.
+    pub oversize: bool,
     /// `Authentication-Results` headers, newest first.
     pub authentication_results: Vec<String>,
     /// mail-parser could not read it as a message at all.

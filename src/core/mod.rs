@@ -16,22 +16,28 @@
 //! | [`case`] | the case, its life cycle and history events |
 //! | [`context`] | what an email's template sees, with its labels |
 //! | [`email`] | an email decided, not yet rendered |
-//! | [`quote`] | the own text of a reply |
+//! | [`reply`] | the own text of a reply, and its first line (a staff command) |
+//! | [`command`] | a staff command read from that line (SPEC §5) |
 //! | [`message`] | an inbound message's facts, as the mailbox edge reads them |
 //! | [`effects`], [`view`] | the core's output and its read-only input |
 
+pub mod authenticated;
 pub mod case;
+pub mod case_reply;
 pub mod classify;
+pub mod command;
 pub mod context;
 pub mod effects;
 pub mod email;
+pub mod history;
 pub mod intake;
 pub mod message;
 pub mod pin;
-pub mod quote;
+pub mod reply;
 pub mod reply_rate;
 pub mod retention;
 pub mod route;
+pub mod transitions;
 pub mod undelivered;
 pub mod view;
 

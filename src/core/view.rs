@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::core::case::Case;
+use crate::core::case::{Case, Event};
 use crate::core::effects::Effects;
 use crate::core::reply_rate;
 
@@ -56,6 +56,8 @@ pub trait View {
     /// Every case, one at a time (the retention sweep; the store is never
     /// read whole into memory).
     fn for_each_case(&self, f: &mut dyn FnMut(&Case)) -> ViewResult<()>;
+    /// A case's history, oldest first (a `STATUS` answer shows it whole).
+    fn history(&self, reference: &str) -> ViewResult<Vec<Event>>;
     /// The case a set-PIN link was issued for, by the SHA-256 of its token
     /// (whether or not it is still the case's current link). A view that
     /// holds no links knows none.
@@ -77,6 +79,8 @@ pub struct MemView {
     pub replies: Vec<String>,
     /// The last sequence number used, per year.
     pub sequences: Vec<(i32, u64)>,
+    /// History appended, by case reference, in order.
+    pub history: Vec<(String, Event)>,
     /// Set-PIN links issued: token SHA-256 and case reference.
     pub pin_links: Vec<(String, String)>,
 }
@@ -107,6 +111,7 @@ impl MemView {
                 ));
             }
         }
+        self.history.extend(effects.events.iter().cloned());
         for write in &effects.cases {
             if let Some(new) = write.new {
                 self.sequences.retain(|(y, _)| *y != new.year);
@@ -185,6 +190,15 @@ impl View for MemView {
     fn for_each_case(&self, f: &mut dyn FnMut(&Case)) -> ViewResult<()> {
         self.cases.iter().for_each(f);
         Ok(())
+    }
+
+    fn history(&self, reference: &str) -> ViewResult<Vec<Event>> {
+        Ok(self
+            .history
+            .iter()
+            .filter(|(r, _)| r == reference)
+            .map(|(_, e)| e.clone())
+            .collect())
     }
 
     fn case_for_pin_link(&self, token_sha256: &str) -> ViewResult<Option<Case>> {

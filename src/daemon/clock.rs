@@ -70,7 +70,7 @@ fn tick(applier: &Applier, stats: &RetentionStats) -> Result<Vec<u64>, String> {
         )
         .map_err(|e| e.to_string())?
     {
-        Committed::Now { queued } => {
+        Committed::Now { queued, .. } => {
             if purged > 0 {
                 tracing::info!(documents = purged, "documents purged");
                 stats.documents_purged.fetch_add(purged, Ordering::Relaxed);

@@ -29,7 +29,7 @@ use crate::edge::outbox::Courier;
 use crate::edge::render::Renderer;
 use crate::edge::store::Store;
 use crate::edge::transport::Transport;
-use crate::metrics::OutboxStats;
+use crate::metrics::{CaseStats, OutboxStats};
 use crate::metrics::{InboundStats, RetentionStats};
 use crate::web::{self, AppState};
 use worker::Worker;
@@ -57,12 +57,13 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
             let state = store
                 .tree("imap")
                 .map_err(|e| RunError::Start(e.to_string()))?;
-            let mailbox = ImapMailbox::new(imap.clone(), state);
+            let mailbox = ImapMailbox::new(imap.clone(), state)
+                .with_message_max(cfg.limits.message_max_bytes);
             serve(cfg, store, mailbox, shutdown).await
         }
         MailboxConfig::Maildir(md) => {
             let store = open_store(&cfg)?;
-            let mailbox = MaildirMailbox::new(md);
+            let mailbox = MaildirMailbox::new(md).with_message_max(cfg.limits.message_max_bytes);
             serve(cfg, store, mailbox, shutdown).await
         }
     }
@@ -79,6 +80,17 @@ fn open_store(cfg: &Config) -> Result<Store, RunError> {
         path: cfg.store.path.display().to_string(),
         error: e.to_string(),
     })
+}
+
+/// Cases by state, read once at start for `/metrics`. A record that cannot
+/// be read is left out of the count (and said in the log), not a reason to
+/// refuse to start.
+fn count_cases(store: &Store) -> CaseStats {
+    CaseStats::counted(store.case_states().filter_map(|state| {
+        state
+            .inspect_err(|e| tracing::warn!(error = %e, "a case left out of the count by state"))
+            .ok()
+    }))
 }
 
 fn watch_signals(shutdown: CancellationToken) -> Result<(), RunError> {
@@ -142,13 +154,16 @@ async fn serve<M: Mailbox + 'static>(
     outbox_stats
         .queued
         .store(store.outbox_len() as u64, Ordering::Relaxed);
+    // Likewise the one count of cases by state.
+    let case_stats = Arc::new(count_cases(&store));
     let applier = Applier::new(
         store.clone(),
         Arc::new(renderer),
         cfg.clone(),
         doorbell.clone(),
         outbox_stats.clone(),
-    );
+    )
+    .counting_cases(case_stats.clone());
 
     let mut running = Running {
         store: store.clone(),
@@ -163,6 +178,7 @@ async fn serve<M: Mailbox + 'static>(
         inbound_stats.clone(),
         outbox_stats,
         retention_stats.clone(),
+        case_stats,
     )
     .map_err(|e| RunError::Start(format!("web pages: {e:#}")))?;
     running

@@ -215,7 +215,7 @@ impl Worker {
             )
             .map_err(|e| e.to_string())?;
         let folder = match committed {
-            Committed::Now { queued } => {
+            Committed::Now { queued, .. } => {
                 self.announce.extend(queued);
                 effects.filing.unwrap_or(Folder::Quarantine)
             }

@@ -2,25 +2,29 @@
 //!
 //! Parsing never fails: a message mail-parser cannot make sense of still
 //! yields an [`Inbound`] (with `malformed` set) so that it can be
-//! quarantined rather than retried forever.
+//! quarantined rather than retried forever. A message over the size limit
+//! is read from its header alone ([`parse_header`], in `header_only`).
 
 use mail_parser::{HeaderValue, MessageParser, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
 
 use crate::core::message::{Attachment, AutoSignals, Inbound};
 
+#[cfg(test)]
+mod attachment_names;
 mod base64_bodies;
 #[cfg(test)]
 mod base64_equivalence;
 pub mod delivery_report;
+mod flowed;
+mod header_only;
+mod html;
 #[cfg(test)]
 mod html_fields;
 
-/// The most attachments read from one message. A pack has five documents
-/// and a reply a few more; thousands of tiny parts would otherwise each
-/// become a document and a problem line, turning a 0.5 MB message into an
-/// 8 MB answer and as much in the store.
-pub const MAX_ATTACHMENTS: usize = 50;
+pub use crate::pack_check::MAX_ATTACHMENTS;
+pub use header_only::{header_end, parse_header};
+pub use html::html_to_text;
 
 /// Hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -134,42 +138,24 @@ fn read(
     };
 
     let text = body_text(&msg);
-    let attachments: Vec<Attachment> = msg
+    // Only the parts that can be documents count (a forwarded message or a
+    // nested multipart is not one), and only the first are read: past them
+    // nothing is copied, only counted.
+    let documents: Vec<usize> = msg
         .attachments
         .iter()
-        .filter_map(|&index| {
-            let index = index as usize;
-            let part = msg.parts.get(index)?;
-            let bytes: Vec<u8> = match &part.body {
-                PartType::Binary(b) | PartType::InlineBinary(b) => {
-                    taken(index).unwrap_or_else(|| b.to_vec())
-                }
-                PartType::Text(t) | PartType::Html(t) => t.as_bytes().to_vec(),
-                // A forwarded message or a nested multipart is not a document.
-                PartType::Message(_) | PartType::Multipart(_) => return None,
-            };
-            let content_type = part
-                .content_type()
-                .map(|ct| match ct.subtype() {
-                    Some(sub) => format!("{}/{}", ct.ctype(), sub),
-                    None => ct.ctype().to_string(),
-                })
-                .unwrap_or_else(|| "application/octet-stream".to_string())
-                .to_ascii_lowercase();
-            Some(Attachment {
-                name: crate::pack_check::attachment::display_name(
-                    part.attachment_name().unwrap_or(""),
-                ),
-                content_type,
-                sha256: sha256_hex(&bytes),
-                bytes,
-            })
-        })
-        .take(MAX_ATTACHMENTS)
+        .map(|&index| index as usize)
+        .filter(|&index| msg.parts.get(index).is_some_and(|p| is_document(&p.body)))
         .collect();
-    if attachments.len() == MAX_ATTACHMENTS && msg.attachment_count() > MAX_ATTACHMENTS {
+    let attachments_unread = documents.len().saturating_sub(MAX_ATTACHMENTS);
+    let attachments: Vec<Attachment> = documents
+        .into_iter()
+        .take(MAX_ATTACHMENTS)
+        .filter_map(|index| attachment(&msg, index, taken))
+        .collect();
+    if attachments_unread > 0 {
         tracing::warn!(
-            parts = msg.attachment_count(),
+            documents = attachments.len() + attachments_unread,
             kept = MAX_ATTACHMENTS,
             "too many attachments; only the first are read"
         );
@@ -190,7 +176,9 @@ fn read(
         auto,
         text,
         attachments,
+        attachments_unread,
         size: raw.len() as u64,
+        oversize: false,
         authentication_results: msg
             .header_values("Authentication-Results")
             .filter_map(|v| v.as_text().map(str::to_string))
@@ -200,12 +188,55 @@ fn read(
     }
 }
 
-/// The first text body, or the first HTML body turned into text.
+/// Whether a part's body can be a document of a pack.
+fn is_document(body: &PartType<'_>) -> bool {
+    matches!(
+        body,
+        PartType::Binary(_) | PartType::InlineBinary(_) | PartType::Text(_) | PartType::Html(_)
+    )
+}
+
+/// Part `index` of `msg` as an attachment, its bytes decoded (or taken
+/// from what was decoded apart).
+fn attachment(
+    msg: &mail_parser::Message<'_>,
+    index: usize,
+    taken: &mut dyn FnMut(usize) -> Option<Vec<u8>>,
+) -> Option<Attachment> {
+    let part = msg.parts.get(index)?;
+    let bytes: Vec<u8> = match &part.body {
+        PartType::Binary(b) | PartType::InlineBinary(b) => {
+            taken(index).unwrap_or_else(|| b.to_vec())
+        }
+        PartType::Text(t) | PartType::Html(t) => t.as_bytes().to_vec(),
+        PartType::Message(_) | PartType::Multipart(_) => return None,
+    };
+    let content_type = part
+        .content_type()
+        .map(|ct| match ct.subtype() {
+            Some(sub) => format!("{}/{}", ct.ctype(), sub),
+            None => ct.ctype().to_string(),
+        })
+        .unwrap_or_else(|| "application/octet-stream".to_string())
+        .to_ascii_lowercase();
+    Some(Attachment {
+        name: crate::pack_check::attachment::display_name(part.attachment_name().unwrap_or("")),
+        content_type,
+        sha256: sha256_hex(&bytes),
+        bytes,
+    })
+}
+
+/// The first text body (format=flowed joined back into its lines), or the
+/// first HTML body turned into text.
 fn body_text(msg: &mail_parser::Message<'_>) -> String {
     if let Some(part) = msg.text_part(0)
         && let PartType::Text(text) = &part.body
     {
-        return text.to_string();
+        return match flowed::params(part.content_type()) {
+            Some(delsp) => flowed::unflow(text, delsp),
+            None => text.to_string(),
+        };
     }
     if let Some(part) = msg.html_part(0)
         && let PartType::Html(html) = &part.body
@@ -213,41 +244,6 @@ fn body_text(msg: &mail_parser::Message<'_>) -> String {
         return html_to_text(html);
     }
     String::new()
-}
-
-/// The most tags of an HTML body turned into text. html5ever's tree
-/// builder looks through the stack of open elements for most new tags, so
-/// nested markup costs the square of its tag count (50 000 nested `<div>`s
-/// take 12 s of one core), and every element costs memory. A message a
-/// person writes, even Outlook's, stays far below this.
-const MAX_HTML_TAGS: usize = 5_000;
-
-/// HTML-only mail (SPEC §2): turn it into plain text lines, wide enough that
-/// no `Label: value` line is wrapped. Beyond [`MAX_HTML_TAGS`] tags the rest
-/// is dropped: the text above, where the field lines are, is kept.
-///
-/// The text is what a person reading the email sees: mail clients make
-/// links of addresses and numbers (`mailto:`, `tel:`), and a link shows as
-/// its text alone, with no brackets around it and no target after it (the
-/// trivial decorator), so `Emel / Email: <a href="mailto:…">ali@…</a>` reads
-/// `Emel / Email: ali@…`. Table cells keep html2text's `│` between them,
-/// which the field parser reads as a label/value row.
-pub fn html_to_text(html: &str) -> String {
-    let html = match html.match_indices('<').nth(MAX_HTML_TAGS) {
-        Some((cut, _)) => {
-            tracing::warn!(
-                bytes = html.len(),
-                kept = cut,
-                max_tags = MAX_HTML_TAGS,
-                "HTML body cut short"
-            );
-            &html[..cut]
-        }
-        None => html,
-    };
-    html2text::config::with_decorator(html2text::render::TrivialDecorator::new())
-        .string_from_read(html.as_bytes(), 10_000)
-        .unwrap_or_default()
 }
 
 fn first_id(value: &HeaderValue<'_>) -> Option<String> {
@@ -321,15 +317,22 @@ JVBERi0xLjQK\r\n\
     }
 
     #[test]
-    fn html_with_endless_tags_is_cut_after_the_top() {
-        let html = format!(
-            "<p>Emel / Email: ali@example.com</p>{}<p>Telefon / Phone: +60123456789</p>{}",
-            "<div>".repeat(MAX_HTML_TAGS),
-            "</div>".repeat(MAX_HTML_TAGS)
+    fn format_flowed_bodies_are_unflowed() {
+        let raw = "From: a@b.my\r\nSubject: Re: x\r\nContent-Type: text/plain; charset=UTF-8;\r\n format=\"Flowed\"; DelSp=yes\r\n\r\nVERIFIED\r\n\r\nOn 1 Dec 2026, at 10:00, Sijil RA <kpkt.retail@ra.example.my>  \r\nwrote:\r\n";
+        let m = parse(raw.as_bytes());
+        assert!(
+            m.text
+                .contains("\nOn 1 Dec 2026, at 10:00, Sijil RA <kpkt.retail@ra.example.my> wrote:"),
+            "{:?}",
+            m.text
         );
-        let text = html_to_text(&html);
-        assert!(text.contains("Email: ali@example.com"), "{text:?}");
-        assert!(!text.contains("+60123456789"), "{text:?}");
+        // Fixed text keeps its trailing spaces and line breaks.
+        let fixed = raw.replace(";\r\n format=\"Flowed\"; DelSp=yes", "");
+        assert!(
+            parse(fixed.as_bytes())
+                .text
+                .contains("<kpkt.retail@ra.example.my>  \r\nwrote:")
+        );
     }
 
     #[test]
@@ -347,8 +350,10 @@ JVBERi0xLjQK\r\n\
         raw.push_str("--b--\r\n");
         let m = parse(raw.as_bytes());
         assert_eq!(m.attachments.len(), MAX_ATTACHMENTS);
+        assert_eq!(m.attachments_unread, 10);
         assert_eq!(m.attachments[0].name, "n0.txt");
         assert!(m.text.contains("ali@example.com"));
+        assert_eq!(parse(PACK.as_bytes()).attachments_unread, 0);
     }
 
     #[test]

@@ -245,13 +245,28 @@ const DISPLAY_MAX: usize = 120;
 
 /// A form of the sender's file name safe to show in an email or a page: no
 /// path, no control or bidirectional-override characters, trimmed, at most
-/// 120 characters (the extension kept), never empty.
+/// 120 characters (the extension kept), never empty. A tab or a line break
+/// separated words (`MyKad\tdepan.jpg`, a name folded across lines), so it
+/// becomes a space, one for a run of them: `MyKad depan.jpg`.
 pub fn display_name(raw: &str) -> String {
     let base = raw.rsplit(['/', '\\']).next().unwrap_or(raw);
-    let clean: String = base
-        .chars()
-        .filter(|c| !c.is_control() && !is_invisible_format(*c))
-        .collect();
+    let mut clean = String::with_capacity(base.len());
+    let mut gap = false;
+    for c in base.chars() {
+        // The spaces around a break are part of its gap.
+        if is_break(c) || (gap && c == ' ') {
+            gap = true;
+            continue;
+        }
+        if c.is_control() || is_invisible_format(c) {
+            continue;
+        }
+        if gap && !clean.ends_with(' ') {
+            clean.push(' ');
+        }
+        gap = false;
+        clean.push(c);
+    }
     let clean = clean.trim().trim_start_matches('.').trim();
     if clean.is_empty() {
         return "attachment".to_string();
@@ -277,6 +292,14 @@ pub fn display_name(raw: &str) -> String {
         out.push_str(ext);
     }
     out
+}
+
+/// Tabs and line breaks: between words, they stand for a space.
+fn is_break(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\u{B}' | '\u{C}' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}'
+    )
 }
 
 /// Bidirectional marks and overrides, and zero-width characters: invisible,
@@ -530,7 +553,16 @@ mod tests {
             ("\u{202E}gpj.exe", "gpj.exe".into()),
             ("inv\u{2066}oice\u{2069}.pdf", "invoice.pdf".into()),
             ("a\u{200E}b\u{200F}c.pdf", "abc.pdf".into()),
-            ("bad\r\nname\u{0}.pdf", "badname.pdf".into()),
+            ("bad\r\nname\u{0}.pdf", "bad name.pdf".into()),
+            ("MyKad\tdepan.jpg", "MyKad depan.jpg".into()),
+            ("MyKad \t depan.jpg", "MyKad depan.jpg".into()),
+            ("MyKad\r\n\tbelakang.jpg", "MyKad belakang.jpg".into()),
+            (
+                "Borang\u{2028}Permohonan.pdf",
+                "Borang Permohonan.pdf".into(),
+            ),
+            ("\tLOA.pdf\r\n", "LOA.pdf".into()),
+            ("a\t\u{202E}\tb.pdf", "a b.pdf".into()),
             ("\u{7}\u{1B}[31m.pdf", "[31m.pdf".into()),
             (".hidden.pdf", "hidden.pdf".into()),
             (

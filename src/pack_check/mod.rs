@@ -66,6 +66,22 @@ pub struct AttachmentMeta<'a> {
     pub sha256: &'a str,
 }
 
+/// The most attachments read from one message. A pack has five documents
+/// and a reply a few more; thousands of tiny parts would otherwise each
+/// become a document and a problem line, turning a 0.5 MB message into an
+/// 8 MB answer and as much in the store. Those past it are named
+/// ([`Code::TooManyAttachments`]), not read.
+pub const MAX_ATTACHMENTS: usize = 50;
+
+/// What the check needs of the message a pack (or a supplement) came in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MessageMeta {
+    /// The whole message's size in bytes.
+    pub size: u64,
+    /// Attachments past [`MAX_ATTACHMENTS`], not read.
+    pub attachments_unread: usize,
+}
+
 /// Size limits (SPEC §4), configurable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
@@ -127,18 +143,25 @@ impl Checked {
     }
 }
 
-/// Checks a pack: the (merged) field lines, every attachment, and the size of
-/// the message. `today` decides the century of a MyKad birth date.
+/// Checks a pack: the (merged) field lines, every attachment, and the
+/// message it came in (its size, the attachments not read). `today`
+/// decides the century of a MyKad birth date.
 pub fn check(
     fields: &Fields,
     attachments: &[AttachmentMeta],
-    message_size: u64,
+    message: MessageMeta,
     limits: &Limits,
     today: NaiveDate,
 ) -> Checked {
     let mut problems = Vec::new();
-    if message_size > limits.message_max {
-        problems.push(Problem::new(Code::MessageTooLarge, None));
+    if message.size > limits.message_max {
+        problems.push(too_large(limits));
+    }
+    if message.attachments_unread > 0 {
+        problems.push(Problem::new(
+            Code::TooManyAttachments,
+            Some(MAX_ATTACHMENTS.to_string()),
+        ));
     }
     let (application, id_type) = check_fields(fields, today, &mut problems);
     let documents = check_attachments(attachments, limits, id_type, &mut problems);
@@ -154,5 +177,32 @@ pub fn check(
         notices,
         documents,
         problems,
+    }
+}
+
+/// The check of a pack whose message was over the size limit, so never
+/// read (SPEC §8): nothing is known of its fields and documents, and
+/// saying that they are missing would be wrong; the size is the problem.
+pub fn unread(limits: &Limits) -> Checked {
+    Checked {
+        application: None,
+        notices: Vec::new(),
+        documents: Vec::new(),
+        problems: vec![too_large(limits)],
+    }
+}
+
+/// MESSAGE_TOO_LARGE, naming the limit in MiB.
+fn too_large(limits: &Limits) -> Problem {
+    Problem::new(Code::MessageTooLarge, Some(mib(limits.message_max)))
+}
+
+/// `25 MiB`; `1.5 MiB` for a limit that is not whole mebibytes.
+fn mib(bytes: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    if bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else {
+        format!("{:.1} MiB", bytes as f64 / MIB as f64)
     }
 }

@@ -66,7 +66,10 @@ pub enum Code {
     /// The form or the LOA is not a PDF.
     AttachmentNotPdf,
     AttachmentTooLarge,
+    /// The message is over the size limit; `about` is the limit (`25 MiB`).
     MessageTooLarge,
+    /// More attachments than are read; `about` is how many are read.
+    TooManyAttachments,
     /// For the caller: no signee with this order in the registered eSPA; `about` is the eSPA.
     SigneeUnknown,
     /// For the caller: the role differs from the registration.
@@ -78,7 +81,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 43] = [
+    pub const ALL: [Code; 44] = [
         Code::FieldMissing,
         Code::EspaRefInvalid,
         Code::OrderInvalid,
@@ -118,6 +121,7 @@ impl Code {
         Code::AttachmentNotPdf,
         Code::AttachmentTooLarge,
         Code::MessageTooLarge,
+        Code::TooManyAttachments,
         Code::SigneeUnknown,
         Code::SigneeRoleMismatch,
         Code::SigneeEmailMismatch,
@@ -165,6 +169,7 @@ impl Code {
             Code::AttachmentNotPdf => "ATTACHMENT_NOT_PDF",
             Code::AttachmentTooLarge => "ATTACHMENT_TOO_LARGE",
             Code::MessageTooLarge => "MESSAGE_TOO_LARGE",
+            Code::TooManyAttachments => "TOO_MANY_ATTACHMENTS",
             Code::SigneeUnknown => "SIGNEE_UNKNOWN",
             Code::SigneeRoleMismatch => "SIGNEE_ROLE_MISMATCH",
             Code::SigneeEmailMismatch => "SIGNEE_EMAIL_MISMATCH",
@@ -261,6 +266,28 @@ impl Problem {
                 "Maklumat wajib{q} tiada.",
                 "A required field{q} is missing.",
             );
+        }
+        // The limits are always named; without one the sentence still reads.
+        if self.about.as_deref().is_none_or(str::is_empty) {
+            match self.code {
+                Code::MessageTooLarge => {
+                    return (
+                        "Emel ini melebihi had saiz bagi satu emel dan tidak dibaca: hantar \
+                         lampiran dalam beberapa emel balasan.",
+                        "This email is over the size limit for one email, so none of it was \
+                         read: send the attachments in several replies.",
+                    );
+                }
+                Code::TooManyAttachments => {
+                    return (
+                        "Emel ini mempunyai terlalu banyak lampiran dan yang selebihnya tidak \
+                         dibaca: lampirkan dokumen permohonan sahaja.",
+                        "This email has too many attachments and the rest were not read: \
+                         attach only the documents of the application.",
+                    );
+                }
+                _ => {}
+            }
         }
         sentences(self.code)
     }
@@ -454,8 +481,16 @@ fn sentences(code: Code) -> (&'static str, &'static str) {
             "The attachment{q} is over the file size limit.",
         ),
         Code::MessageTooLarge => (
-            "Emel ini melebihi had saiz keseluruhan: hantar lampiran dalam beberapa emel balasan.",
-            "This email is over the total size limit: send the attachments in several replies.",
+            "Emel ini melebihi had saiz {a} bagi satu emel dan tidak dibaca: hantar lampiran \
+             dalam beberapa emel balasan.",
+            "This email is over the size limit of {a} for one email, so none of it was read: \
+             send the attachments in several replies.",
+        ),
+        Code::TooManyAttachments => (
+            "Emel ini mempunyai lebih daripada {a} lampiran dan hanya {a} yang pertama dibaca: \
+             lampirkan dokumen permohonan sahaja, atau hantar yang selebihnya dalam emel balasan.",
+            "This email has more than {a} attachments and only the first {a} were read: attach \
+             only the documents of the application, or send the rest in a reply.",
         ),
         Code::SigneeUnknown => (
             "Tiada penandatangan dengan turutan ini didaftarkan bagi eSPA{q}.",
@@ -518,6 +553,22 @@ mod tests {
         );
         let finals: Vec<Code> = Code::ALL.into_iter().filter(|c| c.is_final()).collect();
         assert_eq!(finals, vec![Code::PhoneIdsayaCountry]);
+        let p = Problem::new(Code::MessageTooLarge, Some("25 MiB".into()));
+        assert_eq!(
+            p.en(),
+            "This email is over the size limit of 25 MiB for one email, so none of it was read: \
+             send the attachments in several replies."
+        );
+        assert!(p.ms().contains("had saiz 25 MiB"), "{}", p.ms());
+        let p = Problem::new(Code::TooManyAttachments, Some("50".into()));
+        assert!(
+            p.en()
+                .starts_with("This email has more than 50 attachments and only the first 50")
+        );
+        assert!(
+            p.ms()
+                .starts_with("Emel ini mempunyai lebih daripada 50 lampiran")
+        );
         let p = Problem::new(Code::ReasonMalaysianPhone, Some("LUAR_NEGARA".into()));
         assert_eq!(
             p.ms(),

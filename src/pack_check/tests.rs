@@ -66,7 +66,13 @@ fn fields_with(changes: &[(Field, &str)]) -> Fields {
 }
 
 fn run(fields: &Fields, attachments: &[AttachmentMeta]) -> Checked {
-    check(fields, attachments, 200_000, &Limits::default(), today())
+    check(
+        fields,
+        attachments,
+        sized(200_000),
+        &Limits::default(),
+        today(),
+    )
 }
 
 /// Every code named, the problems' then the notices'.
@@ -512,7 +518,7 @@ fn message_size_limit() {
     let ok = check(
         &f,
         &spec_attachments(),
-        limits.message_max,
+        sized(limits.message_max),
         &limits,
         today(),
     );
@@ -520,18 +526,60 @@ fn message_size_limit() {
     let big = check(
         &f,
         &spec_attachments(),
-        limits.message_max + 1,
+        sized(limits.message_max + 1),
         &limits,
         today(),
     );
     assert_eq!(codes(&big), vec![Code::MessageTooLarge]);
+    assert_eq!(big.problems[0].about.as_deref(), Some("25 MiB"));
     assert!(big.application.is_none());
     let tight = Limits {
         attachment_max: 10,
         message_max: 100,
     };
-    let c = check(&f, &[att("LOA.pdf", PDF)], 50, &tight, today());
+    let c = check(&f, &[att("LOA.pdf", PDF)], sized(50), &tight, today());
     assert!(codes(&c).contains(&Code::AttachmentTooLarge));
+    let odd = Limits {
+        attachment_max: 10,
+        message_max: 3 << 19,
+    };
+    let c = check(&f, &spec_attachments(), sized(2 << 20), &odd, today());
+    assert_eq!(c.problems[0].about.as_deref(), Some("1.5 MiB"));
+}
+
+#[test]
+fn a_message_too_large_to_read_is_only_too_large() {
+    let unread = crate::pack_check::unread(&Limits::default());
+    assert_eq!(codes(&unread), vec![Code::MessageTooLarge]);
+    assert!(unread.application.is_none() && unread.documents.is_empty());
+    assert!(unread.problems[0].en().contains("25 MiB"));
+}
+
+#[test]
+fn attachments_not_read_are_named_and_stop_the_pack() {
+    let f = Fields::parse(SPEC_PACK);
+    let message = MessageMeta {
+        size: 200_000,
+        attachments_unread: 3,
+    };
+    let c = check(
+        &f,
+        &spec_attachments(),
+        message,
+        &Limits::default(),
+        today(),
+    );
+    assert_eq!(codes(&c), vec![Code::TooManyAttachments]);
+    assert_eq!(c.problems[0].about.as_deref(), Some("50"));
+    assert!(c.application.is_none(), "fixable: the pack is incomplete");
+    assert!(!Code::TooManyAttachments.is_final());
+}
+
+fn sized(size: u64) -> MessageMeta {
+    MessageMeta {
+        size,
+        attachments_unread: 0,
+    }
 }
 
 #[test]

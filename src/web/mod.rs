@@ -25,7 +25,7 @@ use axum::routing::get;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::apply::Applier;
-use crate::metrics::{InboundStats, OutboxStats, RetentionStats};
+use crate::metrics::{CaseStats, InboundStats, OutboxStats, RetentionStats};
 
 /// A form of two PINs and a token is well under this; anything larger is
 /// refused before it is read.
@@ -38,6 +38,7 @@ pub struct AppState {
     pub inbound: Arc<InboundStats>,
     pub outbox: Arc<OutboxStats>,
     pub retention: Arc<RetentionStats>,
+    pub cases: Arc<CaseStats>,
     pub pin: Arc<pin::PinWeb>,
 }
 
@@ -48,6 +49,7 @@ impl AppState {
         inbound: Arc<InboundStats>,
         outbox: Arc<OutboxStats>,
         retention: Arc<RetentionStats>,
+        cases: Arc<CaseStats>,
     ) -> anyhow::Result<AppState> {
         let pin = pin::PinWeb::new(&applier.cfg().web.base_url, applier.store().form_key())?;
         Ok(AppState {
@@ -55,6 +57,7 @@ impl AppState {
             inbound,
             outbox,
             retention,
+            cases,
             pin: Arc::new(pin),
         })
     }
@@ -95,7 +98,7 @@ async fn healthz() -> &'static str {
 
 async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-    let body = format!(
+    let mut body = format!(
         "# HELP sijil_messages_total Inbound messages handled, by the folder they were filed in.\n\
          # TYPE sijil_messages_total counter\n\
          sijil_messages_total{{folder=\"processed\"}} {}\n\
@@ -125,6 +128,13 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
         load(&s.outbox.queued),
         load(&s.retention.documents_purged),
     );
+    body.push_str(
+        "# HELP sijil_cases Cases by state.\n\
+         # TYPE sijil_cases gauge\n",
+    );
+    for (state, n) in s.cases.all() {
+        body.push_str(&format!("sijil_cases{{state=\"{state}\"}} {n}\n"));
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }
 

@@ -199,7 +199,7 @@ async fn set(s: &AppState, sha: &str, case: &Case, hash: &str) -> Response {
     };
     let seed = format!("pin:{sha}");
     let queued = match applier.apply(origin, &seed, &effects, &[], now) {
-        Ok(Committed::Now { queued }) => queued,
+        Ok(Committed::Now { queued, .. }) => queued,
         Ok(Committed::Already(_)) => Vec::new(),
         Err(ApplyError::Store(StoreError::LinkSpent)) => {
             // Another submission took the link first (or it moved on).

@@ -51,7 +51,14 @@ impl World {
             Arc::new(Doorbell::default()),
             Arc::default(),
         );
-        let state = AppState::new(applier, Arc::default(), Arc::default(), Arc::default()).unwrap();
+        let state = AppState::new(
+            applier,
+            Arc::default(),
+            Arc::default(),
+            Arc::default(),
+            Arc::default(),
+        )
+        .unwrap();
         World { state }
     }
 
@@ -275,6 +282,7 @@ async fn health_and_metrics_answer() {
     let (res, _) = w.get("/healthz").await;
     assert_eq!(res.status(), StatusCode::OK);
     w.state.inbound.processed.fetch_add(3, Ordering::Relaxed);
+    w.state.cases.moved(None, CaseState::Received);
     let (res, text) = w.get("/metrics").await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(
@@ -282,6 +290,19 @@ async fn health_and_metrics_answer() {
         "{text}"
     );
     assert!(text.contains("sijil_outbox_queued 0"));
+    assert!(
+        text.contains("sijil_cases{state=\"received\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sijil_cases{state=\"pin_pending\"} 0\n"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("sijil_cases{").count(),
+        9,
+        "every state: {text}"
+    );
 }
 
 #[tokio::test]

@@ -112,3 +112,11 @@ pub fn edit_config(path: &Path, edit: impl FnOnce(&mut toml::Table)) {
     edit(&mut config);
     write_config(path, &config);
 }
+
+/// Sets `[limits]` of `config`: the most MiB per attachment and per message.
+pub fn set_limits(config: &mut toml::Table, attachment_mib: i64, message_mib: i64) {
+    let mut limits = toml::Table::new();
+    limits.insert("attachment_max_mib".into(), attachment_mib.into());
+    limits.insert("message_max_mib".into(), message_mib.into());
+    config.insert("limits".into(), limits.into());
+}

@@ -38,13 +38,13 @@ pub mod servers;
 pub mod wait;
 
 pub use clients::{ImapSession, subject, subjects};
-pub use config::{Inbound, Outbound, config, edit_config, write_config};
+pub use config::{Inbound, Outbound, config, edit_config, set_limits, write_config};
 pub use daemon::{
     DEVELOPER, DEVELOPER_COMPANY, Daemon, HIMS_ADDRESS, OFFICER, QC, RA_ADDRESS, SIGNEE, VERIFIER,
     deliver,
 };
 pub use packs::{ESPA_REF, FOREIGN_SIGNEE, Pack, STRANGER};
-pub use process::free_port;
+pub use process::{free_port, peak_rss_kib};
 pub use servers::{BOUNCING_DOMAIN, MailServers, PASSWORD, REJECTING_DOMAIN, TEMPFAIL_DOMAIN};
 pub use wait::{until, until_sync};
 

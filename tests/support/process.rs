@@ -41,6 +41,17 @@ pub fn free_port() -> u16 {
     port
 }
 
+/// Peak resident set size of process `pid` so far (VmHWM in /proc), in KiB.
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("/proc/{pid}/status: {e}"));
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmHWM in /proc/{pid}/status"))
+}
+
 /// Sends `signal` (a name such as `TERM` or `KILL`) to every process in process group `pgid`.
 /// Errors (typically: the group is already gone) are ignored.
 pub fn signal_group(pgid: u32, signal: &str) {

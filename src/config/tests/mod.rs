@@ -5,6 +5,7 @@ use super::*;
 use std::io::Write;
 
 mod ca;
+mod general;
 mod mistakes;
 mod people;
 mod secrets;

@@ -27,6 +27,9 @@ impl View for Unreadable {
     fn for_each_case(&self, _: &mut dyn FnMut(&Case)) -> ViewResult<()> {
         Err(ViewError("disk gone".into()))
     }
+    fn history(&self, _: &str) -> ViewResult<Vec<Event>> {
+        Err(ViewError("disk gone".into()))
+    }
 }
 
 /// Like [`MemView`], except that the sequence number cannot be read.
@@ -53,6 +56,9 @@ impl View for SequenceUnreadable {
     }
     fn for_each_case(&self, f: &mut dyn FnMut(&Case)) -> ViewResult<()> {
         self.0.for_each_case(f)
+    }
+    fn history(&self, r: &str) -> ViewResult<Vec<Event>> {
+        self.0.history(r)
     }
 }
 

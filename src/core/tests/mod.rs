@@ -1,11 +1,13 @@
 //! The core driven through [`handle`] by each kind of input, with an
-//! in-memory view: packs, supplements, duplicates, delivery reports, the
-//! reply-rate limit, SMTP refusals, the clock and set-PIN links; and a
-//! view that fails.
+//! in-memory view: packs, supplements, duplicates, messages too large to
+//! read, delivery reports, the reply-rate limit, SMTP refusals, the
+//! clock and set-PIN links; and a view that fails.
 
 mod clock;
+mod commands;
 mod eligibility;
 mod failing_view;
+mod oversize;
 mod packs;
 mod pin;
 mod undelivered;
@@ -14,7 +16,7 @@ use super::*;
 use crate::config::Developer;
 use crate::core::Folder;
 use crate::core::case::EventKind;
-use crate::core::case::{Case, CaseState};
+use crate::core::case::{Case, CaseState, Event};
 use crate::core::classify::Classifier;
 use crate::core::email::Template;
 use crate::core::view::SentEmail;
@@ -120,19 +122,13 @@ fn body(fields: &[(&str, String)]) -> String {
 }
 
 fn decide_raw(raw: &[u8], mem: &MemView) -> Effects {
+    decide(&parse(raw), mem)
+}
+
+fn decide(msg: &crate::core::message::Inbound, mem: &MemView) -> Effects {
     let cfg = cfg();
-    let msg = parse(raw);
-    let class = Classifier::new(&cfg).classify(&msg, &cfg);
-    handle(
-        Input::Message {
-            msg: &msg,
-            class: &class,
-        },
-        mem,
-        &cfg,
-        now(),
-    )
-    .expect("the view reads")
+    let class = Classifier::new(&cfg).classify(msg, &cfg);
+    handle(Input::Message { msg, class: &class }, mem, &cfg, now()).expect("the view reads")
 }
 
 fn templates(d: &Effects) -> Vec<(Template, Vec<String>)> {

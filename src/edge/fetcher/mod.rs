@@ -51,7 +51,8 @@ pub const FILE_WITHIN: Duration = Duration::from_secs(2);
 /// A message fetched and on its way to being parsed.
 pub struct Arrival {
     pub locator: Locator,
-    /// Size of the raw message, for the worker's batch limit and the budget.
+    /// Size of the raw bytes read (only the header of a message over the
+    /// limit), for the worker's batch limit and the budget.
     pub bytes: usize,
     /// Parsing and classifying, on the blocking pool.
     pub parsed: JoinHandle<Parsed>,
@@ -104,11 +105,15 @@ pub async fn run<M: Mailbox>(
         match fetched {
             Ok(Some(fetched)) => {
                 pause = Duration::ZERO;
-                let Fetched { locator, raw } = fetched;
+                let Fetched {
+                    locator,
+                    raw,
+                    oversize,
+                } = fetched;
                 let bytes = raw.len();
                 budget.messages += 1;
                 budget.bytes += bytes;
-                let parsed = parser.spawn(raw);
+                let parsed = parser.spawn(raw, oversize);
                 if arrivals
                     .send(Arrival {
                         locator,

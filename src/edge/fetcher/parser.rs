@@ -42,14 +42,15 @@ impl Parser {
         }
     }
 
-    /// Starts reading `raw`; the handle yields the parsed message.
-    pub fn spawn(&self, raw: Vec<u8>) -> JoinHandle<Parsed> {
+    /// Starts reading `raw` (only the header of a message of `oversize`
+    /// bytes, when set); the handle yields the parsed message.
+    pub fn spawn(&self, raw: Vec<u8>, oversize: Option<u64>) -> JoinHandle<Parsed> {
         let parser = self.clone();
         tokio::spawn(async move {
             // The semaphore is never closed, so this cannot fail.
             let _slot = parser.slots.clone().acquire_owned().await;
             let worker = parser.clone();
-            match tokio::task::spawn_blocking(move || worker.parse(&raw)).await {
+            match tokio::task::spawn_blocking(move || worker.parse(&raw, oversize)).await {
                 Ok(parsed) => parsed,
                 // `parse` catches panics, so this is a cancelled task: the
                 // runtime is shutting down.
@@ -68,16 +69,22 @@ impl Parser {
         })
     }
 
-    /// Parses and classifies one message. The core is pure and should never
-    /// panic; if it does on some odd message, that message is quarantined
-    /// instead of crashing the daemon into a restart loop on the same input.
-    pub fn parse(&self, raw: &[u8]) -> Parsed {
-        let parsed = std::panic::catch_unwind(|| inbound::parse(raw));
+    /// Parses and classifies one message (from its header alone when it is
+    /// over the size limit: `oversize` is then its size). The core is pure
+    /// and should never panic; if it does on some odd message, that message
+    /// is quarantined instead of crashing the daemon into a restart loop on
+    /// the same input.
+    pub fn parse(&self, raw: &[u8], oversize: Option<u64>) -> Parsed {
+        let parsed = std::panic::catch_unwind(|| match oversize {
+            Some(size) => inbound::parse_header(raw, size),
+            None => inbound::parse(raw),
+        });
         let msg = parsed.unwrap_or_else(|_| {
             tracing::error!("parser panicked; quarantining the message");
             Inbound {
                 key: format!("sha256:{}", inbound::sha256_hex(raw)),
-                size: raw.len() as u64,
+                size: oversize.unwrap_or(raw.len() as u64),
+                oversize: oversize.is_some(),
                 malformed: true,
                 ..Inbound::default()
             }

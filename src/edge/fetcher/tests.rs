@@ -34,6 +34,7 @@ impl FakeInbox {
         self.waiting.pop_front().map(|uid| Fetched {
             locator: locator(uid),
             raw: format!("From: a@b.example\r\nSubject: {uid}\r\n\r\nhi\r\n").into_bytes(),
+            oversize: None,
         })
     }
 }

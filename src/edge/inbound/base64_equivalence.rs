@@ -12,7 +12,7 @@ use super::{Inbound, parse, parse_fast, parse_slow as whole};
 /// Everything the core looks at, attachments in full.
 fn seen(m: &Inbound) -> String {
     let mut out = format!(
-        "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {} {} {:?} {:?}\n",
+        "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {} {} {:?} {:?} {} {}\n",
         m.key,
         m.message_id,
         m.from,
@@ -26,6 +26,8 @@ fn seen(m: &Inbound) -> String {
         m.malformed,
         m.authentication_results,
         m.report,
+        m.attachments_unread,
+        m.oversize,
     );
     let _ = writeln!(out, "text {:?}", m.text);
     for a in &m.attachments {

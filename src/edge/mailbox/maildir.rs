@@ -3,14 +3,18 @@
 //! New mail is delivered into `new/` (a mail client may have moved it to
 //! `cur/`); a handled message is renamed into the Maildir++ subfolder of its
 //! destination (`.Processed/cur/` and so on). A rename is atomic, so a
-//! message is always in exactly one place.
+//! message is always in exactly one place. A message file over the size
+//! limit is read only up to the end of its header (SPEC §8): its size is
+//! the file's, whatever a `,S=` in its name says.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::{Fetched, Locator, Mailbox, MailboxError};
+use tokio::io::AsyncReadExt;
+
+use super::{Fetched, HEADER_MAX, Locator, Mailbox, MailboxError};
 use crate::config::MaildirConfig;
 use crate::core::Folder;
 
@@ -29,6 +33,9 @@ pub struct MaildirMailbox {
     processed: String,
     rejected: String,
     quarantine: String,
+    /// Files larger than this are read only up to the end of their header;
+    /// `None`: no limit.
+    message_max: Option<u64>,
 }
 
 impl MaildirMailbox {
@@ -40,7 +47,15 @@ impl MaildirMailbox {
             processed: cfg.folders.processed.clone(),
             rejected: cfg.folders.rejected.clone(),
             quarantine: cfg.folders.quarantine.clone(),
+            message_max: None,
         }
+    }
+
+    /// A message over `bytes` is handed out as its header alone, with its
+    /// size ([`Fetched::oversize`]).
+    pub fn with_message_max(mut self, bytes: u64) -> Self {
+        self.message_max = Some(bytes);
+        self
     }
 
     fn folder_dir(&self, folder: Folder) -> PathBuf {
@@ -77,6 +92,42 @@ impl MaildirMailbox {
 
 fn io(path: &Path, e: std::io::Error) -> MailboxError {
     MailboxError::Other(format!("{}: {e}", path.display()))
+}
+
+/// Reads a message file: whole, or when it is over `max`, only up to the
+/// blank line that ends its header (at most [`HEADER_MAX`] bytes), with
+/// the file's size. The size is taken from the open file, so a file
+/// replaced meanwhile cannot pass for a small one.
+async fn read(path: &Path, max: Option<u64>) -> std::io::Result<(Vec<u8>, Option<u64>)> {
+    let mut file = tokio::fs::File::open(path).await?;
+    let size = file.metadata().await?.len();
+    let Some(max) = max.filter(|&max| size > max) else {
+        let mut raw = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        file.read_to_end(&mut raw).await?;
+        return Ok((raw, None));
+    };
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 8192];
+    while head.len() < HEADER_MAX {
+        let want = chunk.len().min(HEADER_MAX - head.len());
+        let n = file.read(&mut chunk[..want]).await?;
+        if n == 0 {
+            break;
+        }
+        // Only the new bytes (and the three before) can complete the end.
+        let from = head.len().saturating_sub(3);
+        head.extend_from_slice(&chunk[..n]);
+        if let Some(end) = crate::edge::inbound::header_end(&head[from..]) {
+            head.truncate(from + end);
+            break;
+        }
+    }
+    tracing::debug!(
+        bytes = size,
+        limit = max,
+        "message over the size limit: header only"
+    );
+    Ok((head, Some(size)))
 }
 
 fn create_maildir(dir: &Path) -> Result<(), MailboxError> {
@@ -119,12 +170,13 @@ impl Mailbox for MaildirMailbox {
             self.look()?;
         }
         while let Some((file, path)) = self.queue.pop_front() {
-            match tokio::fs::read(&path).await {
-                Ok(raw) => {
+            match read(&path, self.message_max).await {
+                Ok((raw, oversize)) => {
                     self.in_hand.insert(file.clone());
                     return Ok(Some(Fetched {
                         locator: Locator::Maildir { file },
                         raw,
+                        oversize,
                     }));
                 }
                 // Another reader (a mail client) moved it meanwhile.
@@ -200,5 +252,30 @@ mod tests {
         );
         stop.cancel();
         assert!(mb.next(&stop).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_message_over_the_limit_is_read_to_the_end_of_its_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut mb = mailbox(dir.path()).with_message_max(1000);
+        mb.open().await.unwrap();
+        let header = "From: a@b.my\r\nSubject: big\r\n\r\n";
+        let big = format!("{header}{}", "x".repeat(5000));
+        // The name's size says small: the file's size is what counts.
+        std::fs::write(dir.path().join("new/100.a,S=10"), &big).unwrap();
+        std::fs::write(dir.path().join("new/200.b"), "Subject: small\n\nhi").unwrap();
+        // A header that never ends is cut at HEADER_MAX.
+        let endless = format!("X-Long: {}", "y".repeat(2 * HEADER_MAX));
+        std::fs::write(dir.path().join("new/300.c"), &endless).unwrap();
+        let stop = CancellationToken::new();
+        let m = mb.next(&stop).await.unwrap().unwrap();
+        assert_eq!(m.raw, header.as_bytes());
+        assert_eq!(m.oversize, Some(big.len() as u64));
+        let m = mb.next(&stop).await.unwrap().unwrap();
+        assert_eq!(m.raw, b"Subject: small\n\nhi");
+        assert_eq!(m.oversize, None);
+        let m = mb.next(&stop).await.unwrap().unwrap();
+        assert_eq!(m.raw.len(), HEADER_MAX);
+        assert_eq!(m.oversize, Some(endless.len() as u64));
     }
 }

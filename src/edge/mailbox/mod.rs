@@ -23,11 +23,22 @@ pub enum Locator {
     Maildir { file: String },
 }
 
+/// The most of a message's header read when the message is over the size
+/// limit: a header is a few kilobytes, and a hostile one must not become
+/// the whole message by other means.
+pub const HEADER_MAX: usize = 64 * 1024;
+
 /// One message taken from the inbox, not yet filed.
 #[derive(Debug, Clone)]
 pub struct Fetched {
     pub locator: Locator,
+    /// The whole message; only its header (at most [`HEADER_MAX`] bytes)
+    /// when `oversize` is set.
     pub raw: Vec<u8>,
+    /// The message's real size, when it is over the limit the mailbox was
+    /// given: then it is never read whole (SPEC §8), and `raw` holds only
+    /// its header.
+    pub oversize: Option<u64>,
 }
 
 /// Errors of a mailbox edge. The daemon logs them and carries on: an

@@ -472,7 +472,7 @@ struct RefusalUndecided(OutboxEntry, String);
 
 fn queued_by(committed: crate::edge::store::Committed) -> Vec<u64> {
     match committed {
-        crate::edge::store::Committed::Now { queued } => queued,
+        crate::edge::store::Committed::Now { queued, .. } => queued,
         crate::edge::store::Committed::Already(_) => Vec::new(),
     }
 }

@@ -25,7 +25,7 @@ async fn queue(store: &Store, key: &str) -> u64 {
         },
     };
     match store.commit(Origin::Message { key }, &effects, &[], &[email], Utc::now()) {
-        Ok(Committed::Now { queued }) if queued.len() == 1 => queued[0],
+        Ok(Committed::Now { queued, .. }) if queued.len() == 1 => queued[0],
         other => panic!("not queued: {other:?}"),
     }
 }

@@ -489,6 +489,7 @@ fn the_reason_reads_once_and_incomplete_shows_the_identification_row() {
         problems: vec![],
         notices: Vec::new(),
         thread: Default::default(),
+        unreachable: 0,
         pin: Default::default(),
     };
     let ctx = crate::core::context::case_context(&case);

@@ -8,12 +8,12 @@ use sled::transaction::{ConflictableTransactionError, abort};
 
 use super::pin_links;
 use super::{
-    OutboxEntry, Seen, Store, StoreError, be_u64, history_key, index_keys, sent_key, sequence_key,
-    unwrap_tx,
+    OutboxEntry, Seen, StateOnly, Store, StoreError, be_u64, history_key, index_keys, sent_key,
+    sequence_key, unwrap_tx,
 };
 use crate::core::Folder;
 use crate::core::SentEmail;
-use crate::core::case::{Actor, Event, EventKind};
+use crate::core::case::{Actor, CaseState, Event, EventKind};
 use crate::core::effects::Effects;
 use crate::core::reply_rate;
 use crate::edge::documents::Location;
@@ -49,10 +49,22 @@ pub enum Origin<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Committed {
     /// Written now, with these emails queued in the outbox (their first
-    /// attempt counted).
-    Now { queued: Vec<u64> },
+    /// attempt counted) and these cases moved between states.
+    Now {
+        queued: Vec<u64>,
+        moved: Vec<StateMove>,
+    },
     /// The message had already taken effect earlier; nothing was written.
     Already(Folder),
+}
+
+/// A case written in another state than it had (`from: None`: a new
+/// case), as the transaction saw it: the apply path keeps the count of
+/// cases by state with these, without reading the store again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateMove {
+    pub from: Option<CaseState>,
+    pub to: CaseState,
 }
 
 /// The rows of one commit, encoded before the transaction (which may run
@@ -72,9 +84,15 @@ struct Rows {
     uses_link: Option<String>,
 }
 
-/// A case to write: reference, record, index keys, and for a new case the
-/// key of its year's sequence and its number.
-type CaseRow = (String, Vec<u8>, Vec<String>, Option<(String, u64)>);
+/// A case to write: reference, record, index keys, for a new case the key
+/// of its year's sequence and its number, and the state it is written in.
+type CaseRow = (
+    String,
+    Vec<u8>,
+    Vec<String>,
+    Option<(String, u64)>,
+    CaseState,
+);
 
 impl Store {
     /// Stores the effects of one input — cases, history, documents (where
@@ -136,7 +154,7 @@ impl Store {
                     if let Some(token_sha256) = &rows.uses_link {
                         pin_links::check_current(links_t, cases_t, token_sha256, now)?;
                     }
-                    for (reference, record, _, new) in &rows.cases {
+                    for (reference, record, _, new, _) in &rows.cases {
                         if new.is_none() {
                             pin_links::check_not_behind(cases_t, reference, record)?;
                         }
@@ -153,13 +171,24 @@ impl Store {
                         }
                         seen_t.insert(key.as_bytes(), seen.as_slice())?;
                     }
-                    for (reference, record, keys, new) in &rows.cases {
+                    let mut moved = Vec::new();
+                    for (reference, record, keys, new, to) in &rows.cases {
+                        // What it was, read in the transaction: exact
+                        // whatever else commits meanwhile.
+                        let old = cases_t.get(reference.as_bytes())?;
+                        let from = old
+                            .as_ref()
+                            .and_then(|old| serde_json::from_slice::<StateOnly>(old).ok())
+                            .map(|old| old.state);
+                        if from != Some(*to) {
+                            moved.push(StateMove { from, to: *to });
+                        }
                         if let Some((seq_key, sequence)) = new {
                             let last = meta_t
                                 .get(seq_key.as_bytes())?
                                 .and_then(|v| be_u64(&v))
                                 .unwrap_or(0);
-                            if cases_t.get(reference.as_bytes())?.is_some() || *sequence <= last {
+                            if old.is_some() || *sequence <= last {
                                 return abort(StoreError::Conflict(format!(
                                     "new case {reference} (sequence {sequence}, last {last}) \
                                      is already taken"
@@ -208,6 +237,7 @@ impl Store {
                             .iter()
                             .map(|(id, _, _)| u64::from_be_bytes(*id))
                             .collect(),
+                        moved,
                     })
                 },
             );
@@ -271,6 +301,7 @@ impl Store {
                 serde_json::to_vec(case)?,
                 index_keys(case),
                 write.new.map(|new| (sequence_key(new.year), new.sequence)),
+                case.state,
             ));
         }
         for (reference, event) in &effects.events {

@@ -28,7 +28,7 @@ use crate::core::case::{Case, CaseState, Event};
 use crate::core::email::Template;
 use crate::edge::documents::Location;
 
-pub use commit::{Committed, Origin};
+pub use commit::{Committed, Origin, StateMove};
 pub use migrate::SCHEMA;
 
 #[derive(Debug, thiserror::Error)]
@@ -344,6 +344,15 @@ impl Store {
         })
     }
 
+    /// Every case's state, decoding nothing else: what `/metrics` counts
+    /// from at start (see `crate::metrics::CaseStats`).
+    pub fn case_states(&self) -> impl Iterator<Item = Result<CaseState, StoreError>> + '_ {
+        self.cases.iter().map(|kv| {
+            let (k, v) = kv?;
+            decode::<StateOnly>(&String::from_utf8_lossy(&k), &v).map(|s| s.state)
+        })
+    }
+
     /// A case's history, oldest first.
     pub fn history(&self, reference: &str) -> Result<Vec<Event>, StoreError> {
         let mut prefix = reference.as_bytes().to_vec();
@@ -419,6 +428,12 @@ fn id_key(espa: &str, id_number: &str) -> String {
 
 fn sequence_key(year: i32) -> String {
     format!("seq/{year}")
+}
+
+/// A case record read for its state only (serde skips the rest).
+#[derive(Deserialize)]
+struct StateOnly {
+    state: CaseState,
 }
 
 fn history_key(reference: &str, id: u64) -> Vec<u8> {

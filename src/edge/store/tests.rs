@@ -23,6 +23,7 @@ fn case(reference: &str, state: CaseState) -> Case {
         problems: Vec::new(),
         notices: Vec::new(),
         thread: Thread::default(),
+        unreachable: 0,
         pin: Default::default(),
     }
 }
@@ -85,7 +86,7 @@ fn a_message_takes_effect_once() {
     let d = effects(case("SJL-2026-000001", CaseState::Received), true);
     let out = [outgoing("SJL-2026-000001", "m1@x")];
     let now = Utc::now();
-    let Committed::Now { queued } = store.commit(message("mid:a"), &d, &[], &out, now).unwrap()
+    let Committed::Now { queued, .. } = store.commit(message("mid:a"), &d, &[], &out, now).unwrap()
     else {
         panic!("the first commit must take effect");
     };
@@ -262,7 +263,7 @@ fn a_finished_email_leaves_the_outbox_and_is_recorded_with_what_it_calls_for() {
     };
     let follow_up = [outgoing("SJL-2026-000001", "notice@x")];
     let finished = [(entry.clone(), sent.clone())];
-    let Committed::Now { queued } = store
+    let Committed::Now { queued, .. } = store
         .commit(
             Origin::Outbox {
                 finished: &finished,
@@ -398,4 +399,52 @@ fn a_store_from_a_newer_version_is_refused() {
         Err(e) => panic!("wrong error: {e}"),
         Ok(_) => panic!("a newer store must not be opened"),
     }
+}
+
+#[test]
+fn commits_say_which_cases_moved_between_states() {
+    let store = Store::temporary().unwrap();
+    let now = Utc::now();
+    let moved = |c: Committed| match c {
+        Committed::Now { moved, .. } => moved,
+        Committed::Already(_) => panic!("the commit must take effect"),
+    };
+    let new = effects(case("SJL-2026-000001", CaseState::Incomplete), true);
+    let first = moved(store.commit(message("mid:a"), &new, &[], &[], now).unwrap());
+    assert_eq!(
+        first,
+        [StateMove {
+            from: None,
+            to: CaseState::Incomplete
+        }]
+    );
+    // Written again in the same state (a note, a supplement still short):
+    // no move.
+    let same = effects(case("SJL-2026-000001", CaseState::Incomplete), false);
+    assert!(
+        moved(
+            store
+                .commit(message("mid:b"), &same, &[], &[], now)
+                .unwrap()
+        )
+        .is_empty()
+    );
+    let completed = effects(case("SJL-2026-000001", CaseState::Received), false);
+    assert_eq!(
+        moved(
+            store
+                .commit(message("mid:c"), &completed, &[], &[], now)
+                .unwrap()
+        ),
+        [StateMove {
+            from: Some(CaseState::Incomplete),
+            to: CaseState::Received
+        }]
+    );
+    let other = effects(case("SJL-2026-000002", CaseState::Received), true);
+    store
+        .commit(message("mid:d"), &other, &[], &[], now)
+        .unwrap();
+    let states: Vec<CaseState> = store.case_states().map(Result::unwrap).collect();
+    assert_eq!(states, [CaseState::Received, CaseState::Received]);
 }

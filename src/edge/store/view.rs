@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Store, StoreError, be_u64, decode, id_key, order_key, sent_key, sequence_key};
-use crate::core::case::Case;
+use crate::core::case::{Case, Event};
 use crate::core::reply_rate;
 use crate::core::view::{SentEmail, View, ViewError, ViewResult, bare_message_id};
 
@@ -76,6 +76,10 @@ impl View for Store {
             f(&case?);
         }
         Ok(())
+    }
+
+    fn history(&self, reference: &str) -> ViewResult<Vec<Event>> {
+        Ok(Store::history(self, reference)?)
     }
 
     fn case_for_pin_link(&self, token_sha256: &str) -> ViewResult<Option<Case>> {

@@ -1,17 +1,20 @@
 //! Finding and reading messages: UID SEARCH above the cursor, skipping
-//! those awaiting a filing, then `UID FETCH … BODY.PEEK[]` one at a time,
-//! taking the body out of the buffer it was read into.
+//! those awaiting a filing, and (with a size limit) one `UID FETCH …
+//! RFC822.SIZE` for all of them; then `UID FETCH … BODY.PEEK[]` one at a
+//! time, taking the body out of the buffer it was read into, or only
+//! `BODY.PEEK[HEADER]` of a message over the limit, which is never read
+//! whole (SPEC §8).
 
 use std::time::Duration;
 
 use async_imap::error::Error as ImapError;
-use async_imap::imap_proto::{AttributeValue, MailboxDatum, Response};
+use async_imap::imap_proto::{AttributeValue, MailboxDatum, MessageSection, Response, SectionPath};
 use tokio::time::Instant;
 use tracing::{debug, error, warn};
 
-use super::ImapMailbox;
 use super::protocol::{COMMAND_TIMEOUT, Trouble, command_with, completion, within};
-use crate::edge::mailbox::{Fetched, Locator};
+use super::{ImapMailbox, Waiting};
+use crate::edge::mailbox::{Fetched, HEADER_MAX, Locator};
 
 /// Longest time for fetching one message body (it may be large).
 const FETCH_TIMEOUT: Duration = Duration::from_secs(300);
@@ -59,8 +62,11 @@ impl ImapMailbox {
             if self.checkpoint.filing(uidvalidity, uid)?.is_some() {
                 awaiting.push(uid);
             } else {
-                self.queue.push_back(uid);
+                self.queue.push_back(Waiting { uid, size: None });
             }
+        }
+        if self.message_max.is_some() {
+            self.learn_sizes().await?;
         }
         if !awaiting.is_empty() && Instant::now() >= self.next_filing_retry {
             self.retry_filings(Some(&awaiting)).await?;
@@ -68,17 +74,61 @@ impl ImapMailbox {
         Ok(announced)
     }
 
-    /// Fetches the body of `uid` without setting \Seen. `Ok(None)` when the
-    /// server answered OK but sent no body (the message is gone, or the
-    /// server is confused).
-    pub(super) async fn fetch(&mut self, uid: u32) -> Result<Option<Vec<u8>>, Trouble> {
+    /// The size of every queued message, in one command for the whole
+    /// queue, so that one over the limit is never fetched whole. A message
+    /// the server gives no size for (gone meanwhile) is fetched as usual.
+    async fn learn_sizes(&mut self) -> Result<(), Trouble> {
+        let (Some(first), Some(last)) = (self.queue.front(), self.queue.back()) else {
+            return Ok(());
+        };
+        let range = format!("{}:{}", first.uid, last.uid);
+        let Some(conn) = self.conn.as_mut() else {
+            return Err(Trouble::Broken("not connected".into()));
+        };
+        let mut sizes = std::collections::HashMap::new();
+        command_with(
+            &mut conn.session,
+            &format!("UID FETCH {range} (UID RFC822.SIZE)"),
+            COMMAND_TIMEOUT,
+            |resp| {
+                if let Some((uid, size)) = size_of(resp) {
+                    sizes.insert(uid, size);
+                }
+            },
+        )
+        .await?;
+        for waiting in &mut self.queue {
+            waiting.size = sizes.get(&waiting.uid).copied();
+        }
+        Ok(())
+    }
+
+    /// Whether `waiting` is over the size limit: then only its header is
+    /// fetched.
+    pub(super) fn over_limit(&self, waiting: Waiting) -> Option<u64> {
+        let max = self.message_max?;
+        waiting.size.filter(|&size| size > max)
+    }
+
+    /// Fetches the body of `waiting` without setting \Seen, or only its
+    /// header (at most [`HEADER_MAX`] bytes) when it is over the limit.
+    /// `Ok(None)` when the server answered OK but sent no body (the message
+    /// is gone, or the server is confused).
+    pub(super) async fn fetch(&mut self, waiting: Waiting) -> Result<Option<Vec<u8>>, Trouble> {
+        let uid = waiting.uid;
+        let header = self.over_limit(waiting).is_some();
         let Some(conn) = self.conn.as_mut() else {
             return Err(Trouble::Broken("not connected".into()));
         };
         let session = &mut conn.session;
+        let item = if header {
+            format!("BODY.PEEK[HEADER]<0.{HEADER_MAX}>")
+        } else {
+            "BODY.PEEK[]".to_string()
+        };
         let exchange = async {
             let tag = session
-                .run_command(&format!("UID FETCH {uid} (UID BODY.PEEK[])"))
+                .run_command(&format!("UID FETCH {uid} (UID {item})"))
                 .await?;
             let mut body = None;
             loop {
@@ -94,7 +144,7 @@ impl ImapMailbox {
                 // The body is taken out of the buffer async-imap read the
                 // response into, rather than copied: a fresh megabyte-sized
                 // copy per message cost a tenth of the daemon's CPU.
-                body = match body_range(resp.parsed(), resp.borrow_owner(), uid) {
+                body = match body_range(resp.parsed(), resp.borrow_owner(), uid, header) {
                     Some(Body::Within(range)) => {
                         let mut buffer = resp.into_owner();
                         buffer.truncate(range.end);
@@ -113,19 +163,28 @@ impl ImapMailbox {
     /// why the fetch failed.
     pub(super) fn took(
         &mut self,
-        uid: u32,
+        waiting: Waiting,
         fetched: Result<Option<Vec<u8>>, Trouble>,
     ) -> Option<Fetched> {
+        let uid = waiting.uid;
         match fetched {
             Ok(Some(raw)) => {
                 self.queue.pop_front();
                 self.fetch_failures.remove(&uid);
                 self.cursor = self.cursor.max(uid);
                 let uidvalidity = self.epoch.unwrap_or_default();
-                debug!(uid, uidvalidity, bytes = raw.len(), "message fetched");
+                let oversize = self.over_limit(waiting);
+                debug!(
+                    uid,
+                    uidvalidity,
+                    bytes = raw.len(),
+                    ?oversize,
+                    "message fetched"
+                );
                 return Some(Fetched {
                     locator: Locator::Imap { uidvalidity, uid },
                     raw,
+                    oversize,
                 });
             }
             Ok(None) => self.fetch_failed(uid, "the server sent no body"),
@@ -159,10 +218,26 @@ impl ImapMailbox {
     }
 }
 
-/// Where the full message of a FETCH response about `uid` is, if that is
-/// what `resp` (read into `buffer`) is; responses about other messages (or
-/// lacking the UID) are ignored.
-fn body_range(resp: &Response<'_>, buffer: &[u8], uid: u32) -> Option<Body> {
+/// The UID and RFC822.SIZE of a FETCH response that has both.
+fn size_of(resp: &Response<'_>) -> Option<(u32, u64)> {
+    let Response::Fetch(_, attrs) = resp else {
+        return None;
+    };
+    let uid = attrs.iter().find_map(|a| match a {
+        AttributeValue::Uid(u) => Some(*u),
+        _ => None,
+    })?;
+    let size = attrs.iter().find_map(|a| match a {
+        AttributeValue::Rfc822Size(s) => Some(u64::from(*s)),
+        _ => None,
+    })?;
+    Some((uid, size))
+}
+
+/// Where the full message (or, with `header`, its header) of a FETCH
+/// response about `uid` is, if that is what `resp` (read into `buffer`) is;
+/// responses about other messages (or lacking the UID) are ignored.
+fn body_range(resp: &Response<'_>, buffer: &[u8], uid: u32, header: bool) -> Option<Body> {
     let Response::Fetch(_, attrs) = resp else {
         return None;
     };
@@ -176,7 +251,21 @@ fn body_range(resp: &Response<'_>, buffer: &[u8], uid: u32) -> Option<Body> {
                 data: Some(data),
                 ..
             }
-            | AttributeValue::Rfc822(Some(data)) => body = Some(data),
+            | AttributeValue::Rfc822(Some(data))
+                if !header =>
+            {
+                body = Some(data)
+            }
+            AttributeValue::BodySection {
+                section: Some(SectionPath::Full(MessageSection::Header)),
+                data: Some(data),
+                ..
+            }
+            | AttributeValue::Rfc822Header(Some(data))
+                if header =>
+            {
+                body = Some(data)
+            }
             _ => {}
         }
     }
@@ -210,7 +299,7 @@ mod tests {
     fn body_is_taken_only_from_the_right_uid() {
         let range = |raw: &[u8], uid| {
             let (_, resp) = Response::parse(raw).unwrap();
-            match body_range(&resp, raw, uid) {
+            match body_range(&resp, raw, uid, false) {
                 Some(Body::Within(r)) => Some(raw[r].to_vec()),
                 Some(Body::Elsewhere(_)) => panic!("the literal is borrowed from the buffer"),
                 None => None,
@@ -229,8 +318,35 @@ mod tests {
         let (_, resp) = Response::parse(raw).unwrap();
         let other = raw.to_vec();
         assert!(matches!(
-            body_range(&resp, &other, 7),
+            body_range(&resp, &other, 7, false),
             Some(Body::Elsewhere(b)) if b == b"hello"
         ));
+    }
+
+    #[test]
+    fn a_header_is_taken_only_when_asked_for() {
+        let raw = b"* 3 FETCH (UID 7 BODY[HEADER]<0> {9}\r\nSubject: )\r\n";
+        let (_, resp) = Response::parse(raw).unwrap();
+        match body_range(&resp, raw, 7, true) {
+            Some(Body::Within(r)) => assert_eq!(&raw[r], b"Subject: "),
+            _ => panic!("the header is found"),
+        }
+        assert!(
+            body_range(&resp, raw, 7, false).is_none(),
+            "not a whole body"
+        );
+        let whole = b"* 3 FETCH (UID 7 BODY[] {5}\r\nhello)\r\n";
+        let (_, resp) = Response::parse(whole).unwrap();
+        assert!(body_range(&resp, whole, 7, true).is_none(), "not a header");
+    }
+
+    #[test]
+    fn sizes_are_read_with_their_uid() {
+        let (_, resp) = Response::parse(b"* 3 FETCH (UID 7 RFC822.SIZE 123456)\r\n").unwrap();
+        assert_eq!(size_of(&resp), Some((7, 123_456)));
+        let (_, resp) = Response::parse(b"* 3 FETCH (RFC822.SIZE 123456)\r\n").unwrap();
+        assert_eq!(size_of(&resp), None, "no UID: not trusted");
+        let (_, resp) = Response::parse(b"* 3 FETCH (UID 7)\r\n").unwrap();
+        assert_eq!(size_of(&resp), None);
     }
 }

@@ -2,7 +2,8 @@
 //! (loopback only) plain TCP.
 //!
 //! [`ImapMailbox`] hands out the inbox's messages one at a time in UID order
-//! (fetched with `BODY.PEEK[]`, so the server never marks them \Seen for us),
+//! (fetched with `BODY.PEEK[]`, so the server never marks them \Seen for us;
+//! only the header of one over the size limit),
 //! waits with IDLE where the server offers it and polls otherwise, and files
 //! each handled message with `UID MOVE` (or COPY + STORE + EXPUNGE).
 //!
@@ -47,6 +48,14 @@ use idle::Waited;
 use protocol::Trouble;
 use session::{Conn, backoff};
 
+/// A message found in the inbox and not handed out yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Waiting {
+    uid: u32,
+    /// Its RFC822.SIZE, when asked for (there is a size limit) and given.
+    size: Option<u64>,
+}
+
 /// Longest time to wait for the server to confirm DONE or LOGOUT.
 const GOODBYE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -82,7 +91,10 @@ pub struct ImapMailbox {
     cursor: u32,
     /// UIDs found by the last search and not handed out yet, ascending. The
     /// bodies are fetched one by one; prefetching would read ahead here.
-    queue: VecDeque<u32>,
+    queue: VecDeque<Waiting>,
+    /// Messages larger than this are not fetched whole (see
+    /// [`ImapMailbox::with_message_max`]); `None`: no limit.
+    message_max: Option<u64>,
     fetch_failures: HashMap<u32, u32>,
     /// Consecutive failed connection attempts (drives the back-off).
     failed_connects: u32,
@@ -103,11 +115,19 @@ impl ImapMailbox {
             epoch: None,
             cursor: 0,
             queue: VecDeque::new(),
+            message_max: None,
             fetch_failures: HashMap::new(),
             failed_connects: 0,
             next_filing_retry: Instant::now(),
             warned_plain_expunge: false,
         }
+    }
+
+    /// A message over `bytes` is handed out as its header alone, with its
+    /// size ([`Fetched::oversize`]): its body is never fetched.
+    pub fn with_message_max(mut self, bytes: u64) -> Self {
+        self.message_max = Some(bytes);
+        self
     }
 
     fn folder_name(&self, folder: Folder) -> &str {
@@ -161,7 +181,7 @@ impl Mailbox for ImapMailbox {
                     }
                 }
             }
-            let Some(&uid) = self.queue.front() else {
+            let Some(&waiting) = self.queue.front() else {
                 if recheck && !rechecked {
                     rechecked = true;
                     continue;
@@ -176,7 +196,7 @@ impl Mailbox for ImapMailbox {
                     }
                 }
             };
-            if let Some(&failures) = self.fetch_failures.get(&uid) {
+            if let Some(&failures) = self.fetch_failures.get(&waiting.uid) {
                 tokio::select! {
                     _ = shutdown.cancelled() => return Ok(None),
                     _ = sleep(backoff(failures)) => {}
@@ -188,23 +208,23 @@ impl Mailbox for ImapMailbox {
                     self.conn = None;
                     return Ok(None);
                 }
-                r = self.fetch(uid) => r,
+                r = self.fetch(waiting) => r,
             };
-            if let Some(fetched) = self.took(uid, fetched) {
+            if let Some(fetched) = self.took(waiting, fetched) {
                 return Ok(Some(fetched));
             }
         }
     }
 
     async fn next_ready(&mut self) -> Result<Option<Fetched>, MailboxError> {
-        let Some(&uid) = self.queue.front() else {
+        let Some(&waiting) = self.queue.front() else {
             return Ok(None);
         };
-        if self.conn.is_none() || self.fetch_failures.contains_key(&uid) {
+        if self.conn.is_none() || self.fetch_failures.contains_key(&waiting.uid) {
             return Ok(None);
         }
-        let fetched = self.fetch(uid).await;
-        Ok(self.took(uid, fetched))
+        let fetched = self.fetch(waiting).await;
+        Ok(self.took(waiting, fetched))
     }
 
     /// With MOVE, one `UID MOVE` per destination folder for the whole

@@ -1,0 +1,252 @@
+//! A case's history in plain words, one line per event, for people: `sijil
+//! case` and the `STATUS` email. What happened, not the stored record
+//! (which `sijil case --json` prints).
+
+use std::collections::HashMap;
+
+use crate::core::case::{CaseState, Event, EventKind};
+
+/// Each event's line, in order. An email's later events (sent, failed,
+/// bounced) name it as its queuing did: which email, to whom.
+pub fn described(history: &[Event]) -> Vec<String> {
+    let mut emails: HashMap<&str, String> = HashMap::new();
+    history
+        .iter()
+        .map(|event| {
+            if let EventKind::EmailQueued {
+                template,
+                to,
+                message_id,
+            } = &event.what
+            {
+                emails.insert(message_id, email_named(template, to));
+            }
+            describe(&event.what, &emails)
+        })
+        .collect()
+}
+
+fn describe(what: &EventKind, emails: &HashMap<&str, String>) -> String {
+    let email = |message_id: &str| {
+        emails
+            .get(message_id)
+            .cloned()
+            .unwrap_or_else(|| format!("email <{message_id}>"))
+    };
+    match what {
+        EventKind::MessageIn { subject, .. } => format!("message received: \"{subject}\""),
+        EventKind::PackChecked { problems } if problems.is_empty() => {
+            "pack checked: complete".into()
+        }
+        EventKind::PackChecked { problems } => format!(
+            "pack checked: {} problem(s): {}",
+            problems.len(),
+            problems.join(", ")
+        ),
+        EventKind::DocumentsAdded { names } => {
+            format!("document(s) added: {}", names.join(", "))
+        }
+        EventKind::StateChanged { from: None, to } => format!("case opened as {}", state(*to)),
+        EventKind::StateChanged {
+            from: Some(from),
+            to,
+        } if from == to => {
+            format!("still {}", state(*to))
+        }
+        EventKind::StateChanged {
+            from: Some(from),
+            to,
+        } => {
+            format!("{} → {}", state(*from), state(*to))
+        }
+        EventKind::Rejected { codes, reason } if codes.is_empty() => {
+            format!("rejected: {reason}")
+        }
+        EventKind::Rejected { codes, reason } => {
+            format!("rejected: {reason} ({})", codes.join(", "))
+        }
+        EventKind::DuplicateRefused { .. } => {
+            "another pack for the same signee arrived and was refused".into()
+        }
+        EventKind::EmailQueued { message_id, .. } => format!("{} queued", email(message_id)),
+        EventKind::EmailSent { message_id } => format!("{} sent", email(message_id)),
+        EventKind::EmailFailed { message_id, error } => {
+            format!("{} failed for good: {error}", email(message_id))
+        }
+        EventKind::DeliveryFailed {
+            message_id,
+            recipient,
+            status,
+        } => {
+            let status = if status.is_empty() {
+                String::new()
+            } else {
+                format!(" (status {status})")
+            };
+            format!(
+                "delivery report: {} did not reach {recipient}{status}",
+                email(message_id)
+            )
+        }
+        EventKind::ReplySuppressed { template, to } => format!(
+            "{} held back: too many replies to them this hour",
+            email_named(template, std::slice::from_ref(to))
+        ),
+        EventKind::DocumentsPurged { documents } => {
+            let names: Vec<&str> = documents.iter().map(|d| d.name.as_str()).collect();
+            format!(
+                "retention: {} document(s) destroyed ({}); names, sizes and SHA-256 kept",
+                documents.len(),
+                names.join(", ")
+            )
+        }
+        EventKind::CommandAccepted {
+            command,
+            argument: Some(argument),
+        } => format!("command {command} accepted: {argument}"),
+        EventKind::CommandAccepted { command, .. } => format!("command {command} accepted"),
+        EventKind::CommandRefused { line, reason } if line.is_empty() => {
+            format!("command refused: {reason}")
+        }
+        EventKind::CommandRefused { line, reason } => {
+            format!("command \"{line}\" refused: {reason}")
+        }
+        EventKind::SigneeWrote {
+            subject,
+            attachments,
+        } if attachments.is_empty() => {
+            format!("the signee wrote: \"{subject}\"; forwarded to staff")
+        }
+        EventKind::SigneeWrote {
+            subject,
+            attachments,
+        } => format!(
+            "the signee wrote: \"{subject}\", with {}; forwarded to staff",
+            attachments.join(", ")
+        ),
+        EventKind::PinLinkIssued {
+            number,
+            expires_at,
+            replaced,
+        } => {
+            let void = replaced.map_or(String::new(), |n| format!("; link {n} is void"));
+            let until = expires_at.format("%Y-%m-%d %H:%M UTC");
+            format!("set-PIN link {number} issued, valid until {until}{void}")
+        }
+        EventKind::PinLinkOpened { number } => format!("set-PIN link {number} opened"),
+        EventKind::PinLinkRefused { why, visit } => {
+            let visit = if visit == "open" {
+                "opened"
+            } else {
+                "sent a PIN"
+            };
+            let why = match why.as_str() {
+                "used" => "already used",
+                "replaced" => "replaced by a newer one",
+                "not_pending" => "of a case no longer waiting for a PIN",
+                other => other,
+            };
+            format!("a set-PIN link {why} was {visit}: refused")
+        }
+        EventKind::PinRefused { codes } => {
+            format!("a PIN was refused by the rules: {}", codes.join(", "))
+        }
+        EventKind::PinLinkUsed { number } => format!("set-PIN link {number} used"),
+        EventKind::PinSet => "certificate PIN set (kept only as its Argon2id hash)".into(),
+    }
+}
+
+/// `email ACK to submit@seriindah.my`, with the template as staff call it.
+fn email_named(template: &str, to: &[String]) -> String {
+    let name = match template {
+        "emel1" => "EMEL 1".to_string(),
+        other => other.to_uppercase(),
+    };
+    if to.is_empty() {
+        format!("email {name}")
+    } else {
+        format!("email {name} to {}", to.join(", "))
+    }
+}
+
+fn state(s: CaseState) -> String {
+    s.as_str().replace('_', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::case::{Actor, PurgedDocument};
+    use chrono::Utc;
+
+    fn event(what: EventKind) -> Event {
+        Event {
+            at: Utc::now(),
+            actor: Actor::System,
+            what,
+        }
+    }
+
+    #[test]
+    fn each_event_in_plain_words_and_emails_named_by_what_they_are() {
+        let history = [
+            EventKind::MessageIn {
+                message_id: Some("m1@dev".into()),
+                subject: "Permohonan".into(),
+            },
+            EventKind::PackChecked { problems: vec![] },
+            EventKind::StateChanged {
+                from: None,
+                to: CaseState::Received,
+            },
+            EventKind::EmailQueued {
+                template: "emel1".into(),
+                to: vec!["ali@buyer.example.com".into()],
+                message_id: "e1@ra".into(),
+            },
+            EventKind::EmailSent {
+                message_id: "e1@ra".into(),
+            },
+            EventKind::DeliveryFailed {
+                message_id: "e1@ra".into(),
+                recipient: "ali@buyer.example.com".into(),
+                status: "5.1.1".into(),
+            },
+            EventKind::EmailSent {
+                message_id: "unknown@ra".into(),
+            },
+            EventKind::StateChanged {
+                from: Some(CaseState::PinPending),
+                to: CaseState::PinSet,
+            },
+            EventKind::Rejected {
+                codes: vec!["NOT_ELIGIBLE".into()],
+                reason: "not eligible".into(),
+            },
+            EventKind::DocumentsPurged {
+                documents: vec![PurgedDocument {
+                    name: "mykad.pdf".into(),
+                    size: 10,
+                    sha256: "ab".into(),
+                }],
+            },
+        ]
+        .map(event);
+        assert_eq!(
+            described(&history),
+            [
+                "message received: \"Permohonan\"",
+                "pack checked: complete",
+                "case opened as received",
+                "email EMEL 1 to ali@buyer.example.com queued",
+                "email EMEL 1 to ali@buyer.example.com sent",
+                "delivery report: email EMEL 1 to ali@buyer.example.com did not reach \
+                 ali@buyer.example.com (status 5.1.1)",
+                "email <unknown@ra> sent",
+                "pin pending → pin set",
+                "rejected: not eligible (NOT_ELIGIBLE)",
+                "retention: 1 document(s) destroyed (mykad.pdf); names, sizes and SHA-256 kept",
+            ]
+        );
+    }
+}
