@@ -3,8 +3,9 @@
 //! The page finds the case by the token's SHA-256 (the store's link
 //! index), shows whose certificate it is (the first name only) and a form
 //! with the PIN twice. A post must come from that page: its `Origin`, when
-//! the browser sends one, is `base_url`'s, and it carries the form token
-//! (an HMAC of the link's hash under the store's secret). The rules are
+//! the browser sends one, is `base_url`'s (see [`cross_site`] for the
+//! `null` a no-referrer page sends), and it carries the form token (an
+//! HMAC of the link's hash under the store's secret). The rules are
 //! checked before anything costly; an acceptable PIN is hashed with
 //! Argon2id on the blocking pool, at most [`hashing_slots`] at a time, and
 //! then decided by the core and committed through the apply path, whose
@@ -17,7 +18,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::Response;
 use axum::{Form, extract::rejection::FormRejection};
 use chrono::{DateTime, Utc};
@@ -283,18 +284,24 @@ pub fn argon2id(pin: &[u8]) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
-/// A post from another site: its `Origin` is not ours, or the browser
-/// says so (`Sec-Fetch-Site`). A client that sends neither passes here
-/// and still needs the form token.
+/// A post from another site. `Sec-Fetch-Site`, where the browser sends it,
+/// must say `same-origin`. `Origin`, when present, must be ours, with one
+/// exception: under our `Referrer-Policy: no-referrer` a browser sends
+/// `Origin: null` for the page's own form, so `null` passes only when
+/// `Sec-Fetch-Site` says the post came from our own origin. A client that
+/// sends neither header passes here and still needs the form token.
 fn cross_site(headers: &HeaderMap, ours: &str) -> bool {
-    let foreign_origin = headers
-        .get(header::ORIGIN)
-        .is_some_and(|o| o.to_str().map_or(true, |o| !o.eq_ignore_ascii_case(ours)));
-    let fetch_site = headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("cross-site"));
-    foreign_origin || fetch_site
+    let text = |name| headers.get(name).map(|v| v.to_str().unwrap_or("?"));
+    let fetch_site = text(HeaderName::from_static("sec-fetch-site"));
+    let same_origin = fetch_site.is_some_and(|v| v.eq_ignore_ascii_case("same-origin"));
+    if fetch_site.is_some() && !same_origin {
+        return true;
+    }
+    match text(header::ORIGIN) {
+        None => false,
+        Some("null") => !same_origin,
+        Some(origin) => !origin.eq_ignore_ascii_case(ours),
+    }
 }
 
 /// The link's hash and its case, or the page that says it is not known.
@@ -392,4 +399,52 @@ fn forbidden(s: &AppState, case: &Case) -> Response {
     s.pin
         .pages
         .page(StatusCode::FORBIDDEN, "forbidden", json!({}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_counts_as_cross_site() {
+        let ours = origin_of("https://Sign.example.my/prefix");
+        assert_eq!(ours, "https://sign.example.my");
+        let table: &[(Option<&str>, Option<&str>, bool)] = &[
+            (None, None, false),
+            (None, Some("https://sign.example.my"), false),
+            (Some("same-origin"), Some("https://sign.example.my"), false),
+            // Our own page under Referrer-Policy: no-referrer.
+            (Some("same-origin"), Some("null"), false),
+            (None, Some("null"), true),
+            (Some("cross-site"), Some("null"), true),
+            (Some("cross-site"), None, true),
+            (Some("same-site"), None, true),
+            (Some("none"), None, true),
+            (Some("same-origin"), Some("https://evil.example"), true),
+            (None, Some("https://sign.example.my:8443"), true),
+            (None, Some("http://sign.example.my"), true),
+        ];
+        for (fetch_site, origin, refused) in table {
+            let mut headers = HeaderMap::new();
+            if let Some(v) = fetch_site {
+                headers.insert("sec-fetch-site", v.parse().unwrap());
+            }
+            if let Some(v) = origin {
+                headers.insert(header::ORIGIN, v.parse().unwrap());
+            }
+            assert_eq!(
+                cross_site(&headers, &ours),
+                *refused,
+                "{fetch_site:?} {origin:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_token_has_the_shape_of_ours_or_is_unknown() {
+        assert!(token_hash(&"A".repeat(43)).is_some());
+        assert!(token_hash(&"A".repeat(42)).is_none());
+        assert!(token_hash(&format!("{}=", "A".repeat(42))).is_none());
+        assert!(token_hash(&format!("{}/", "A".repeat(42))).is_none());
+    }
 }
