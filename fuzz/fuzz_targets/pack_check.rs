@@ -7,15 +7,15 @@
 use chrono::NaiveDate;
 use libfuzzer_sys::fuzz_target;
 use sijil::pack_check::fields::Fields;
-use sijil::pack_check::{self, AttachmentMeta, Limits};
+use sijil::pack_check::{self, AttachmentMeta, Limits, MessageMeta};
 
 /// A fixed day: MyKad birth dates are read against it.
 fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 25).unwrap_or_default()
 }
 
-fn check(fields: &Fields, attachments: &[AttachmentMeta<'_>], size: u64) {
-    let checked = pack_check::check(fields, attachments, size, &Limits::default(), today());
+fn check(fields: &Fields, attachments: &[AttachmentMeta<'_>], message: MessageMeta) {
+    let checked = pack_check::check(fields, attachments, message, &Limits::default(), today());
     assert_eq!(checked.application.is_some(), checked.problems.is_empty());
     assert_eq!(checked.documents.len(), attachments.len());
     for p in &checked.problems {
@@ -35,12 +35,20 @@ fuzz_target!(|raw: &[u8]| {
             sha256: &a.sha256,
         })
         .collect();
-    check(&Fields::parse(&msg.text), &metas, msg.size);
+    let message = MessageMeta {
+        size: msg.size,
+        attachments_unread: msg.attachments_unread,
+    };
+    check(&Fields::parse(&msg.text), &metas, message);
 
     let text = String::from_utf8_lossy(raw);
     let mut fields = Fields::parse(&text);
-    check(&fields, &[], raw.len() as u64);
+    let bare = MessageMeta {
+        size: raw.len() as u64,
+        attachments_unread: 0,
+    };
+    check(&fields, &[], bare);
     // A supplement's lines merged over the pack's, as a reply does.
     fields.merge(&Fields::parse(&sijil::core::reply::own_text(&msg.text)));
-    check(&fields, &metas, msg.size);
+    check(&fields, &metas, message);
 });

@@ -292,13 +292,13 @@ pub struct Case {
     pub notices: Vec<Problem>,
     /// The thread our emails about this case belong to.
     pub thread: Thread,
+    /// `UNREACHABLE` attempts so far (the developer is told at the third).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unreachable: u32,
     /// The set-PIN link and the PIN's hash (`core::pin`); absent in
     /// records written before there were PINs.
     #[serde(default, skip_serializing_if = "crate::core::pin::Pin::is_empty")]
     pub pin: crate::core::pin::Pin,
-    /// `UNREACHABLE` attempts so far (the developer is told at the third).
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub unreachable: u32,
 }
 
 fn is_zero(n: &u32) -> bool {

@@ -143,7 +143,7 @@ pub fn handle(
     };
     match transitions::decide(&case, &command, &giver, &history, &answer, cfg, now) {
         Ok(accepted) => {
-            let mut done = transitions::effects_of(accepted);
+            let mut done = transitions::effects_of(accepted, cfg, now);
             done.events.splice(0..0, effects.events);
             Ok(done)
         }

@@ -117,6 +117,22 @@ fn describe(what: &EventKind, emails: &HashMap<&str, String>) -> String {
         } if attachments.is_empty() => {
             format!("the signee wrote: \"{subject}\"; forwarded to staff")
         }
+        EventKind::PinLinkIssued {
+            number,
+            replaced: Some(replaced),
+            ..
+        } => format!("set-PIN link {number} issued (link {replaced} made void)"),
+        EventKind::PinLinkIssued { number, .. } => format!("set-PIN link {number} issued"),
+        EventKind::PinLinkOpened { number } => format!("set-PIN link {number} opened"),
+        EventKind::PinLinkRefused { why, visit } => {
+            format!(
+                "set-PIN link refused ({why}) on {}",
+                visit.replace('_', " ")
+            )
+        }
+        EventKind::PinRefused { codes } => format!("PIN refused: {}", codes.join(", ")),
+        EventKind::PinLinkUsed { number } => format!("set-PIN link {number} used"),
+        EventKind::PinSet => "certificate PIN set".into(),
         EventKind::SigneeWrote {
             subject,
             attachments,
@@ -124,35 +140,6 @@ fn describe(what: &EventKind, emails: &HashMap<&str, String>) -> String {
             "the signee wrote: \"{subject}\", with {}; forwarded to staff",
             attachments.join(", ")
         ),
-        EventKind::PinLinkIssued {
-            number,
-            expires_at,
-            replaced,
-        } => {
-            let void = replaced.map_or(String::new(), |n| format!("; link {n} is void"));
-            let until = expires_at.format("%Y-%m-%d %H:%M UTC");
-            format!("set-PIN link {number} issued, valid until {until}{void}")
-        }
-        EventKind::PinLinkOpened { number } => format!("set-PIN link {number} opened"),
-        EventKind::PinLinkRefused { why, visit } => {
-            let visit = if visit == "open" {
-                "opened"
-            } else {
-                "sent a PIN"
-            };
-            let why = match why.as_str() {
-                "used" => "already used",
-                "replaced" => "replaced by a newer one",
-                "not_pending" => "of a case no longer waiting for a PIN",
-                other => other,
-            };
-            format!("a set-PIN link {why} was {visit}: refused")
-        }
-        EventKind::PinRefused { codes } => {
-            format!("a PIN was refused by the rules: {}", codes.join(", "))
-        }
-        EventKind::PinLinkUsed { number } => format!("set-PIN link {number} used"),
-        EventKind::PinSet => "certificate PIN set (kept only as its Argon2id hash)".into(),
     }
 }
 

@@ -319,19 +319,23 @@ pub const UNREACHABLE_TELLS_DEVELOPER: u32 = 3;
 
 /// The effects of an accepted command: the case written, its history, the
 /// emails, and the message filed as processed.
-pub fn effects_of(accepted: Accepted) -> Effects {
-    let reference = accepted.case.reference.clone();
+/// When it calls for a new PIN link, the link is issued here (the old one
+/// void, EMEL 2 to the signee), before the case is written.
+pub fn effects_of(accepted: Accepted, cfg: &Config, now: DateTime<Utc>) -> Effects {
+    let Accepted {
+        mut case,
+        events,
+        emails,
+        pin_link,
+    } = accepted;
+    let reference = case.reference.clone();
     let mut effects = Effects::only_filing(Folder::Processed, "command accepted");
-    effects.events = accepted
-        .events
-        .into_iter()
-        .map(|e| (reference.clone(), e))
-        .collect();
-    effects.emails = accepted.emails;
-    effects.cases.push(CaseWrite {
-        case: accepted.case,
-        new: None,
-    });
+    effects.events = events.into_iter().map(|e| (reference.clone(), e)).collect();
+    if pin_link {
+        crate::core::pin::issue_link(&mut case, &mut effects, cfg, now);
+    }
+    effects.emails.extend(emails);
+    effects.cases.push(CaseWrite { case, new: None });
     effects
 }
 

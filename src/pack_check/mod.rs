@@ -25,15 +25,18 @@
 //! (the label lines), `readers` and `field_rules` (each field, then the
 //! rules between them), `eligibility` (who may take the manual route),
 //! `attachment` and `attachment_rules` (one file, then the set), `choices`
-//! (ID Type, role, reason and their labels), `problems` (codes and
-//! sentences), `mykad`, `phone`.
+//! (ID Type, role, reason and their labels), `problems` (codes) and
+//! `sentences` (their words), `display_name` (file names safe to show),
+//! `mykad`, `phone`.
 
 mod attachment_rules;
 mod choices;
+mod display_name;
 mod eligibility;
 mod field_rules;
 mod problems;
 mod readers;
+mod sentences;
 #[cfg(test)]
 mod tests;
 

@@ -1,7 +1,7 @@
 //! The core driven through [`handle`] by each kind of input, with an
 //! in-memory view: packs, supplements, duplicates, messages too large to
-//! read, delivery reports, the reply-rate limit, SMTP refusals, the
-//! clock and set-PIN links; and a view that fails.
+//! read, delivery reports, the reply-rate limit, SMTP refusals, the clock,
+//! commands and set-PIN links; and a view that fails.
 
 mod clock;
 mod commands;

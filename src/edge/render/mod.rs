@@ -17,6 +17,7 @@
 //! Here: the [`Renderer`] (registries, self-test, the three parts, the
 //! reference guaranteed in the subject) and the template context. The
 //! template sources are in `sources`, the label helpers in `labels`, the
+//! `lines` helper (what someone wrote, quoted line by line) in `lines`, the
 //! lettre message in `message`.
 
 use anyhow::{Context as _, anyhow};
@@ -32,10 +33,13 @@ use message::{bare_id, one_line, tidy_text};
 use sources::{HTML_PARTIALS, TEXT_PARTIALS, sample_context, sources};
 
 mod labels;
+mod lines;
 mod message;
 mod sources;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_ra;
 
 /// A message ready for the outbox: what the transport needs and the bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +86,7 @@ impl Renderer {
         html.register_escape_fn(handlebars::html_escape);
         for registry in [&mut text, &mut html] {
             labels::register(registry);
+            lines::register(registry);
         }
         for (name, source) in TEXT_PARTIALS {
             text.register_partial(name, source)
@@ -212,10 +217,23 @@ impl Renderer {
 /// The context the template sees: the core's context, with `ref` filled in
 /// from `email.case_ref` when the core left it out.
 fn template_context(email: &Email) -> Value {
-    let mut context = match &email.context {
-        Value::Object(map) => single_line_strings(Value::Object(map.clone())),
+    let context = match &email.context {
+        Value::Object(map) => Value::Object(map.clone()),
         _ => json!({}),
     };
+    // What someone wrote keeps its lines (the templates quote them with the
+    // `lines` helper): every other string is made one line, this one is put
+    // back with only its line breaks.
+    let kept: Vec<(&str, String)> = lines::MULTI_LINE
+        .iter()
+        .filter_map(|&path| Some((path, lines::multi_line(context.pointer(path)?.as_str()?))))
+        .collect();
+    let mut context = single_line_strings(context);
+    for (path, text) in kept {
+        if let Some(slot) = context.pointer_mut(path) {
+            *slot = Value::String(text);
+        }
+    }
     if let (Some(case_ref), Value::Object(map)) = (&email.case_ref, &mut context)
         && map
             .get("ref")

@@ -53,7 +53,7 @@ pub(super) fn sources(template: Template) -> Sources {
 }
 
 /// Partials of the text registry (subject and `.txt` parts).
-pub(super) const TEXT_PARTIALS: [(&str, &str); 5] = [
+pub(super) const TEXT_PARTIALS: [(&str, &str); 6] = [
     (
         "notices",
         include_str!("../../../templates/partials/notices.txt.hbs"),
@@ -74,10 +74,14 @@ pub(super) const TEXT_PARTIALS: [(&str, &str); 5] = [
         "document_names",
         include_str!("../../../templates/partials/document_names.txt.hbs"),
     ),
+    (
+        "brief",
+        include_str!("../../../templates/partials/brief.txt.hbs"),
+    ),
 ];
 
 /// Partials of the HTML registry.
-pub(super) const HTML_PARTIALS: [(&str, &str); 6] = [
+pub(super) const HTML_PARTIALS: [(&str, &str); 7] = [
     (
         "notices",
         include_str!("../../../templates/partials/notices.html.hbs"),
@@ -101,6 +105,10 @@ pub(super) const HTML_PARTIALS: [(&str, &str); 6] = [
     (
         "document_names",
         include_str!("../../../templates/partials/document_names.html.hbs"),
+    ),
+    (
+        "brief",
+        include_str!("../../../templates/partials/brief.html.hbs"),
     ),
 ];
 
@@ -127,10 +135,45 @@ pub(super) fn sample_context() -> Value {
             { "code": "PHONE_IDSAYA_COUNTRY", "ms": "Nombor telefon China (+86) tidak layak.",
               "en": "A China (+86) phone number is not eligible." }
         ],
+        "notices": [
+            { "code": "DOCUMENTS_SAME_FILE", "ms": "Dua dokumen ialah fail yang sama.",
+              "en": "Two documents are the same file." }
+        ],
         "existing": { "ref": "SJL-2026-000001", "state": "received" },
-        "state": "received",
+        "bounce": { "recipient": "ali@example.com", "status": "5.1.1" },
+        "state": "verified",
         "pin_url": "https://sign.example.my/pin/sample-token",
         "pin_link": { "hours": 72, "number": 1 },
-        "pin_set_at": "2026-11-25 09:00 UTC"
+        "pin_set_at": "2026-11-25 09:00 UTC",
+        "state_ms": "disahkan, menunggu penjanaan sijil",
+        "state_en": "verified, waiting for the certificate to be generated",
+        // REJECTED
+        "reason": "Salinan MyKad tidak jelas / The MyKad copy is not legible",
+        // UNREACHABLE
+        "attempts": 3,
+        // STATUS
+        "history": [
+            { "at": "2026-03-04 13:06 +08:00", "actor": "submit@seriindah.my",
+              "what": "opened as received" },
+            { "at": "2026-03-05 17:30 +08:00", "actor": "Siti (verifier)", "what": "VERIFIED" }
+        ],
+        // COMMAND-ACK
+        "command": "VERIFIED",
+        "argument": "Disahkan melalui panggilan video",
+        "before": "received",
+        "unreachable": 1,
+        // COMMAND-ERROR
+        "line": "LULUSKAN SEGERA",
+        "reason_ms": "Arahan ini tidak dikenali.",
+        "reason_en": "This command is not known.",
+        "allowed": ["APPROVED", "REJECT", "NOTE", "STATUS"],
+        // SIGNEE-MESSAGE
+        "message": {
+            "subject": "Re: Permohonan Sijil Digital",
+            "text": "Salam,\nsaya akan berada di Dubai sehingga Jumaat.\n\nTerima kasih.",
+            "attachments": [
+                { "name": "pasport.pdf", "size": "88 KB", "content_type": "application/pdf" }
+            ]
+        }
     })
 }

@@ -66,10 +66,14 @@ fn every_template_renders_with_a_full_context() {
         }
         // Malay first, then English, in both parts.
         let (ms, en) = match template {
-            Template::Emel1 | Template::Emel2 => {
+            Template::Emel1 | Template::Emel2 | Template::Emel3 => {
                 ("Salam sejahtera Ali bin Abu", "Dear Ali bin Abu")
             }
-            Template::StaffVerify | Template::StaffQc => ("Salam sejahtera", "Good day"),
+            Template::StaffVerify
+            | Template::StaffQc
+            | Template::StaffGenerate
+            | Template::Withdrawn
+            | Template::SigneeMessage => ("Salam sejahtera", "Good day"),
             _ => ("Tuan/Puan", "Dear Sir/Madam"),
         };
         for part in [&text, &html] {
