@@ -65,6 +65,21 @@ fn find<'a>(emails: &'a [(String, String)], to: &str, words: &[&str]) -> &'a str
     &found[0].1
 }
 
+/// `scripts/reply ADDRESS LINE`, run where the README runs it (the
+/// daemon's working directory), as the README's steps 4 and 5 do.
+fn reply_as(sijil: &Daemon, address: &str, line: &str) {
+    let out = std::process::Command::new(repository("scripts/reply"))
+        .args([address, line])
+        .current_dir(sijil.path("."))
+        .output()
+        .expect("run scripts/reply (python3)");
+    assert!(
+        out.status.success(),
+        "scripts/reply {address} {line}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn the_readme_walkthrough_runs_as_written() {
     let readme = std::fs::read_to_string(repository("README.md")).expect("README.md");
@@ -76,6 +91,15 @@ fn the_readme_walkthrough_runs_as_written() {
         assert!(
             readme.contains(&format!("examples/{file}")),
             "the README's walkthrough names examples/{file}"
+        );
+    }
+    for step in [
+        "scripts/reply aina@ra.example.my VERIFIED",
+        "scripts/reply badrul@ra.example.my APPROVED",
+    ] {
+        assert!(
+            readme.contains(step),
+            "the README's walkthrough says `{step}`"
         );
     }
     assert!(
@@ -132,8 +156,22 @@ fn the_readme_walkthrough_runs_as_written() {
     find(&step, "siti@buyer.example.com", &[]);
     find(&step, "aina@ra.example.my", &[&reference]);
 
-    sijil.until("all three messages filed in .Processed", WAIT, |s| {
-        files(&s.path("var/mail/.Processed")).len() == 3
+    // Step 4: the verifier answers her STAFF-VERIFY: the call went well.
+    let before = sent(&sijil);
+    reply_as(&sijil, "aina@ra.example.my", "VERIFIED");
+    let step = new_emails(&mut sijil, &before, 2, "step 4: the ACK and STAFF-GENERATE");
+    find(&step, "aina@ra.example.my", &[&reference]);
+    find(&step, "badrul@ra.example.my", &[&reference]);
+
+    // Step 5: the officer approves: the signee gets EMEL 2, the PIN link.
+    let before = sent(&sijil);
+    reply_as(&sijil, "badrul@ra.example.my", "APPROVED");
+    let step = new_emails(&mut sijil, &before, 2, "step 5: the ACK and EMEL 2");
+    find(&step, "badrul@ra.example.my", &[&reference]);
+    find(&step, "siti@buyer.example.com", &[&reference]);
+
+    sijil.until("all five messages filed in .Processed", WAIT, |s| {
+        files(&s.path("var/mail/.Processed")).len() == 5
     });
     assert!(
         files(&sijil.path("var/mail")).is_empty(),

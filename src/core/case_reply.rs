@@ -52,7 +52,10 @@ pub fn handle(
     };
     let line = reply::first_line(&msg.text).unwrap_or_default();
     let giver = match &actor {
-        Actor::Signee(_) => return Ok(signee_wrote(msg, &case, &actor, cfg, now)),
+        Actor::Signee(_) => {
+            let history = view.history(&case.reference)?;
+            return Ok(signee_wrote(msg, &case, &actor, &history, cfg, now));
+        }
         // An incomplete case is completed by the developer's replies; only
         // a line that is one of their commands is read as a command.
         Actor::Developer(_) if case.state == CaseState::Incomplete && !is_owner_command(&line) => {
@@ -289,6 +292,7 @@ fn signee_wrote(
     msg: &Inbound,
     case: &Case,
     actor: &Actor,
+    history: &[Event],
     cfg: &Config,
     now: DateTime<Utc>,
 ) -> Effects {
@@ -318,6 +322,27 @@ fn signee_wrote(
             },
         },
     ));
+    // Like answers (`reply_rate`), forwards are limited per hour: a signee's
+    // robot answering our emails must not flood the staff.
+    let hour_ago = now - chrono::TimeDelta::hours(1);
+    let this_hour = history
+        .iter()
+        .filter(|e| e.at > hour_ago && matches!(e.what, EventKind::SigneeWrote { .. }))
+        .count();
+    if this_hour >= cfg.security.reply_rate_per_hour as usize {
+        effects.events.push((
+            case.reference.clone(),
+            Event {
+                at: now,
+                actor: Actor::System,
+                what: EventKind::ReplySuppressed {
+                    template: Template::SigneeMessage.name().to_string(),
+                    to: "staff".to_string(),
+                },
+            },
+        ));
+        return effects;
+    }
     let mut ctx = case_context(case);
     ctx["message"] = json!({
         "subject": msg.subject,

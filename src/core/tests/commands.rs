@@ -60,6 +60,10 @@ fn case_in(state: CaseState) -> Case {
     case
 }
 
+/// One row of SPEC §5: command, roles, states it is accepted in, the
+/// state it leaves the case in.
+type Row = (Kind, &'static [&'static str], Vec<CaseState>, Option<CaseState>);
+
 /// SPEC §5 written out by hand: for each command and giver, the states in
 /// which it is accepted, and the state it leaves the case in (None: the
 /// state does not change).
@@ -78,7 +82,7 @@ fn every_state_command_and_role_cell_follows_the_spec_table() {
         ("owner", owner()),
     ];
     // (command, roles, states, to)
-    let table: Vec<(Kind, &[&str], Vec<CaseState>, Option<CaseState>)> = vec![
+    let table: Vec<Row> = vec![
         (
             Kind::Verified,
             &["verifier"],
@@ -479,5 +483,49 @@ fn a_reject_without_its_reason_is_refused_saying_so() {
     assert_eq!(
         d.emails[0].context["reason"],
         "nama tidak sepadan dengan MyKad"
+    );
+}
+
+#[test]
+fn the_signees_forwards_are_limited_per_hour_like_answers() {
+    let mut mem = MemView::default();
+    let sent = received(&mut mem);
+    let emel1 = id_of(&sent, Template::Emel1);
+    let mut cfg = cfg();
+    cfg.security.reply_rate_per_hour = 2;
+    let mut forwarded = Vec::new();
+    for i in 0..3 {
+        let raw = reply(
+            SIGNEE,
+            Some(&emel1),
+            &format!("s{i}@buyer"),
+            "Auto-reply: out of office",
+        );
+        let msg = parse(&raw);
+        let class = Classifier::new(&cfg).classify(&msg, &cfg);
+        let d = handle(
+            Input::Message {
+                msg: &msg,
+                class: &class,
+            },
+            &mem,
+            &cfg,
+            now(),
+        )
+        .expect("reads");
+        forwarded.push(d.emails.len());
+        if i == 2 {
+            assert!(
+                d.events
+                    .iter()
+                    .any(|(_, e)| matches!(e.what, EventKind::ReplySuppressed { .. }))
+            );
+        }
+        mem.apply(&d, &[], now());
+    }
+    assert_eq!(
+        forwarded,
+        [1, 1, 0],
+        "the third in the hour is recorded, not forwarded"
     );
 }
