@@ -235,7 +235,10 @@ fn set_pin(emel2: &[u8], pin: &str) -> support::web::Response {
     let page = support::web::get(&link);
     assert_eq!(page.status, 200, "{}", page.body);
     let token = support::web::hidden(&page.body, "form_token");
-    support::web::post_form(&link, &[("form_token", &token), ("pin", pin), ("pin2", pin)])
+    support::web::post_form(
+        &link,
+        &[("form_token", &token), ("pin", pin), ("pin2", pin)],
+    )
 }
 
 /// The newest message in `mailbox` whose subject names `case`.
@@ -270,7 +273,10 @@ async fn a_case_goes_from_received_to_active_by_staff_replies_and_the_pin_page()
     let order: Vec<String> = signee.iter().map(|m| subject(m)).collect();
     assert_eq!(order.len(), 3, "{order:?}");
     assert!(order.iter().all(|s| s.contains(&case)), "{order:?}");
-    assert!(text(&signee[1]).contains("/pin/"), "EMEL 2 carries the link");
+    assert!(
+        text(&signee[1]).contains("/pin/"),
+        "EMEL 2 carries the link"
+    );
     assert!(!text(&signee[2]).contains("/pin/"), "EMEL 3 does not");
     assert!(order[2].contains("Roaming"), "{order:?}");
 
@@ -304,7 +310,11 @@ async fn resend_voids_the_old_link_and_qc_pass_waits_for_the_pin() {
 
     // QC-FAIL: back to pin_pending with a new link; QC-PASS must wait.
     let staff_qc = servers.wait_for(support::QC, "INBOX", 1, WAIT).await[0].clone();
-    send(&servers, &reply_to(&staff_qc, support::QC, "QC-GAGAL gambar kabur")).await;
+    send(
+        &servers,
+        &reply_to(&staff_qc, support::QC, "QC-GAGAL gambar kabur"),
+    )
+    .await;
     let signee = servers.wait_for(SIGNEE, "INBOX", 4, WAIT).await;
     let early = reply_to(&staff_qc, support::QC, "QC-PASS");
     send(&servers, &early).await;
@@ -315,7 +325,11 @@ async fn resend_voids_the_old_link_and_qc_pass_waits_for_the_pin() {
 
     assert!(set_pin(newest(&signee, &case), "730146").status == 200);
     let qc = servers.wait_for(support::QC, "INBOX", 4, WAIT).await;
-    send(&servers, &reply_to(newest(&qc, &case), support::QC, "QC-PASS")).await;
+    send(
+        &servers,
+        &reply_to(newest(&qc, &case), support::QC, "QC-PASS"),
+    )
+    .await;
     servers.wait_for(SIGNEE, "INBOX", 5, WAIT).await;
     assert_eq!(state_of(&mut sijil, &case), "active");
 }

@@ -62,7 +62,12 @@ fn case_in(state: CaseState) -> Case {
 
 /// One row of SPEC §5: command, roles, states it is accepted in, the
 /// state it leaves the case in.
-type Row = (Kind, &'static [&'static str], Vec<CaseState>, Option<CaseState>);
+type Row = (
+    Kind,
+    &'static [&'static str],
+    Vec<CaseState>,
+    Option<CaseState>,
+);
 
 /// SPEC §5 written out by hand: for each command and giver, the states in
 /// which it is accepted, and the state it leaves the case in (None: the
