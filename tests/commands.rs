@@ -227,3 +227,109 @@ async fn with_authentication_required_a_command_needs_our_servers_pass() {
     servers.wait_for(OFFICER, "INBOX", 1, WAIT).await;
     assert_eq!(state_of(&mut sijil, &case), "verified");
 }
+
+/// Sets `pin` through the EMEL 2 link in `emel2`, as the signee's browser
+/// does: the page, then its form posted from the page's own origin.
+fn set_pin(emel2: &[u8], pin: &str) -> support::web::Response {
+    let link = support::web::pin_link(&text(emel2));
+    let page = support::web::get(&link);
+    assert_eq!(page.status, 200, "{}", page.body);
+    let token = support::web::hidden(&page.body, "form_token");
+    support::web::post_form(
+        &link,
+        &[("form_token", &token), ("pin", pin), ("pin2", pin)],
+    )
+}
+
+/// The newest message in `mailbox` whose subject names `case`.
+fn newest<'a>(mailbox: &'a [Vec<u8>], case: &str) -> &'a Vec<u8> {
+    mailbox
+        .iter()
+        .rev()
+        .find(|m| subject(m).contains(case))
+        .unwrap_or_else(|| panic!("nothing about {case} in {:?}", support::subjects(mailbox)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_goes_from_received_to_active_by_staff_replies_and_the_pin_page() {
+    let servers = MailServers::start();
+    let mut sijil = Daemon::start(&servers);
+    send(&servers, &Pack::mykad_valid()).await;
+    let verify = servers.wait_for(VERIFIER, "INBOX", 1, WAIT).await[0].clone();
+    let case = reference(&subject(&verify));
+
+    send(&servers, &reply_to(&verify, VERIFIER, "VERIFIED")).await;
+    let generate = servers.wait_for(OFFICER, "INBOX", 1, WAIT).await[0].clone();
+    send(&servers, &reply_to(&generate, OFFICER, "APPROVED")).await;
+    let signee = servers.wait_for(SIGNEE, "INBOX", 2, WAIT).await;
+    let done = set_pin(&signee[1], "482915");
+    assert_eq!(done.status, 200, "{}", done.body);
+
+    let staff_qc = servers.wait_for(support::QC, "INBOX", 1, WAIT).await[0].clone();
+    assert_eq!(reference(&subject(&staff_qc)), case);
+    send(&servers, &reply_to(&staff_qc, support::QC, "QC-LULUS")).await;
+    let signee = servers.wait_for(SIGNEE, "INBOX", 3, WAIT).await;
+    // EMEL 1, 2 and 3, in that order, each once.
+    let order: Vec<String> = signee.iter().map(|m| subject(m)).collect();
+    assert_eq!(order.len(), 3, "{order:?}");
+    assert!(order.iter().all(|s| s.contains(&case)), "{order:?}");
+    assert!(
+        text(&signee[1]).contains("/pin/"),
+        "EMEL 2 carries the link"
+    );
+    assert!(!text(&signee[2]).contains("/pin/"), "EMEL 3 does not");
+    assert!(order[2].contains("Roaming"), "{order:?}");
+
+    assert_eq!(state_of(&mut sijil, &case), "active");
+    let log = sijil.log();
+    let token = support::web::pin_link(&text(&signee[1]));
+    let token = token.rsplit('/').next().unwrap_or_default();
+    assert!(!log.contains(token), "the token is never logged");
+    assert!(!log.contains("482915"), "the PIN is never logged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resend_voids_the_old_link_and_qc_pass_waits_for_the_pin() {
+    let servers = MailServers::start();
+    let mut sijil = Daemon::start(&servers);
+    send(&servers, &Pack::mykad_valid()).await;
+    let verify = servers.wait_for(VERIFIER, "INBOX", 1, WAIT).await[0].clone();
+    let case = reference(&subject(&verify));
+    send(&servers, &reply_to(&verify, VERIFIER, "VERIFIED")).await;
+    let generate = servers.wait_for(OFFICER, "INBOX", 1, WAIT).await[0].clone();
+    send(&servers, &reply_to(&generate, OFFICER, "APPROVED")).await;
+    let signee = servers.wait_for(SIGNEE, "INBOX", 2, WAIT).await;
+    let first = signee[1].clone();
+
+    // RESEND: a fresh link; the first one is void.
+    send(&servers, &reply_to(&generate, OFFICER, "RESEND")).await;
+    let signee = servers.wait_for(SIGNEE, "INBOX", 3, WAIT).await;
+    let old = support::web::get(&support::web::pin_link(&text(&first)));
+    assert_eq!(old.status, 410, "the replaced link is gone");
+    assert!(set_pin(newest(&signee, &case), "482915").status == 200);
+
+    // QC-FAIL: back to pin_pending with a new link; QC-PASS must wait.
+    let staff_qc = servers.wait_for(support::QC, "INBOX", 1, WAIT).await[0].clone();
+    send(
+        &servers,
+        &reply_to(&staff_qc, support::QC, "QC-GAGAL gambar kabur"),
+    )
+    .await;
+    let signee = servers.wait_for(SIGNEE, "INBOX", 4, WAIT).await;
+    let early = reply_to(&staff_qc, support::QC, "QC-PASS");
+    send(&servers, &early).await;
+    let qc = servers.wait_for(support::QC, "INBOX", 3, WAIT).await;
+    let error = answers(&qc, early.id());
+    assert_eq!(error.len(), 1, "{:?}", support::subjects(&qc));
+    assert!(text(error[0]).contains("QC-PASS"), "{}", text(error[0]));
+
+    assert!(set_pin(newest(&signee, &case), "730146").status == 200);
+    let qc = servers.wait_for(support::QC, "INBOX", 4, WAIT).await;
+    send(
+        &servers,
+        &reply_to(newest(&qc, &case), support::QC, "QC-PASS"),
+    )
+    .await;
+    servers.wait_for(SIGNEE, "INBOX", 5, WAIT).await;
+    assert_eq!(state_of(&mut sijil, &case), "active");
+}

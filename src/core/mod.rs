@@ -7,7 +7,11 @@
 //! | module | its job |
 //! |---|---|
 //! | [`classify`] | what kind of message this is (SPEC §2) |
-//! | [`route`] | which part of the core a classified message goes to, and as whom |
+//! | [`route`] | which part of the core a classified message goes to |
+//! | [`case_reply`] | a reply on a case: who wrote it, whether it threads to an email sent to them (and is vouched for), supplement, command or the signee writing back |
+//! | [`transitions`] | what each command does (SPEC §5): who may, from which state, the new state and emails — where a QC-PASS happens |
+//! | [`authenticated`] | `Authentication-Results` from the operator's own server |
+//! | [`history`] | a case's history in words, for `sijil case` and `STATUS` |
 //! | [`intake`] | packs open cases; a developer's supplement completes one |
 //! | [`undelivered`] | delivery reports and SMTP refusals of our emails |
 //! | [`reply_rate`] | the per-hour limit on answers to one sender |

@@ -37,6 +37,7 @@ pub mod packs;
 pub mod process;
 pub mod servers;
 pub mod wait;
+pub mod web;
 
 pub use clients::{ImapSession, subject, subjects};
 pub use config::{Inbound, Outbound, config, edit_config, set_limits, write_config};
