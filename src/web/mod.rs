@@ -8,9 +8,11 @@
 //!
 //! | module | its job |
 //! |---|---|
-//! | [`pin`] | `GET/POST /pin/{token}`: the form, the checks, hashing, the apply path |
+//! | [`pin`] | `GET/POST /pin/{token}`: the form, the checks, the apply path |
+//! | [`hashing`] | Argon2id on the blocking pool, a bounded number at a time |
 //! | [`pages`] | the page templates (`templates/pages/`) and the CSP that allows their style |
 
+pub mod hashing;
 pub mod pages;
 pub mod pin;
 

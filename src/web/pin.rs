@@ -7,15 +7,15 @@
 //! `null` a no-referrer page sends), and it carries the form token (an
 //! HMAC of the link's hash under the store's secret). The rules are
 //! checked before anything costly; an acceptable PIN is hashed with
-//! Argon2id on the blocking pool, at most [`hashing_slots`] at a time, and
-//! then decided by the core and committed through the apply path, whose
+//! Argon2id ([`super::hashing`], a bounded number at a time), and then
+//! decided by the core and committed through the apply path, whose
 //! commit checks that the link is still current. Only once that is
 //! durable does the signee see the confirmation.
 //!
 //! What is logged: the case reference and the outcome. Never the token,
 //! the PIN, its hash or the form token.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode, header};
@@ -25,9 +25,9 @@ use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
-use tokio::sync::Semaphore;
 
 use super::AppState;
+use super::hashing::{HashError, Hasher};
 use super::pages::Pages;
 use crate::apply::ApplyError;
 use crate::core::case::Case;
@@ -38,25 +38,10 @@ use crate::edge::store::{Committed, Origin, StoreError};
 /// A token is 32 bytes in base64url without padding.
 const TOKEN_LEN: usize = 43;
 
-/// Posts waiting for a hashing slot beyond this get "busy, try again"
-/// instead of a place in the queue: 256 waiting at two hashes a time
-/// (about 25 ms each) is three seconds of work already.
-const MAX_WAITING: usize = 256;
-
-/// How many PINs are hashed at once. Argon2id here is one core's work for
-/// its whole run and holds 19 MiB: more hashes at a time than cores only
-/// multiply the memory without finishing any sooner, fewer leave a core
-/// idle while signees wait. So one per core, and never more than four
-/// (76 MiB at most, whatever the machine).
-pub fn hashing_slots() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 4))
-}
-
 /// What the PIN routes share.
 pub struct PinWeb {
     pub(super) pages: Pages,
-    hashing: Semaphore,
-    waiting: AtomicUsize,
+    hasher: Hasher,
     /// `scheme://host[:port]` of `base_url`, lowercased.
     origin: String,
     form_key: [u8; 32],
@@ -66,8 +51,7 @@ impl PinWeb {
     pub fn new(base_url: &str, form_key: &[u8; 32]) -> anyhow::Result<PinWeb> {
         Ok(PinWeb {
             pages: Pages::new()?,
-            hashing: Semaphore::new(hashing_slots()),
-            waiting: AtomicUsize::new(0),
+            hasher: Hasher::default(),
             origin: origin_of(base_url),
             form_key: *form_key,
         })
@@ -171,16 +155,21 @@ pub async fn submit(
         tracing::info!(case = %case.reference, "pin page: PIN refused by the rules");
         return form(&s, &case, &sha, &mistakes, StatusCode::UNPROCESSABLE_ENTITY);
     }
-    let hash = match hash_pin(&s.pin, posted.pin).await {
+    let started = Instant::now();
+    let hash = match s.pin.hasher.hash(posted.pin).await {
         Ok(hash) => hash,
-        Err(busy) => return trouble(&s, &case, busy),
+        Err(e) => {
+            tracing::warn!(case = %case.reference, error = %e, "pin page: PIN not hashed");
+            return trouble(&s, &case, matches!(e, HashError::Busy));
+        }
     };
-    set(&s, &sha, &case, &hash).await
+    set(&s, &sha, &case, &hash, started).await
 }
 
 /// Sets the PIN: decided, committed (the commit checks the link again)
 /// and made durable before the confirmation is shown.
-async fn set(s: &AppState, sha: &str, case: &Case, hash: &str) -> Response {
+async fn set(s: &AppState, sha: &str, case: &Case, hash: &str, started: Instant) -> Response {
+    let hashed = started.elapsed();
     let now = Utc::now();
     let applier = &s.applier;
     let input = Input::Pin {
@@ -219,69 +208,24 @@ async fn set(s: &AppState, sha: &str, case: &Case, hash: &str) -> Response {
         // The core found the link spent after all.
         return gone(s, case, pin::link_status(case, sha, now));
     }
+    let committed = started.elapsed();
     if let Err(e) = applier.durable(queued).await {
         tracing::error!(case = %case.reference, error = %e, "pin page: not durable");
         return trouble(s, case, false);
     }
-    tracing::info!(case = %case.reference, "pin page: PIN set");
+    let ms = |d: std::time::Duration| d.as_millis() as u64;
+    tracing::info!(
+        case = %case.reference,
+        hash_ms = ms(hashed),
+        commit_ms = ms(committed - hashed),
+        durable_ms = ms(started.elapsed() - committed),
+        "pin page: PIN set"
+    );
     s.pin.pages.page(
         StatusCode::OK,
         "pin-done",
         json!({ "first_name": pin::first_name(case), "ref": case.reference }),
     )
-}
-
-/// Hashes the PIN with Argon2id (m = 19 MiB, t = 2, p = 1, a random
-/// salt) on the blocking pool, waiting for a slot; `Err(true)` when too
-/// many wait already, `Err(false)` when hashing failed.
-async fn hash_pin(web: &PinWeb, pin: String) -> Result<String, bool> {
-    struct Waiting<'a>(&'a AtomicUsize);
-    impl Drop for Waiting<'_> {
-        fn drop(&mut self) {
-            self.0.fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-    if web.waiting.fetch_add(1, Ordering::Relaxed) >= MAX_WAITING {
-        web.waiting.fetch_sub(1, Ordering::Relaxed);
-        tracing::warn!("pin page: too many PINs waiting to be hashed");
-        return Err(true);
-    }
-    let waiting = Waiting(&web.waiting);
-    let Ok(_slot) = web.hashing.acquire().await else {
-        return Err(false);
-    };
-    drop(waiting);
-    let hashed = tokio::task::spawn_blocking(move || argon2id(pin.as_bytes())).await;
-    match hashed {
-        Ok(Ok(hash)) => Ok(hash),
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "pin page: hashing failed");
-            Err(false)
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "pin page: hashing task failed");
-            Err(false)
-        }
-    }
-}
-
-/// The PIN's Argon2id PHC string: OWASP's minimum for Argon2id (19 MiB,
-/// two passes, one lane), salted with 16 bytes from the OS.
-pub fn argon2id(pin: &[u8]) -> Result<String, String> {
-    use argon2::password_hash::{PasswordHasher, SaltString};
-    use rand::TryRngCore;
-
-    let params = argon2::Params::new(19 * 1024, 2, 1, None).map_err(|e| e.to_string())?;
-    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
-    let mut salt = [0u8; 16];
-    rand::rngs::OsRng
-        .try_fill_bytes(&mut salt)
-        .map_err(|e| format!("no randomness from the OS: {e}"))?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
-    argon
-        .hash_password(pin, &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
 }
 
 /// A post from another site. `Sec-Fetch-Site`, where the browser sends it,

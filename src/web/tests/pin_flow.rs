@@ -206,7 +206,7 @@ async fn the_commit_itself_refuses_a_second_use_decided_before_the_first() {
     let sha = crate::core::pin::token_sha256(link.trim_start_matches("/pin/"));
     let applier = &w.state.applier;
     let now = Utc::now();
-    let hash = crate::web::pin::argon2id(b"482915").unwrap();
+    let hash = crate::web::hashing::argon2id(b"482915").unwrap();
     // Both decided on the same view, before either is committed.
     let decide = || {
         let input = Input::Pin {
