@@ -14,7 +14,9 @@
 //!   APPEND to its EMEL 1 landing in the signee's Maildir;
 //! - `rss` — peak RSS (VmHWM) of a fresh daemon draining a backlog of 2 MB packs;
 //! - `stages` — sijil's pure core in this process, no server: time per pack to parse, classify,
-//!   decide and render, the steps whose cost does not depend on the machine's noise as much.
+//!   decide and render, the steps whose cost does not depend on the machine's noise as much;
+//! - `web` — 64 signees setting their certificate PIN at once while the mailbox drains a
+//!   backlog (`pipeline/web.rs`; its own section of the report, `pipeline/web_report.rs`).
 //!
 //! Flags: `--n N`, `--rss-n N`, `--latency-seconds S`, `--rate R`, `--quick`, `--only LIST`,
 //! `--no-write`, `--out PATH`. The results table is printed and written to
@@ -25,6 +27,10 @@
 
 #[path = "../tests/support/mod.rs"]
 mod support;
+#[path = "pipeline/web.rs"]
+mod web;
+#[path = "pipeline/web_report.rs"]
+mod web_report;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -89,16 +95,18 @@ enum Phase {
     Latency,
     Rss,
     Stages,
+    Web,
 }
 
 impl Phase {
-    const ALL: [Phase; 6] = [
+    const ALL: [Phase; 7] = [
         Phase::Ceiling,
         Phase::Getmail,
         Phase::Sijil,
         Phase::Latency,
         Phase::Rss,
         Phase::Stages,
+        Phase::Web,
     ];
 
     fn name(self) -> &'static str {
@@ -109,6 +117,7 @@ impl Phase {
             Phase::Latency => "latency",
             Phase::Rss => "rss",
             Phase::Stages => "stages",
+            Phase::Web => "web",
         }
     }
 }
@@ -130,7 +139,7 @@ struct Options {
 
 const USAGE: &str = "\
 usage: scripts/bench [--quick] [--n N] [--sijil-runs K] [--rss-n N] [--latency-seconds S]
-                     [--rate R] [--only ceiling,getmail,sijil,latency,rss,stages] [--no-write]
+                     [--rate R] [--only ceiling,getmail,sijil,latency,rss,stages,web] [--no-write]
                      [--out PATH]
   --n N                 packs in the throughput backlog (default 300; quick 40)
   --sijil-runs K        times sijil drains that backlog, each with an empty store; the
@@ -139,7 +148,8 @@ usage: scripts/bench [--quick] [--n N] [--sijil-runs K] [--rss-n N] [--latency-s
   --latency-seconds S   length of the steady APPEND stream (default 60; quick 10)
   --rate R              APPENDs per second in the latency phase (default 20)
   --quick               small everything (about two minutes)
-  --only LIST           run only these phases (latency without sijil starts an idle daemon)
+  --only LIST           run only these phases (latency without sijil starts an idle daemon;
+                        web alone rewrites only its own section of the report)
   --no-write            print the table only, leave docs/benchmarks.md alone
   --out PATH            write the report here instead of docs/benchmarks.md";
 
@@ -2525,6 +2535,15 @@ fn main() -> ExitCode {
     if o.has(Phase::Rss) {
         memory(&o, &rt, &mut report);
     }
+    let mut web_report = Report::default();
+    let web_started = Instant::now();
+    if o.has(Phase::Web) {
+        eprintln!("web: {} signees setting their PIN at once", web::SIGNEES);
+        web::run(&rt, o.rate, &mut web_report);
+    }
+    let web_section = o
+        .has(Phase::Web)
+        .then(|| web_report::section(&web_report, &machine, web_started.elapsed()));
 
     let table = report.table();
     println!(
@@ -2539,8 +2558,25 @@ fn main() -> ExitCode {
     for n in &report.notes {
         println!("note: {n}");
     }
+    if let Some(section) = &web_section {
+        println!("{section}");
+    }
     if o.write {
-        let text = markdown(&o, &report, &machine, started.elapsed());
+        let existing = fs::read_to_string(&o.out).unwrap_or_default();
+        let text = if o.phases == [Phase::Web] {
+            web_report::splice(&existing, web_section.as_deref().unwrap_or_default())
+        } else {
+            let mut text = markdown(&o, &report, &machine, started.elapsed());
+            match &web_section {
+                Some(section) => text = web_report::splice(&text, section),
+                None => {
+                    if let Some(kept) = web_report::section_of(&existing) {
+                        text = format!("{}\n\n{kept}\n", text.trim_end());
+                    }
+                }
+            }
+            text
+        };
         let written = o
             .out
             .parent()
@@ -2556,7 +2592,7 @@ fn main() -> ExitCode {
             }
         }
     }
-    if report.ok() {
+    if report.ok() && web_report.ok() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -96,6 +96,7 @@ fn the_readme_walkthrough_runs_as_written() {
     for step in [
         "scripts/reply aina@ra.example.my VERIFIED",
         "scripts/reply badrul@ra.example.my APPROVED",
+        "scripts/reply chong@ra.example.my QC-PASS",
     ] {
         assert!(
             readme.contains(step),
@@ -170,8 +171,45 @@ fn the_readme_walkthrough_runs_as_written() {
     find(&step, "badrul@ra.example.my", &[&reference]);
     find(&step, "siti@buyer.example.com", &[&reference]);
 
-    sijil.until("all five messages filed in .Processed", WAIT, |s| {
-        files(&s.path("var/mail/.Processed")).len() == 5
+    // Step 6: Siti opens the link in EMEL 2 and sets her PIN.
+    let emel2 = support::maildir_messages(&sijil.path("var/outbox"))
+        .into_iter()
+        .filter(|raw| first_to(raw) == "siti@buyer.example.com")
+        .map(|raw| {
+            support::parse(&raw)
+                .body_text(0)
+                .unwrap_or_default()
+                .to_string()
+        })
+        .find(|text| text.contains("/pin/"))
+        .expect("EMEL 2 with its link");
+    let link = support::web::pin_link(&emel2);
+    assert!(link.starts_with("http://127.0.0.1:8080/pin/"), "{link}");
+    let page = support::web::get(&link);
+    assert_eq!(page.status, 200);
+    let form_token = support::web::hidden(&page.body, "form_token");
+    let before = sent(&sijil);
+    let done = support::web::post_form(
+        &link,
+        &[
+            ("form_token", &form_token),
+            ("pin", "482915"),
+            ("pin2", "482915"),
+        ],
+    );
+    assert_eq!(done.status, 200, "{}", done.body);
+    let step = new_emails(&mut sijil, &before, 1, "step 6: STAFF-QC");
+    find(&step, "chong@ra.example.my", &[&reference]);
+
+    // Step 7: QC passes: EMEL 3, the certificate is ready.
+    let before = sent(&sijil);
+    reply_as(&sijil, "chong@ra.example.my", "QC-PASS");
+    let step = new_emails(&mut sijil, &before, 2, "step 7: the ACK and EMEL 3");
+    find(&step, "chong@ra.example.my", &[&reference]);
+    find(&step, "siti@buyer.example.com", &[&reference, "Roaming"]);
+
+    sijil.until("all six messages filed in .Processed", WAIT, |s| {
+        files(&s.path("var/mail/.Processed")).len() == 6
     });
     assert!(
         files(&sijil.path("var/mail")).is_empty(),

@@ -200,6 +200,11 @@ pub enum Visit<'a> {
     Refused(&'a [Mistake]),
     /// An acceptable PIN was sent, hashed.
     Set(PinHash<'a>),
+    /// A PIN was sent to a link the page had already found used, expired,
+    /// replaced or no longer pending, so it was neither checked nor
+    /// hashed: only the attempt is recorded. (A link never becomes current
+    /// again, so the core finds it spent too.)
+    Spent,
 }
 
 impl Visit<'_> {
@@ -207,7 +212,7 @@ impl Visit<'_> {
         match self {
             Visit::Open => "open",
             Visit::Refused(_) => "weak_pin",
-            Visit::Set(_) => "set_pin",
+            Visit::Set(_) | Visit::Spent => "set_pin",
         }
     }
 }
@@ -280,6 +285,7 @@ pub fn visit(
                 codes: mistakes.iter().map(|m| m.code().to_string()).collect(),
             }));
         }
+        Visit::Spent => d.reason = "pin sent to a spent link",
         Visit::Set(hash) => {
             let Ok(change) = case.transition(CaseState::PinSet, now) else {
                 // Ruled out by the status; kept as a refusal all the same.

@@ -284,7 +284,7 @@ pub fn decide(
         }
         Command::Status => {
             let mut ctx = case_context(&out.case);
-            ctx["history"] = history_context(history, cfg);
+            ctx["history"] = history_context(history, matches!(giver, Giver::Owner { .. }), cfg);
             let mut status = case_email(
                 &out.case,
                 Template::Status,
@@ -388,17 +388,30 @@ fn to_giver(giver: &Giver, cfg: &Config) -> Recipient {
 }
 
 /// The history as the STATUS email lists it: the operator's local time,
-/// who, what — in words (events hold nothing secret).
-pub fn history_context(history: &[Event], cfg: &Config) -> serde_json::Value {
+/// who, what — in words (events hold nothing secret). For the developer,
+/// the RA's staff are "RA staff", never their addresses.
+pub fn history_context(history: &[Event], for_developer: bool, cfg: &Config) -> serde_json::Value {
+    let hide_staff = |s: String| {
+        if !for_developer {
+            return s;
+        }
+        cfg.staff
+            .iter()
+            .fold(s, |s, staff| s.replace(&staff.address, "RA staff"))
+    };
     serde_json::Value::Array(
         history
             .iter()
             .zip(crate::core::history::described(history))
             .map(|(e, what)| {
+                let actor = match &e.actor {
+                    Actor::Staff(_) if for_developer => "RA staff".to_string(),
+                    other => other.to_string(),
+                };
                 json!({
                     "at": cfg.general.local_time(e.at),
-                    "actor": e.actor.to_string(),
-                    "what": what,
+                    "actor": actor,
+                    "what": hide_staff(what),
                 })
             })
             .collect(),

@@ -173,17 +173,17 @@ async fn serve<M: Mailbox + 'static>(
     running
         .tasks
         .push(tokio::spawn(courier.run(shutdown.clone())));
-    running.tasks.push(serve_web(
-        listener,
-        AppState {
-            store: store.clone(),
-            inbound: inbound_stats.clone(),
-            outbox: outbox_stats,
-            retention: retention_stats.clone(),
-            cases: case_stats,
-        },
-        shutdown.clone(),
-    ));
+    let web_state = AppState::new(
+        applier.clone(),
+        inbound_stats.clone(),
+        outbox_stats,
+        retention_stats.clone(),
+        case_stats,
+    )
+    .map_err(|e| RunError::Start(format!("web pages: {e:#}")))?;
+    running
+        .tasks
+        .push(serve_web(listener, web_state, shutdown.clone()));
     running.tasks.push(tokio::spawn(clock::run(
         applier.clone(),
         retention_stats,

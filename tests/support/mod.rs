@@ -29,6 +29,7 @@
 
 use std::collections::BTreeMap;
 
+pub mod browser;
 pub mod clients;
 pub mod config;
 pub mod daemon;

@@ -426,6 +426,12 @@ fn status_shows_the_history_and_withdraw_by_the_owner_tells_the_holders() {
     let mut mem = MemView::default();
     let sent = received(&mut mem);
     let ack = id_of(&sent, Template::Ack);
+    let verify = id_of(&sent, Template::StaffVerify);
+    let note = decide_raw(
+        &reply(VERIFIER, Some(&verify), "n1@ra", "NOTE called, no answer"),
+        &mem,
+    );
+    mem.apply(&note, &[], now());
     let d = decide_raw(&reply(DEV, Some(&ack), "st@dev", "status"), &mem);
     assert_eq!(templates(&d), [(Template::Status, vec![DEV.to_string()])]);
     let history = d.emails[0].context["history"]
@@ -438,6 +444,15 @@ fn status_shows_the_history_and_withdraw_by_the_owner_tells_the_holders() {
             .iter()
             .all(|h| h["at"].as_str().is_some_and(|t| t.ends_with("+08:00"))),
         "{history:?}"
+    );
+    let shown = d.emails[0].context["history"].to_string();
+    assert!(
+        shown.contains("NOTE") && shown.contains("RA staff"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains(VERIFIER),
+        "the developer never sees staff addresses: {shown}"
     );
 
     let d = decide_raw(&reply(DEV, Some(&ack), "wd@dev", "BATAL"), &mem);

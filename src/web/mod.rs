@@ -1,31 +1,96 @@
-//! The web edge: `/healthz` and `/metrics` now; the PIN and signing links
-//! (SPEC §7) are added here as routes of the same [`app`].
+//! The web edge: `/healthz`, `/metrics` and the set-PIN link
+//! `/pin/{token}` (SPEC §7; the signing links come here as routes of the
+//! same [`app`]).
+//!
+//! Every response carries `Cache-Control: no-store`, the strict
+//! Content-Security-Policy of [`pages`], `X-Frame-Options: DENY`,
+//! `Referrer-Policy: no-referrer` and `X-Content-Type-Options: nosniff`.
+//!
+//! | module | its job |
+//! |---|---|
+//! | [`pin`] | `GET/POST /pin/{token}`: the form, the checks, the apply path |
+//! | [`hashing`] | Argon2id on the blocking pool, a bounded number at a time |
+//! | [`pages`] | the page templates (`templates/pages/`) and the CSP that allows their style |
+
+pub mod hashing;
+pub mod pages;
+pub mod pin;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::header;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::edge::store::Store;
+use crate::apply::Applier;
 use crate::metrics::{CaseStats, InboundStats, OutboxStats, RetentionStats};
+
+/// A form of two PINs and a token is well under this; anything larger is
+/// refused before it is read.
+const BODY_LIMIT: usize = 4 * 1024;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Store,
+    /// The one apply path, shared with the mailbox worker and the outbox.
+    pub applier: Applier,
     pub inbound: Arc<InboundStats>,
     pub outbox: Arc<OutboxStats>,
     pub retention: Arc<RetentionStats>,
     pub cases: Arc<CaseStats>,
+    pub pin: Arc<pin::PinWeb>,
+}
+
+impl AppState {
+    /// The state of the routes, their page templates checked.
+    pub fn new(
+        applier: Applier,
+        inbound: Arc<InboundStats>,
+        outbox: Arc<OutboxStats>,
+        retention: Arc<RetentionStats>,
+        cases: Arc<CaseStats>,
+    ) -> anyhow::Result<AppState> {
+        let pin = pin::PinWeb::new(&applier.cfg().web.base_url, applier.store().form_key())?;
+        Ok(AppState {
+            applier,
+            inbound,
+            outbox,
+            retention,
+            cases,
+            pin: Arc::new(pin),
+        })
+    }
 }
 
 pub fn app(state: AppState) -> Router {
+    let header =
+        |name: HeaderName, value: HeaderValue| SetResponseHeaderLayer::overriding(name, value);
+    let csp = state.pin.pages.csp();
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/pin/{token}", get(pin::show).post(pin::submit))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(header(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(header(header::CONTENT_SECURITY_POLICY, csp))
+        .layer(header(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(header(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(header(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
         .with_state(state)
 }
 
@@ -76,58 +141,4 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use axum::body::Body;
-    use axum::http::{Request, StatusCode};
-    use tower::ServiceExt;
-
-    fn state() -> AppState {
-        AppState {
-            store: Store::temporary().unwrap(),
-            inbound: Arc::default(),
-            outbox: Arc::default(),
-            retention: Arc::default(),
-            cases: Arc::default(),
-        }
-    }
-
-    #[tokio::test]
-    async fn health_and_metrics_answer() {
-        let res = app(state())
-            .oneshot(Request::get("/healthz").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
-        let s = state();
-        s.inbound.processed.fetch_add(3, Ordering::Relaxed);
-        s.cases.moved(None, crate::core::case::CaseState::Received);
-        let res = app(s)
-            .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
-        let body = axum::body::to_bytes(res.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        let text = String::from_utf8(body.to_vec()).unwrap();
-        assert!(
-            text.contains("sijil_messages_total{folder=\"processed\"} 3"),
-            "{text}"
-        );
-        assert!(text.contains("sijil_outbox_queued 0"));
-        assert!(
-            text.contains("sijil_cases{state=\"received\"} 1\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("sijil_cases{state=\"pin_pending\"} 0\n"),
-            "{text}"
-        );
-        assert_eq!(
-            text.matches("sijil_cases{").count(),
-            9,
-            "every state: {text}"
-        );
-    }
-}
+mod tests;
