@@ -207,7 +207,7 @@ pub fn reply(
             ),
         ));
         let mut ctx = espa_context(&espa);
-        ctx["history"] = history_context(&history, cfg);
+        ctx["history"] = history_context(&history, true, cfg);
         d.emails.push(Email {
             template: Template::EspaStatus,
             from: FromAddress::Ra,
