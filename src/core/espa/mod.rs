@@ -7,6 +7,7 @@
 //! | [`registration`] | reading a registration (or a correction) as developers write it, and checking it |
 //! | [`handle`] | a registration email, and the owning developer's replies on the eSPA thread (`STATUS`, a correction) |
 //! | [`context`] | what the eSPA emails' templates see |
+//! | `refusal` | a reply not carried out: recorded, answered with the command ERROR |
 //!
 //! Pure like the rest of the core. An eSPA's emails and history carry
 //! [`thread_ref`] (`eSPA HDA-2026-000123`) where a case's carry its
@@ -17,6 +18,7 @@
 pub mod context;
 pub mod handle;
 pub mod problems;
+mod refusal;
 pub mod registration;
 
 #[cfg(test)]
