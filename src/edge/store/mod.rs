@@ -18,6 +18,7 @@ mod pin_links;
 mod view;
 
 use std::path::Path;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -87,6 +88,10 @@ pub struct OutboxEntry {
     pub last_error: Option<String>,
 }
 
+/// How long [`Store::open`] waits for a lock a closing store still holds,
+/// and how often it tries again meanwhile.
+const LOCK_WAIT: Duration = Duration::from_secs(3);
+const LOCK_RETRY: Duration = Duration::from_millis(50);
 /// The store's page cache: cases, history and the outbox are small, and
 /// every megabyte here is resident (the memory target is 128 MiB in all).
 const CACHE_BYTES: u64 = 16 << 20;
@@ -122,6 +127,15 @@ pub struct Store {
     form_key: [u8; 32],
 }
 
+/// Whether another open store holds the lock on sled's file `db` (absent:
+/// a new store, nobody holds it).
+fn lock_is_held(db: &Path) -> bool {
+    match std::fs::File::open(db) {
+        Ok(file) => matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
+        Err(_) => false,
+    }
+}
+
 impl Store {
     /// Opens the store at `path`, bringing an older one up to
     /// [`SCHEMA`] first.
@@ -130,6 +144,16 @@ impl Store {
         // the outbox) is far smaller, and the daemon's memory must stay
         // bounded however many cases the store holds.
         let config = sled::Config::new().path(path).cache_capacity(CACHE_BYTES);
+        // A store just closed (by this process, or a daemon that has just
+        // exited) keeps its file lock until sled's flusher thread has let go
+        // of it, a moment later: wait for that, boundedly, rather than fail.
+        // (sled's own error for it is only text, so the lock is tried here
+        // first, the way sled takes it: flock on `<path>/db`.)
+        let mut waited = Duration::ZERO;
+        while waited < LOCK_WAIT && lock_is_held(&path.join("db")) {
+            std::thread::sleep(LOCK_RETRY);
+            waited += LOCK_RETRY;
+        }
         Self::from_db(config.open()?)
     }
 

@@ -495,3 +495,16 @@ fn an_espa_is_written_with_its_effects_and_its_reference_taken_once() {
     let stored = Store::espa(&store, "HDA-2026-000123").unwrap().unwrap();
     assert_eq!(stored.project, "Fasa 2");
 }
+
+#[test]
+fn an_open_store_holds_its_lock_and_a_closed_one_can_be_opened_again_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sijil.db");
+    let store = Store::open(&db).unwrap();
+    assert!(super::lock_is_held(&db.join("db")));
+    drop(store);
+    // Open waits for sled's flusher to let go of the lock, never fails on it.
+    for _ in 0..5 {
+        drop(Store::open(&db).unwrap());
+    }
+}
