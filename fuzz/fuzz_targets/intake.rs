@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 use chrono::{DateTime, TimeZone, Utc};
 use libfuzzer_sys::fuzz_target;
 use sijil::config::Config;
-use sijil::core::case::Case;
+use sijil::core::case::{Case, Event};
 use sijil::core::classify::Classifier;
 use sijil::core::email::FromAddress;
 use sijil::core::{Input, MemView, SentEmail, View, ViewResult, handle};
@@ -49,6 +49,15 @@ impl View for World0 {
     }
     fn for_each_case(&self, f: &mut dyn FnMut(&Case)) -> ViewResult<()> {
         self.0.for_each_case(f)
+    }
+    fn history(&self, reference: &str) -> ViewResult<Vec<Event>> {
+        self.0.history(reference)
+    }
+    fn case_for_pin_link(&self, token_sha256: &str) -> ViewResult<Option<Case>> {
+        self.0.case_for_pin_link(token_sha256)
+    }
+    fn espa(&self, reference: &str) -> ViewResult<Option<sijil::core::espa::Espa>> {
+        self.0.espa(reference)
     }
 }
 

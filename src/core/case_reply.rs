@@ -105,7 +105,7 @@ pub fn handle(
             ));
         }
     }
-    if !threads_to_us(msg, &case, &from, view)? {
+    if !threads_to_us(msg, &case.reference, &from, view)? {
         return Ok(refused(
             effects,
             &case,
@@ -197,12 +197,17 @@ fn is_owner_command(line: &str) -> bool {
     )
 }
 
-/// Whether the message answers one of our emails about `case` that went
-/// to `from` itself.
-fn threads_to_us(msg: &Inbound, case: &Case, from: &str, view: &impl View) -> ViewResult<bool> {
+/// Whether the message answers one of our emails about `reference` (a
+/// case's, or an eSPA's tag) that went to `from` itself.
+pub(crate) fn threads_to_us(
+    msg: &Inbound,
+    reference: &str,
+    from: &str,
+    view: &impl View,
+) -> ViewResult<bool> {
     for id in msg.in_reply_to.iter().chain(&msg.references) {
         if let Some(sent) = view.sent_email(id)?
-            && sent.case_ref == case.reference
+            && sent.case_ref == reference
             && sent.to.iter().any(|to| to.eq_ignore_ascii_case(from))
         {
             return Ok(true);

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::core::case::{Case, Event};
 use crate::core::email::Email;
+use crate::core::espa::EspaWrite;
 
 /// Where a handled message ends up (SPEC §2). Nothing is ever deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -47,6 +48,9 @@ pub struct Effects {
     /// needs its token: the apply path mints it, sets its SHA-256 on the
     /// case written here and the link in that case's EMEL 2.
     pub pin_links: Vec<String>,
+    /// eSPAs registered or changed, each stored as it is here (see
+    /// [`crate::core::espa`]).
+    pub espas: Vec<EspaWrite>,
 }
 
 /// One case to store.

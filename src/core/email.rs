@@ -47,10 +47,21 @@ pub enum Template {
     Emel2,
     /// QC officers: the PIN is set, the certificate waits for its check.
     StaffQc,
+    /// Developer: the eSPA registration (or correction) was not taken: the
+    /// coded problems; nothing changed.
+    EspaIncomplete,
+    /// Developer: the eSPA is registered (or corrected): every signee's
+    /// order, role, name, route and state, the document's SHA-256.
+    EspaAck,
+    /// `idsaya` signee: complete eKYC in the iDsaya app (EMEL 0), or the
+    /// manual route if they cannot.
+    Emel0,
+    /// The answer to `STATUS` on an eSPA thread.
+    EspaStatus,
 }
 
 impl Template {
-    pub const ALL: [Template; 18] = [
+    pub const ALL: [Template; 22] = [
         Template::Ack,
         Template::Incomplete,
         Template::Ineligible,
@@ -69,6 +80,10 @@ impl Template {
         Template::SigneeMessage,
         Template::Emel2,
         Template::StaffQc,
+        Template::EspaIncomplete,
+        Template::EspaAck,
+        Template::Emel0,
+        Template::EspaStatus,
     ];
 
     /// The template's file stem under `templates/`.
@@ -92,6 +107,10 @@ impl Template {
             Template::SigneeMessage => "signee-message",
             Template::Emel2 => "emel2",
             Template::StaffQc => "staff-qc",
+            Template::EspaIncomplete => "espa-incomplete",
+            Template::EspaAck => "espa-ack",
+            Template::Emel0 => "emel0",
+            Template::EspaStatus => "espa-status",
         }
     }
 }

@@ -13,6 +13,7 @@
 //! | [`authenticated`] | `Authentication-Results` from the operator's own server |
 //! | [`history`] | a case's history in words, for `sijil case` and `STATUS` |
 //! | [`intake`] | packs open cases; a developer's supplement completes one |
+//! | [`espa`] | the eSPA: registration by email, its signees and document, the developer's replies on its thread |
 //! | [`undelivered`] | delivery reports and SMTP refusals of our emails |
 //! | [`reply_rate`] | the per-hour limit on answers to one sender |
 //! | [`retention`] | what is purged or forgotten, and when (SPEC §8) |
@@ -33,6 +34,7 @@ pub mod command;
 pub mod context;
 pub mod effects;
 pub mod email;
+pub mod espa;
 pub mod history;
 pub mod intake;
 pub mod message;

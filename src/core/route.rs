@@ -1,5 +1,6 @@
 //! Which part of the core a classified message goes to: intake for packs,
-//! `case_reply` for replies on a case, `undelivered` for delivery reports.
+//! `espa` for registrations and replies on an eSPA thread, `case_reply` for
+//! replies on a case, `undelivered` for delivery reports.
 
 use chrono::{DateTime, Utc};
 
@@ -8,6 +9,7 @@ use crate::core::Folder;
 use crate::core::case_reply;
 use crate::core::classify::Class;
 use crate::core::effects::Effects;
+use crate::core::espa;
 use crate::core::intake;
 use crate::core::message::Inbound;
 use crate::core::undelivered;
@@ -24,7 +26,12 @@ pub fn message(
     cfg: &Config,
     now: DateTime<Utc>,
 ) -> ViewResult<Effects> {
-    if msg.oversize && !matches!(class, Class::Pack | Class::CaseReply { .. }) {
+    if msg.oversize
+        && !matches!(
+            class,
+            Class::Pack | Class::CaseReply { .. } | Class::Registration
+        )
+    {
         return Ok(Effects::only_filing(Folder::Quarantine, TOO_LARGE));
     }
     Ok(match class {
@@ -34,9 +41,8 @@ pub fn message(
         }
         Class::Automated { .. } => Effects::only_filing(Folder::Quarantine, "automated mail"),
         Class::Unknown => Effects::only_filing(Folder::Quarantine, "unknown sender"),
-        Class::Registration | Class::EspaReply { .. } => {
-            Effects::only_filing(Folder::Quarantine, "eSPA registration not yet supported")
-        }
+        Class::Registration => return espa::handle::register(msg, view, cfg, now),
+        Class::EspaReply { espa } => return espa::handle::reply(msg, espa, view, cfg, now),
         Class::Pack => return intake::new_pack(msg, view, cfg, now),
         Class::CaseReply { reference } => {
             return case_reply::handle(msg, reference, view, cfg, now);

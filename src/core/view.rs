@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::case::{Case, Event};
 use crate::core::effects::Effects;
+use crate::core::espa::Espa;
 use crate::core::reply_rate;
 
 /// A read of the store failed; the input is not decided.
@@ -65,6 +66,9 @@ pub trait View {
         let _ = token_sha256;
         Ok(None)
     }
+    /// The eSPA registered under this reference (upper case,
+    /// `HDA-2026-000123`).
+    fn espa(&self, reference: &str) -> ViewResult<Option<Espa>>;
 }
 
 /// The store's view, in memory: for the core's unit tests and the fuzz
@@ -83,6 +87,8 @@ pub struct MemView {
     pub history: Vec<(String, Event)>,
     /// Set-PIN links issued: token SHA-256 and case reference.
     pub pin_links: Vec<(String, String)>,
+    /// eSPAs registered.
+    pub espas: Vec<Espa>,
 }
 
 impl MemView {
@@ -125,6 +131,10 @@ impl MemView {
             }
             self.cases.retain(|c| c.reference != write.case.reference);
             self.cases.push(write.case.clone());
+        }
+        for write in &effects.espas {
+            self.espas.retain(|e| e.reference != write.espa.reference);
+            self.espas.push(write.espa.clone());
         }
     }
 }
@@ -199,6 +209,14 @@ impl View for MemView {
             .filter(|(r, _)| r == reference)
             .map(|(_, e)| e.clone())
             .collect())
+    }
+
+    fn espa(&self, reference: &str) -> ViewResult<Option<Espa>> {
+        Ok(self
+            .espas
+            .iter()
+            .find(|e| e.reference == reference)
+            .cloned())
     }
 
     fn case_for_pin_link(&self, token_sha256: &str) -> ViewResult<Option<Case>> {

@@ -30,6 +30,9 @@ impl View for Unreadable {
     fn history(&self, _: &str) -> ViewResult<Vec<Event>> {
         Err(ViewError("disk gone".into()))
     }
+    fn espa(&self, _: &str) -> ViewResult<Option<crate::core::espa::Espa>> {
+        Err(ViewError("disk gone".into()))
+    }
 }
 
 /// Like [`MemView`], except that the sequence number cannot be read.
@@ -59,6 +62,9 @@ impl View for SequenceUnreadable {
     }
     fn history(&self, r: &str) -> ViewResult<Vec<Event>> {
         self.0.history(r)
+    }
+    fn espa(&self, r: &str) -> ViewResult<Option<crate::core::espa::Espa>> {
+        self.0.espa(r)
     }
 }
 

@@ -100,7 +100,6 @@ fn anyone_else_too_large_to_read_is_quarantined_unanswered() {
         (staff, "Permohonan Sijil Digital", "a staff pack"),
         (staff, on_case.as_str(), "a staff command"),
         (SIGNEE, on_case.as_str(), "the signee on the case"),
-        (DEV, "Daftar eSPA HDA-2026-000123", "a registration"),
         ("MAILER-DAEMON@mx.my", "Undelivered", "a bounce"),
     ];
     for (from, subject, what) in cases {
@@ -112,6 +111,17 @@ fn anyone_else_too_large_to_read_is_quarantined_unanswered() {
     }
     let msg = parse_header(&header(staff, &on_case, "x@y"), huge());
     assert_eq!(decide(&msg, &mem).reason, "message over the size limit");
+    // A registered developer's registration is answered, as a pack is: it
+    // changes nothing, and they can send it again smaller.
+    let msg = parse_header(&header(DEV, "Daftar eSPA HDA-2026-000123", "x@y"), huge());
+    let d = decide(&msg, &mem);
+    assert_eq!(d.filing, Some(Folder::Rejected));
+    assert!(d.espas.is_empty() && d.keep_attachments.is_empty());
+    assert_eq!(d.emails.len(), 1);
+    assert_eq!(
+        d.emails[0].context["problems"][0]["code"],
+        "MESSAGE_TOO_LARGE"
+    );
 }
 
 #[test]

@@ -189,7 +189,7 @@ fn a_second_pack_for_the_same_signee_names_the_existing_case() {
 }
 
 #[test]
-fn strangers_robots_and_unsupported_mail_are_quarantined_silently() {
+fn strangers_robots_and_replies_to_unknown_cases_are_quarantined_silently() {
     let mut mem = MemView::default();
     let first = decide_raw(
         &message(DEV, "Permohonan", "p6@dev", &body(&fields()), &documents()),
@@ -200,7 +200,6 @@ fn strangers_robots_and_unsupported_mail_are_quarantined_silently() {
         message("stranger@gmail.com", "Permohonan Sijil Digital", "s1@x", &body(&fields()), &documents()),
         message("stranger@gmail.com", "Re: [SJL-2026-000001]", "s2@x", "VERIFIED", &[]),
         message(DEV, "Re: [SJL-2099-000009] ?", "s3@x", "hello", &[]),
-        message(DEV, "Daftar eSPA HDA-2026-000123", "s4@x", "", &[]),
         b"From: submit@seriindah.my\r\nAuto-Submitted: auto-replied\r\nSubject: Out of office\r\n\r\nAway".to_vec(),
     ];
     for raw in cases {

@@ -49,11 +49,15 @@ pub(super) fn sources(template: Template) -> Sources {
         Template::SigneeMessage => template_sources!("signee-message"),
         Template::Emel2 => template_sources!("emel2"),
         Template::StaffQc => template_sources!("staff-qc"),
+        Template::EspaIncomplete => template_sources!("espa-incomplete"),
+        Template::EspaAck => template_sources!("espa-ack"),
+        Template::Emel0 => template_sources!("emel0"),
+        Template::EspaStatus => template_sources!("espa-status"),
     }
 }
 
 /// Partials of the text registry (subject and `.txt` parts).
-pub(super) const TEXT_PARTIALS: [(&str, &str); 6] = [
+pub(super) const TEXT_PARTIALS: [(&str, &str); 7] = [
     (
         "notices",
         include_str!("../../../templates/partials/notices.txt.hbs"),
@@ -78,10 +82,14 @@ pub(super) const TEXT_PARTIALS: [(&str, &str); 6] = [
         "brief",
         include_str!("../../../templates/partials/brief.txt.hbs"),
     ),
+    (
+        "espa_signees",
+        include_str!("../../../templates/partials/espa_signees.txt.hbs"),
+    ),
 ];
 
 /// Partials of the HTML registry.
-pub(super) const HTML_PARTIALS: [(&str, &str); 7] = [
+pub(super) const HTML_PARTIALS: [(&str, &str); 8] = [
     (
         "notices",
         include_str!("../../../templates/partials/notices.html.hbs"),
@@ -110,11 +118,50 @@ pub(super) const HTML_PARTIALS: [(&str, &str); 7] = [
         "brief",
         include_str!("../../../templates/partials/brief.html.hbs"),
     ),
+    (
+        "espa_signees",
+        include_str!("../../../templates/partials/espa_signees.html.hbs"),
+    ),
 ];
 
 /// A context with every field the templates read, for the start-up
 /// self-test (and the unit tests).
 pub(super) fn sample_context() -> Value {
+    let mut sample = ra_sample();
+    if let (Value::Object(all), Value::Object(espa)) = (&mut sample, espa_sample()) {
+        all.extend(espa);
+    }
+    sample
+}
+
+/// The eSPA emails' part of [`sample_context`].
+fn espa_sample() -> Value {
+    json!({
+        // ESPA-ACK, ESPA-INCOMPLETE, EMEL 0, ESPA-STATUS
+        "correction": false,
+        "espa": {
+            "reference": "HDA-2026-000123",
+            "project": "Taman Seri Indah Fasa 2, Lot 12",
+            "document": {
+                "name": "eSPA HDA-2026-000123.pdf", "size": "120 KB",
+                "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+            },
+            "signees": [
+                { "order": 1, "role": "Pemaju", "role_en": "Developer",
+                  "name": "Tan Sri Lim Holdings Sdn Bhd (Lim Ah Kow)", "email": "lim@developer.my",
+                  "route": "idsaya", "state": "waiting", "state_ms": "menunggu",
+                  "state_en": "waiting", "case": null },
+                { "order": 2, "role": "Pembeli", "role_en": "Buyer", "name": "Ali bin Abu",
+                  "email": "ali@example.com", "route": "manual", "state": "ready",
+                  "state_ms": "sedia untuk menandatangani", "state_en": "ready to sign",
+                  "case": "SJL-2026-000001" }
+            ]
+        },
+    })
+}
+
+/// The case emails' part of [`sample_context`].
+fn ra_sample() -> Value {
     json!({
         "ref": "SJL-2026-000001",
         "company": "Seri Indah Development Sdn Bhd",

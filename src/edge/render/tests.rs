@@ -66,7 +66,7 @@ fn every_template_renders_with_a_full_context() {
         }
         // Malay first, then English, in both parts.
         let (ms, en) = match template {
-            Template::Emel1 | Template::Emel2 | Template::Emel3 => {
+            Template::Emel0 | Template::Emel1 | Template::Emel2 | Template::Emel3 => {
                 ("Salam sejahtera Ali bin Abu", "Dear Ali bin Abu")
             }
             Template::StaffVerify

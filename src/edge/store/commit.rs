@@ -82,6 +82,9 @@ struct Rows {
     pin_links: Vec<(String, String)>,
     /// The link this commit uses (see [`Origin::PinLink`]).
     uses_link: Option<String>,
+    /// eSPAs: reference, record, whether it is new (then the reference
+    /// must still be free).
+    espas: Vec<(String, Vec<u8>, bool)>,
 }
 
 /// A case to write: reference, record, index keys, for a new case the key
@@ -137,6 +140,7 @@ impl Store {
             &self.documents,
             &self.purge_pending,
             &self.pin_links,
+            &self.espas,
         )
             .transaction(
                 |(
@@ -150,6 +154,7 @@ impl Store {
                     documents_t,
                     pending_t,
                     links_t,
+                    espas_t,
                 )| {
                     if let Some(token_sha256) = &rows.uses_link {
                         pin_links::check_current(links_t, cases_t, token_sha256, now)?;
@@ -200,6 +205,14 @@ impl Store {
                         for k in keys {
                             index_t.insert(k.as_bytes(), reference.as_bytes())?;
                         }
+                    }
+                    for (reference, record, new) in &rows.espas {
+                        if *new && espas_t.get(reference.as_bytes())?.is_some() {
+                            return abort(StoreError::Conflict(format!(
+                                "new eSPA {reference} is already registered"
+                            )));
+                        }
+                        espas_t.insert(reference.as_bytes(), record.as_slice())?;
                     }
                     for id in &rows.finished {
                         outbox_t.remove(&id[..])?;
@@ -261,6 +274,7 @@ impl Store {
             counters: Vec::new(),
             pin_links: Vec::new(),
             uses_link: None,
+            espas: Vec::new(),
         };
         match origin {
             Origin::Message { key } => {
@@ -302,6 +316,13 @@ impl Store {
                 index_keys(case),
                 write.new.map(|new| (sequence_key(new.year), new.sequence)),
                 case.state,
+            ));
+        }
+        for write in &effects.espas {
+            rows.espas.push((
+                write.espa.reference.clone(),
+                serde_json::to_vec(&write.espa)?,
+                write.new,
             ));
         }
         for (reference, event) in &effects.events {

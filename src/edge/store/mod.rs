@@ -113,6 +113,9 @@ pub struct Store {
     /// Kept when a newer link replaces one, so the old one is told
     /// "replaced".
     pin_links: sled::Tree,
+    /// eSPAs: the reference (`HDA-2026-000123`) → [`crate::core::espa::Espa`].
+    /// A new tree needs no migration: an older store has no eSPA.
+    espas: sled::Tree,
     /// Keys our outgoing Message-IDs (see [`Store::message_id_key`]).
     message_id_key: [u8; 32],
     /// Keys the PIN page's form tokens (see [`Store::form_key`]).
@@ -147,6 +150,7 @@ impl Store {
             documents: db.open_tree("documents")?,
             purge_pending: db.open_tree("purge_pending")?,
             pin_links: db.open_tree("pin_links")?,
+            espas: db.open_tree("espas")?,
             db,
             message_id_key: [0; 32],
             form_key: [0; 32],
@@ -246,6 +250,14 @@ impl Store {
             }
             let gone = match ended.get(&email.case_ref) {
                 Some(gone) => *gone,
+                None if email.case_ref.starts_with("eSPA ") => {
+                    // An eSPA's thread lives as long as the eSPA (its end,
+                    // the last signature, is later work).
+                    let reference = email.case_ref.trim_start_matches("eSPA ");
+                    let gone = self.espa(reference)?.is_none();
+                    ended.insert(email.case_ref.clone(), gone);
+                    gone
+                }
                 None => {
                     let gone = self.case(&email.case_ref)?.is_none_or(|c| {
                         matches!(
@@ -327,6 +339,14 @@ impl Store {
             batch.insert(sha256.as_bytes(), &at.to_bytes()[..]);
         }
         Ok(self.documents.apply_batch(batch)?)
+    }
+
+    /// The eSPA registered under `reference`.
+    pub fn espa(&self, reference: &str) -> Result<Option<crate::core::espa::Espa>, StoreError> {
+        self.espas
+            .get(reference)?
+            .map(|v| decode(reference, &v))
+            .transpose()
     }
 
     pub fn case(&self, reference: &str) -> Result<Option<Case>, StoreError> {

@@ -448,3 +448,50 @@ fn commits_say_which_cases_moved_between_states() {
     let states: Vec<CaseState> = store.case_states().map(Result::unwrap).collect();
     assert_eq!(states, [CaseState::Received, CaseState::Received]);
 }
+
+#[test]
+fn an_espa_is_written_with_its_effects_and_its_reference_taken_once() {
+    use crate::core::espa::{Espa, EspaDocument, EspaWrite};
+    let store = Store::temporary().unwrap();
+    let espa = Espa {
+        reference: "HDA-2026-000123".into(),
+        project: "Taman Seri Indah".into(),
+        company: "Seri Indah".into(),
+        developer_address: "submit@seriindah.my".into(),
+        signees: Vec::new(),
+        document: EspaDocument {
+            name: "eSPA.pdf".into(),
+            size: 10,
+            sha256: "ab".repeat(32),
+        },
+        thread: Thread::default(),
+        created_at: Utc::now(),
+        updated_at: Utc::now(),
+    };
+    let write = |key: &str, new: bool, project: &str| {
+        let mut espa = espa.clone();
+        espa.project = project.into();
+        let effects = Effects {
+            filing: Some(Folder::Processed),
+            espas: vec![EspaWrite { espa, new }],
+            ..Effects::default()
+        };
+        store.commit(Origin::Message { key }, &effects, &[], &[], Utc::now())
+    };
+    assert!(View::espa(&store, "HDA-2026-000123").unwrap().is_none());
+    write("m1", true, "Taman Seri Indah").unwrap();
+    assert_eq!(
+        View::espa(&store, "HDA-2026-000123").unwrap(),
+        Some(espa.clone())
+    );
+    // Registered again as new: a conflict, nothing written.
+    assert!(matches!(
+        write("m2", true, "Other"),
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(store.seen("m2").unwrap().is_none());
+    // A correction replaces it.
+    write("m3", false, "Fasa 2").unwrap();
+    let stored = Store::espa(&store, "HDA-2026-000123").unwrap().unwrap();
+    assert_eq!(stored.project, "Fasa 2");
+}

@@ -19,6 +19,10 @@ impl View for Store {
         Ok(Store::case(self, reference)?)
     }
 
+    fn espa(&self, reference: &str) -> ViewResult<Option<crate::core::espa::Espa>> {
+        Ok(Store::espa(self, reference)?)
+    }
+
     fn open_for_order(&self, espa: &str, order: u32) -> ViewResult<Option<Case>> {
         Ok(self
             .indexed(&order_key(espa, order))?

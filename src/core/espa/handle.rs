@@ -1,0 +1,517 @@
+//! An eSPA registration email (SPEC §3), and the owning developer's
+//! replies on the eSPA thread: `STATUS`, or a correction (a new signee
+//! list and/or a new PDF) while nobody has signed.
+//!
+//! A registration that fails the check changes nothing: the developer is
+//! answered with the problems (`espa-incomplete`) and sends it again as a
+//! new email; it is filed `Rejected`, as an answer with an error is, since
+//! nothing of it is stored (unlike an incomplete pack, which opens a case).
+//! Replies count only when they thread to an eSPA email sent to that same
+//! address (and, where required, our server vouches for the sender), as
+//! staff commands on a case do.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::context::{espa_context, problems_context, signee_context};
+use super::problems::{EspaCode, EspaProblem};
+use super::registration::{self, Written};
+use super::{Espa, EspaWrite, Route, thread_ref};
+use crate::config::Config;
+use crate::core::authenticated;
+use crate::core::case::{Actor, Event, EventKind};
+use crate::core::case_reply::threads_to_us;
+use crate::core::command::{self, Kind};
+use crate::core::effects::{Effects, Folder};
+use crate::core::email::{Email, FromAddress, Recipient, Template, Thread};
+use crate::core::intake::message_in;
+use crate::core::message::Inbound;
+use crate::core::reply;
+use crate::core::transitions::history_context;
+use crate::core::view::{View, ViewResult};
+use crate::pack_check::attachment;
+
+/// A registration from a registered developer.
+pub fn register(
+    msg: &Inbound,
+    view: &impl View,
+    cfg: &Config,
+    now: DateTime<Utc>,
+) -> ViewResult<Effects> {
+    let from = msg.from.clone().unwrap_or_default();
+    let company = company_of(&from, cfg);
+    let written = registration::read(&msg.text, &msg.subject);
+    let mut problems = Vec::new();
+    let reference = registration::reference(&written).map_err(|p| problems.push(p));
+    let document = registration::document(msg, cfg.limits.attachment_max_bytes);
+    if msg.oversize {
+        // Read from its header alone: nothing else can be said of it.
+        problems.extend(document.clone().err().unwrap_or_default());
+    } else {
+        let project = registration::project(&written).map_err(|p| problems.push(p));
+        let (signees, found) = registration::signees(&written.signee_lines);
+        problems.extend(found);
+        if let Err(found) = &document {
+            problems.extend(found.iter().cloned());
+        }
+        if let Ok(r) = &reference
+            && view.espa(r)?.is_some()
+        {
+            problems.push(EspaProblem::about(EspaCode::EspaExists, r));
+        }
+        if let (true, Ok(reference), Ok(project), Ok((index, document))) =
+            (problems.is_empty(), reference, project, document)
+        {
+            let espa = Espa {
+                reference,
+                project,
+                company,
+                developer_address: from.clone(),
+                signees,
+                document,
+                thread: thread_of(msg),
+                created_at: now,
+                updated_at: now,
+            };
+            return Ok(registered(msg, espa, index, now));
+        }
+    }
+    let mut effects = Effects::only_filing(Folder::Rejected, "eSPA registration refused");
+    let mut ctx = json!({
+        "company": company,
+        "espa": { "reference": written.reference },
+        "problems": problems_context(&problems),
+    });
+    ctx["correction"] = json!(false);
+    effects.emails.push(Email {
+        template: Template::EspaIncomplete,
+        from: FromAddress::Ra,
+        to: vec![sender(msg)],
+        // Not registered: no tag, since no eSPA thread exists to reply on.
+        case_ref: None,
+        thread: thread_of(msg),
+        context: ctx,
+    });
+    Ok(effects)
+}
+
+/// The eSPA stored: its PDF kept, the developer acknowledged, EMEL 0 to
+/// every `idsaya` signee.
+fn registered(msg: &Inbound, espa: Espa, index: usize, now: DateTime<Utc>) -> Effects {
+    let tag = thread_ref(&espa.reference);
+    let actor = Actor::Developer(espa.developer_address.clone());
+    let mut effects = Effects::only_filing(Folder::Processed, "eSPA registered");
+    effects.keep_attachments = vec![index];
+    effects.events = vec![
+        (tag.clone(), message_in(msg, &actor, now)),
+        (
+            tag.clone(),
+            event(
+                now,
+                &actor,
+                EventKind::DocumentsAdded {
+                    names: vec![espa.document.name.clone()],
+                },
+            ),
+        ),
+    ];
+    effects.emails.push(ack(&espa, false));
+    let idsaya: Vec<_> = espa
+        .signees
+        .iter()
+        .filter(|s| s.route == Route::Idsaya)
+        .collect();
+    effects
+        .emails
+        .extend(idsaya.into_iter().map(|s| emel0(&espa, s)));
+    effects.espas.push(EspaWrite { espa, new: true });
+    effects
+}
+
+/// A reply on the thread of eSPA `reference`.
+pub fn reply(
+    msg: &Inbound,
+    reference: &str,
+    view: &impl View,
+    cfg: &Config,
+    now: DateTime<Utc>,
+) -> ViewResult<Effects> {
+    let Some(espa) = view.espa(reference)? else {
+        return Ok(Effects::only_filing(
+            Folder::Quarantine,
+            "unknown eSPA reference",
+        ));
+    };
+    let from = msg.from.clone().unwrap_or_default();
+    let owner = cfg
+        .developer_for(&from)
+        .is_some_and(|d| d.company == espa.company);
+    if !owner {
+        return Ok(Effects::only_filing(
+            Folder::Quarantine,
+            "reply from a stranger",
+        ));
+    }
+    if msg.oversize {
+        return Ok(Effects::only_filing(
+            Folder::Quarantine,
+            crate::core::route::TOO_LARGE,
+        ));
+    }
+    let tag = thread_ref(&espa.reference);
+    let actor = Actor::Developer(from.clone());
+    let line = reply::first_line(&msg.text).unwrap_or_default();
+    let mut effects = Effects::only_filing(Folder::Rejected, "eSPA command refused");
+    effects
+        .events
+        .push((tag.clone(), message_in(msg, &actor, now)));
+    let refuse = |effects, why: &str, (ms, en): (String, String), thread| {
+        refused(effects, &espa, &actor, &line, why, (ms, en), thread, now)
+    };
+
+    if cfg.security.require_authenticated_sender {
+        let id = cfg.security.authserv_id.as_deref().unwrap_or_default();
+        if !authenticated::vouches(&msg.authentication_results, id, &from) {
+            let (ms, en) = sentences::UNAUTHENTICATED;
+            return Ok(refuse(
+                effects,
+                "unauthenticated: no passing Authentication-Results from our server",
+                (ms.into(), en.into()),
+                espa.thread.clone(),
+            ));
+        }
+    }
+    if !threads_to_us(msg, &tag, &from, view)? {
+        let (ms, en) = sentences::UNTHREADED;
+        // The real address is told on the eSPA's own thread.
+        return Ok(refuse(
+            effects,
+            "not a reply to an eSPA email sent to this address",
+            (ms.into(), en.into()),
+            espa.thread.clone(),
+        ));
+    }
+    if matches!(command::parse(&line).map(|c| c.kind()), Ok(Kind::Status)) {
+        let history = view.history(&tag)?;
+        let mut d = Effects::only_filing(Folder::Processed, "eSPA status");
+        d.events = effects.events;
+        d.events.push((
+            tag.clone(),
+            event(
+                now,
+                &actor,
+                EventKind::CommandAccepted {
+                    command: "STATUS".into(),
+                    argument: None,
+                },
+            ),
+        ));
+        let mut ctx = espa_context(&espa);
+        ctx["history"] = history_context(&history, true, cfg);
+        d.emails.push(Email {
+            template: Template::EspaStatus,
+            from: FromAddress::Ra,
+            to: vec![sender(msg)],
+            case_ref: Some(tag),
+            thread: thread_of(msg),
+            context: ctx,
+        });
+        return Ok(d);
+    }
+    let own = reply::own_text(&msg.text);
+    let written = registration::read(&own, "");
+    let files = msg
+        .attachments
+        .iter()
+        .any(|a| !attachment::is_signature_image(&a.name, &a.bytes))
+        || msg.attachments_unread > 0;
+    if written.signee_lines.is_empty() && !files {
+        let word = line.split_whitespace().next().unwrap_or_default();
+        let (ms, en) = if word.is_empty() {
+            (
+                "Tiada arahan ditemui pada baris pertama balasan anda.".to_string(),
+                "No command was found on the first line of your reply.".to_string(),
+            )
+        } else {
+            (
+                format!("\"{word}\" bukan arahan yang dikenali pada urutan eSPA."),
+                format!("\"{word}\" is not a known command on an eSPA thread."),
+            )
+        };
+        return Ok(refuse(
+            effects,
+            "unknown eSPA command",
+            (ms, en),
+            thread_of(msg),
+        ));
+    }
+    if let Some(signed) = espa
+        .signees
+        .iter()
+        .find(|s| s.state == super::SigneeState::Signed)
+    {
+        let (ms, en) = (
+            format!(
+                "Penandatangan turutan {} telah menandatangani eSPA ini: senarai penandatangan dan dokumen tidak boleh diubah lagi.",
+                signed.order
+            ),
+            format!(
+                "Signee {} has signed this eSPA: the signees and the document can no longer be changed.",
+                signed.order
+            ),
+        );
+        return Ok(refuse(
+            effects,
+            "correction after a signature",
+            (ms, en),
+            thread_of(msg),
+        ));
+    }
+    Ok(correction(msg, espa, &written, files, effects, cfg, now))
+}
+
+/// A new signee list and/or a new PDF, checked as a registration is; on
+/// success they replace the old ones. A signee kept at the same address
+/// and route keeps their state and case; a new `idsaya` signee gets EMEL 0.
+fn correction(
+    msg: &Inbound,
+    old: Espa,
+    written: &Written,
+    files: bool,
+    mut effects: Effects,
+    cfg: &Config,
+    now: DateTime<Utc>,
+) -> Effects {
+    let tag = thread_ref(&old.reference);
+    let actor = Actor::Developer(msg.from.clone().unwrap_or_default());
+    let mut problems = Vec::new();
+    let mut espa = old.clone();
+    if !written.signee_lines.is_empty() {
+        let (signees, found) = registration::signees(&written.signee_lines);
+        problems.extend(found);
+        espa.signees = signees;
+    }
+    let mut kept = None;
+    if files {
+        match registration::document(msg, cfg.limits.attachment_max_bytes) {
+            Ok((index, document)) => {
+                kept = Some(index);
+                espa.document = document;
+            }
+            Err(found) => problems.extend(found),
+        }
+    }
+    if !problems.is_empty() {
+        let codes: Vec<&str> = problems.iter().map(|p| p.code.id()).collect();
+        effects.events.push((
+            tag.clone(),
+            event(
+                now,
+                &actor,
+                EventKind::CommandRefused {
+                    line: "correction".into(),
+                    reason: format!("correction refused: {}", codes.join(", ")),
+                },
+            ),
+        ));
+        let mut ctx = espa_context(&old);
+        ctx["problems"] = problems_context(&problems);
+        ctx["correction"] = json!(true);
+        effects.emails.push(Email {
+            template: Template::EspaIncomplete,
+            from: FromAddress::Ra,
+            to: vec![sender(msg)],
+            case_ref: Some(tag),
+            thread: thread_of(msg),
+            context: ctx,
+        });
+        return effects;
+    }
+    for s in &mut espa.signees {
+        if let Some(before) = old
+            .signees
+            .iter()
+            .find(|o| o.email == s.email && o.route == s.route)
+        {
+            s.state = before.state;
+            s.case_ref = before.case_ref.clone();
+        }
+    }
+    espa.updated_at = now;
+    let mut done = Effects::only_filing(Folder::Processed, "eSPA corrected");
+    done.events = effects.events;
+    if let Some(index) = kept {
+        done.keep_attachments = vec![index];
+        done.events.push((
+            tag.clone(),
+            event(
+                now,
+                &actor,
+                EventKind::DocumentsAdded {
+                    names: vec![espa.document.name.clone()],
+                },
+            ),
+        ));
+    }
+    let what = match (written.signee_lines.is_empty(), kept.is_some()) {
+        (false, true) => "signees and document replaced",
+        (false, false) => "signees replaced",
+        _ => "document replaced",
+    };
+    done.events.push((
+        tag,
+        event(
+            now,
+            &actor,
+            EventKind::CommandAccepted {
+                command: "CORRECTION".into(),
+                argument: Some(what.into()),
+            },
+        ),
+    ));
+    let mut ack = ack(&espa, true);
+    ack.thread = thread_of(msg);
+    done.emails.push(ack);
+    let newly_idsaya = espa.signees.iter().filter(|s| {
+        s.route == Route::Idsaya
+            && !old
+                .signees
+                .iter()
+                .any(|o| o.email == s.email && o.route == Route::Idsaya)
+    });
+    done.emails
+        .extend(newly_idsaya.map(|s| emel0(&espa, s)).collect::<Vec<_>>());
+    done.espas.push(EspaWrite { espa, new: false });
+    done
+}
+
+fn ack(espa: &Espa, correction: bool) -> Email {
+    let mut ctx = espa_context(espa);
+    ctx["correction"] = json!(correction);
+    Email {
+        template: Template::EspaAck,
+        from: FromAddress::Ra,
+        to: vec![developer(espa)],
+        case_ref: Some(thread_ref(&espa.reference)),
+        thread: espa.thread.clone(),
+        context: ctx,
+    }
+}
+
+/// EMEL 0, from the HIMS address (SPEC §6).
+fn emel0(espa: &Espa, signee: &super::Signee) -> Email {
+    let mut ctx = espa_context(espa);
+    ctx["signee"] = signee_context(signee);
+    Email {
+        template: Template::Emel0,
+        from: FromAddress::Hims,
+        to: vec![Recipient {
+            name: Some(signee.name.clone()),
+            email: signee.email.clone(),
+        }],
+        case_ref: Some(thread_ref(&espa.reference)),
+        thread: espa.thread.clone(),
+        context: ctx,
+    }
+}
+
+/// A reply refused: recorded on the eSPA, answered with the command ERROR.
+#[allow(clippy::too_many_arguments)]
+fn refused(
+    mut effects: Effects,
+    espa: &Espa,
+    actor: &Actor,
+    line: &str,
+    why: &str,
+    (ms, en): (String, String),
+    thread: Thread,
+    now: DateTime<Utc>,
+) -> Effects {
+    let tag = thread_ref(&espa.reference);
+    let line: String = line.chars().take(200).collect();
+    tracing::info!(espa = %espa.reference, reason = why, "eSPA command refused");
+    effects.events.push((
+        tag.clone(),
+        event(
+            now,
+            actor,
+            EventKind::CommandRefused {
+                line: line.clone(),
+                reason: why.to_string(),
+            },
+        ),
+    ));
+    let address = match actor {
+        Actor::Developer(a) => a.clone(),
+        _ => espa.developer_address.clone(),
+    };
+    effects.emails.push(Email {
+        template: Template::CommandError,
+        from: FromAddress::Ra,
+        to: vec![Recipient {
+            name: Some(espa.company.clone()).filter(|c| !c.is_empty()),
+            email: address,
+        }],
+        case_ref: Some(tag.clone()),
+        thread,
+        context: json!({
+            "ref": tag,
+            "line": line,
+            "reason_ms": ms,
+            "reason_en": en,
+            "allowed": ["STATUS"],
+        }),
+    });
+    effects
+}
+
+mod sentences {
+    pub const UNTHREADED: (&str, &str) = (
+        "Arahan eSPA hanya diterima sebagai balasan kepada e-mel eSPA yang dihantar kepada alamat anda. Sila balas e-mel tersebut (kekalkan subjek) dan tulis arahan pada baris pertama.",
+        "eSPA commands are taken only as a reply to an eSPA email sent to your address. Please reply to that email (keep the subject) and write the command on the first line.",
+    );
+    pub const UNAUTHENTICATED: (&str, &str) = (
+        "Pelayan mel kami tidak dapat mengesahkan bahawa mesej ini datang daripada alamat anda (DKIM/SPF), jadi arahan tidak dilaksanakan.",
+        "Our mail server could not confirm that this message came from your address (DKIM/SPF), so the command was not carried out.",
+    );
+}
+
+fn company_of(from: &str, cfg: &Config) -> String {
+    cfg.developer_for(from)
+        .map(|d| d.company.clone())
+        .unwrap_or_default()
+}
+
+fn developer(espa: &Espa) -> Recipient {
+    Recipient {
+        name: Some(espa.company.clone()).filter(|c| !c.is_empty()),
+        email: espa.developer_address.clone(),
+    }
+}
+
+fn sender(msg: &Inbound) -> Recipient {
+    Recipient {
+        name: msg.from_name.clone(),
+        email: msg.from.clone().unwrap_or_default(),
+    }
+}
+
+/// Our answers thread to the message they answer.
+fn thread_of(msg: &Inbound) -> Thread {
+    let mut references = msg.references.clone();
+    if let Some(id) = &msg.message_id {
+        references.push(id.clone());
+    }
+    Thread {
+        in_reply_to: msg.message_id.clone(),
+        references,
+    }
+}
+
+fn event(at: DateTime<Utc>, actor: &Actor, what: EventKind) -> Event {
+    Event {
+        at,
+        actor: actor.clone(),
+        what,
+    }
+}
