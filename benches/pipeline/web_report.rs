@@ -34,8 +34,8 @@ pub fn section_of(existing: &str) -> Option<&str> {
 pub fn section(report: &Report, machine: &[(String, String)], took: Duration) -> String {
     let mut out = String::from("\n## Web: signees setting their PIN at once\n\n");
     out.push_str(&format!(
-        "Run: `scripts/bench --only web` (took {:.0} min) on {}, {}.\n\n",
-        took.as_secs_f64() / 60.0,
+        "Run: `scripts/bench --only web` (took {:.0} s) on {}, {}.\n\n",
+        took.as_secs_f64(),
         machine
             .iter()
             .find(|(k, _)| k == "date")
@@ -54,13 +54,14 @@ pub fn section(report: &Report, machine: &[(String, String)], took: Duration) ->
     }
     out.push_str(&format!(
         "\n**Method.** A fresh Dovecot + Postfix and the release daemon (the harness's \
-         configuration). {SIGNEES} packs (200 KB each) are APPENDed; every case is brought to \
+         configuration). Twice {SIGNEES} packs (200 KB each) are APPENDed; every case is brought to \
          `pin_pending` by the real flow, each STAFF-VERIFY answered `VERIFIED` and each \
          STAFF-GENERATE `APPROVED` by threaded replies APPENDed to the RA inbox, and the links \
-         are read from the EMEL 2s Dovecot delivered. Then packs of 200 KB–2 MB (generated before \
+         are read from the EMEL 2s Dovecot delivered. The first {SIGNEES} signees set their PIN \
+         at once with the mailbox idle (GET, then POST, as below). Then packs of 200 KB–2 MB (generated before \
          the clock starts) are APPENDed to the RA inbox at a steady rate for {STREAM_SECS} s; \
-         {} s into the stream every signee GETs their page (for its form token), then {SIGNEES} \
-         tasks, released by one barrier, each open a connection and POST a good PIN. A POST's \
+         {} s into the stream each of the other {SIGNEES} signees GETs their page (for its form token), \
+         then {SIGNEES} tasks, released by one barrier, each open a connection and POST a good PIN. A POST's \
          time runs from its sending to the last byte of the confirmation page, which comes only \
          once the PIN set is durable. The mailbox's rate is the daemon's own count of filed \
          messages (`/metrics`, every {} ms) over the burst, and over as long (at least 1 s) \
