@@ -52,7 +52,7 @@ impl Giver {
 
 /// Why a command was refused. Each names what the giver may do instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
+pub enum Refused {
     /// The giver's role may not give this command at all.
     RoleMayNot { command: Kind, allowed: Vec<Kind> },
     /// Not in the case's current state.
@@ -70,15 +70,15 @@ pub enum Refusal {
     },
 }
 
-impl Refusal {
+impl Refused {
     /// Both languages, Malay first, for the ERROR email and the history.
     pub fn sentences(&self) -> (String, String) {
         match self {
-            Refusal::RoleMayNot { command, .. } => (
+            Refused::RoleMayNot { command, .. } => (
                 format!("Peranan anda tidak dibenarkan memberi arahan {command}."),
                 format!("Your role may not give the command {command}."),
             ),
-            Refusal::NotNow { command, state, .. } => (
+            Refused::NotNow { command, state, .. } => (
                 format!(
                     "Arahan {command} tidak dibenarkan semasa kes berstatus \"{}\".",
                     state.as_str()
@@ -88,14 +88,14 @@ impl Refusal {
                     state.as_str()
                 ),
             ),
-            Refusal::NothingToDo { why_ms, why_en, .. } => (why_ms.clone(), why_en.clone()),
+            Refused::NothingToDo { why_ms, why_en, .. } => (why_ms.clone(), why_en.clone()),
         }
     }
 
     pub fn allowed(&self) -> &[Kind] {
         match self {
-            Refusal::RoleMayNot { allowed, .. } | Refusal::NotNow { allowed, .. } => allowed,
-            Refusal::NothingToDo { .. } => &[],
+            Refused::RoleMayNot { allowed, .. } | Refused::NotNow { allowed, .. } => allowed,
+            Refused::NothingToDo { .. } => &[],
         }
     }
 }
@@ -158,16 +158,16 @@ pub fn decide(
     answer: &Thread,
     cfg: &Config,
     now: DateTime<Utc>,
-) -> Result<Accepted, Refusal> {
+) -> Result<Accepted, Refused> {
     let kind = command.kind();
     if !may_give(giver, kind) {
-        return Err(Refusal::RoleMayNot {
+        return Err(Refused::RoleMayNot {
             command: kind,
             allowed: allowed_for(giver, case.state),
         });
     }
     if !allowed_in(kind, case.state) {
-        return Err(Refusal::NotNow {
+        return Err(Refused::NotNow {
             command: kind,
             state: case.state,
             allowed: allowed_for(giver, case.state),
@@ -240,7 +240,7 @@ pub fn decide(
         }
         Command::Resend => {
             if out.case.state == CaseState::Active {
-                return Err(Refusal::NothingToDo {
+                return Err(Refused::NothingToDo {
                     command: kind,
                     why_ms: "Tiada pautan untuk dihantar semula: PIN telah ditetapkan dan pautan \
                              menandatangani belum dikeluarkan."

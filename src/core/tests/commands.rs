@@ -6,7 +6,7 @@ use super::*;
 use crate::config::StaffRole;
 use crate::core::command::{Command, Kind};
 use crate::core::email::Thread;
-use crate::core::transitions::{self, Giver, Refusal};
+use crate::core::transitions::{self, Giver, Refused};
 
 const VERIFIER: &str = "aina@ra.example.my";
 const OFFICER: &str = "badrul@ra.example.my";
@@ -178,12 +178,12 @@ fn every_state_command_and_role_cell_follows_the_spec_table() {
                             "{cell}: refused ({refusal:?}), the spec accepts it"
                         );
                         match refusal {
-                            Refusal::RoleMayNot { .. } => assert!(!role_may, "{cell}"),
-                            Refusal::NotNow { allowed, .. } => {
+                            Refused::RoleMayNot { .. } => assert!(!role_may, "{cell}"),
+                            Refused::NotNow { allowed, .. } => {
                                 assert!(role_may, "{cell}");
                                 assert!(!allowed.contains(kind), "{cell}");
                             }
-                            Refusal::NothingToDo { .. } => {
+                            Refused::NothingToDo { .. } => {
                                 assert_eq!((*kind, state), (Kind::Resend, Active), "{cell}")
                             }
                         }
