@@ -117,7 +117,7 @@ pub fn handle(
             now,
         ));
     }
-    let answer = thread_of(msg);
+    let answer = Thread::replying_to(msg);
     let command = match command::parse(&line) {
         Ok(command) => command,
         Err(error) => {
@@ -409,18 +409,6 @@ mod sentences {
         "Pelayan mel kami tidak dapat mengesahkan bahawa mesej ini datang daripada alamat anda (DKIM/SPF), jadi arahan tidak dilaksanakan.",
         "Our mail server could not confirm that this message came from your address (DKIM/SPF), so the command was not carried out.",
     );
-}
-
-/// Our answer threads to the command's own message.
-fn thread_of(msg: &Inbound) -> Thread {
-    let mut references = msg.references.clone();
-    if let Some(id) = &msg.message_id {
-        references.push(id.clone());
-    }
-    Thread {
-        in_reply_to: msg.message_id.clone(),
-        references,
-    }
 }
 
 fn shortened(line: &str) -> String {

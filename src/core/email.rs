@@ -136,6 +136,21 @@ pub struct Thread {
     pub references: Vec<String>,
 }
 
+impl Thread {
+    /// The thread of an answer to `msg`: in reply to it, its references
+    /// followed by its own Message-ID.
+    pub fn replying_to(msg: &crate::core::message::Inbound) -> Thread {
+        let mut references = msg.references.clone();
+        if let Some(id) = &msg.message_id {
+            references.push(id.clone());
+        }
+        Thread {
+            in_reply_to: msg.message_id.clone(),
+            references,
+        }
+    }
+}
+
 /// An email decided by the core, not yet rendered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Email {

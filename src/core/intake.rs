@@ -60,7 +60,7 @@ pub fn new_pack(
                 },
             ),
         ));
-        let thread = thread_of(msg);
+        let thread = Thread::replying_to(msg);
         d.emails.push(Email {
             template: Template::Duplicate,
             from: FromAddress::Ra,
@@ -99,7 +99,7 @@ pub fn new_pack(
         documents: documents.iter().map(|(_, doc)| doc.clone()).collect(),
         problems,
         notices: checked.notices,
-        thread: thread_of(msg),
+        thread: Thread::replying_to(msg),
         unreachable: 0,
         pin: Default::default(),
     };
@@ -396,18 +396,6 @@ fn recipient(msg: &Inbound) -> Recipient {
     Recipient {
         name: msg.from_name.clone(),
         email: msg.from.clone().unwrap_or_default(),
-    }
-}
-
-/// Our replies thread to the message that started the case.
-fn thread_of(msg: &Inbound) -> Thread {
-    let mut references = msg.references.clone();
-    if let Some(id) = &msg.message_id {
-        references.push(id.clone());
-    }
-    Thread {
-        in_reply_to: msg.message_id.clone(),
-        references,
     }
 }
 

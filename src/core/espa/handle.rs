@@ -70,7 +70,7 @@ pub fn register(
                 developer_address: from.clone(),
                 signees,
                 document,
-                thread: thread_of(msg),
+                thread: Thread::replying_to(msg),
                 created_at: now,
                 updated_at: now,
             };
@@ -90,7 +90,7 @@ pub fn register(
         to: vec![sender(msg)],
         // Not registered: no tag, since no eSPA thread exists to reply on.
         case_ref: None,
-        thread: thread_of(msg),
+        thread: Thread::replying_to(msg),
         context: ctx,
     });
     Ok(effects)
@@ -214,7 +214,7 @@ pub fn reply(
             from: FromAddress::Ra,
             to: vec![sender(msg)],
             case_ref: Some(tag),
-            thread: thread_of(msg),
+            thread: Thread::replying_to(msg),
             context: ctx,
         });
         return Ok(d);
@@ -243,7 +243,7 @@ pub fn reply(
             effects,
             "unknown eSPA command",
             (ms, en),
-            thread_of(msg),
+            Thread::replying_to(msg),
         ));
     }
     if let Some(signed) = espa
@@ -265,7 +265,7 @@ pub fn reply(
             effects,
             "correction after a signature",
             (ms, en),
-            thread_of(msg),
+            Thread::replying_to(msg),
         ));
     }
     Ok(correction(msg, espa, &written, files, effects, cfg, now))
@@ -323,7 +323,7 @@ fn correction(
             from: FromAddress::Ra,
             to: vec![sender(msg)],
             case_ref: Some(tag),
-            thread: thread_of(msg),
+            thread: Thread::replying_to(msg),
             context: ctx,
         });
         return effects;
@@ -371,7 +371,7 @@ fn correction(
         ),
     ));
     let mut ack = ack(&espa, true);
-    ack.thread = thread_of(msg);
+    ack.thread = Thread::replying_to(msg);
     done.emails.push(ack);
     let newly_idsaya = espa.signees.iter().filter(|s| {
         s.route == Route::Idsaya
@@ -433,18 +433,6 @@ fn sender(msg: &Inbound) -> Recipient {
     Recipient {
         name: msg.from_name.clone(),
         email: msg.from.clone().unwrap_or_default(),
-    }
-}
-
-/// Our answers thread to the message they answer.
-fn thread_of(msg: &Inbound) -> Thread {
-    let mut references = msg.references.clone();
-    if let Some(id) = &msg.message_id {
-        references.push(id.clone());
-    }
-    Thread {
-        in_reply_to: msg.message_id.clone(),
-        references,
     }
 }
 
