@@ -129,10 +129,16 @@ impl Applier {
         now: DateTime<Utc>,
     ) -> Result<Committed, ApplyError> {
         let minted;
-        let effects = if effects.pin_links.is_empty() {
+        let effects = if effects.pin_links.is_empty()
+            && effects.sign_links.is_empty()
+            && effects.sign_codes.is_empty()
+        {
             effects
         } else {
-            minted = mint_pin_links(effects, &self.cfg.web.base_url)?;
+            let mut out = mint_pin_links(effects, &self.cfg.web.base_url)?;
+            mint_sign_links(&mut out, &self.cfg.web.base_url)?;
+            mint_sign_codes(&mut out, &self.store)?;
+            minted = out;
             &minted
         };
         let outgoing = self
@@ -209,16 +215,9 @@ impl Applier {
 /// the token's SHA-256; the token itself goes into its EMEL 2's `pin_url`,
 /// and so only into that email, rendered, in the outbox until it is sent.
 fn mint_pin_links(effects: &Effects, base_url: &str) -> Result<Effects, ApplyError> {
-    use base64::Engine;
-    use rand::TryRngCore;
-
     let mut out = effects.clone();
     for reference in &effects.pin_links {
-        let mut bytes = [0u8; 32];
-        rand::rngs::OsRng
-            .try_fill_bytes(&mut bytes)
-            .map_err(|e| ApplyError::Mint(format!("no randomness from the OS: {e}")))?;
-        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        let token = token()?;
         let link = out
             .cases
             .iter_mut()
@@ -244,6 +243,115 @@ fn mint_pin_links(effects: &Effects, base_url: &str) -> Result<Effects, ApplyErr
         );
     }
     Ok(out)
+}
+
+/// 32 bytes from the OS, base64url without padding: a link's token.
+fn token() -> Result<String, ApplyError> {
+    use base64::Engine;
+    use rand::TryRngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|e| ApplyError::Mint(format!("no randomness from the OS: {e}")))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Six decimal digits, each of the million equally likely: a 32-bit draw
+/// from the OS, drawn again in the rare case it falls past the last whole
+/// million (so no code is likelier than another).
+fn six_digits() -> Result<String, ApplyError> {
+    use rand::TryRngCore;
+    const LIMIT: u32 = u32::MAX - u32::MAX % 1_000_000;
+    loop {
+        let n = rand::rngs::OsRng
+            .try_next_u32()
+            .map_err(|e| ApplyError::Mint(format!("no randomness from the OS: {e}")))?;
+        if n < LIMIT {
+            return Ok(format!("{:06}", n % 1_000_000));
+        }
+    }
+}
+
+/// The signee `order` of eSPA `reference` as `effects` writes it last.
+fn written_signee<'a>(
+    effects: &'a mut Effects,
+    reference: &str,
+    order: u32,
+) -> Result<&'a mut crate::core::espa::Signee, ApplyError> {
+    effects
+        .espas
+        .iter_mut()
+        .rev()
+        .find(|w| w.espa.reference == reference)
+        .and_then(|w| w.espa.signee_mut(order))
+        .ok_or_else(|| ApplyError::Mint(format!("eSPA {reference} signee {order} is not written")))
+}
+
+/// The context of the last email of `template` to `to` about eSPA `reference`.
+fn email_context<'a>(
+    effects: &'a mut Effects,
+    template: Template,
+    reference: &str,
+    to: &str,
+) -> Result<&'a mut serde_json::Map<String, serde_json::Value>, ApplyError> {
+    let tag = crate::core::espa::thread_ref(reference);
+    effects
+        .emails
+        .iter_mut()
+        .rev()
+        .find(|e| {
+            e.template == template
+                && e.case_ref.as_deref() == Some(tag.as_str())
+                && e.to.iter().any(|r| r.email == to)
+        })
+        .and_then(|e| e.context.as_object_mut())
+        .ok_or_else(|| {
+            ApplyError::Mint(format!(
+                "eSPA {reference} has no {} to {to}",
+                template.name()
+            ))
+        })
+}
+
+/// Gives each new signing link its token, as [`mint_pin_links`] does: the
+/// signee written keeps its SHA-256, their EMEL 4 gets the link.
+fn mint_sign_links(effects: &mut Effects, base_url: &str) -> Result<(), ApplyError> {
+    for (reference, order) in effects.sign_links.clone() {
+        let token = token()?;
+        let signee = written_signee(effects, &reference, order)?;
+        let email = signee.email.clone();
+        let link = signee.sign_link.as_mut().ok_or_else(|| {
+            ApplyError::Mint(format!("eSPA {reference} signee {order} has no link"))
+        })?;
+        link.token_sha256 = crate::core::pin::token_sha256(&token);
+        email_context(effects, Template::Emel4, &reference, &email)?.insert(
+            "sign_url".into(),
+            serde_json::Value::String(format!("{base_url}/sign/{token}")),
+        );
+    }
+    Ok(())
+}
+
+/// Draws each new verification code: six digits, uniform, from the OS.
+/// The signee written keeps its keyed hash ([`Store::code_mac`]), their
+/// CODE email the digits.
+fn mint_sign_codes(effects: &mut Effects, store: &Store) -> Result<(), ApplyError> {
+    for (reference, order) in effects.sign_codes.clone() {
+        let code = six_digits()?;
+        let mac = store.code_mac(&reference, order, &code);
+        let signee = written_signee(effects, &reference, order)?;
+        let email = signee.email.clone();
+        signee
+            .code
+            .as_mut()
+            .ok_or_else(|| {
+                ApplyError::Mint(format!("eSPA {reference} signee {order} has no code"))
+            })?
+            .mac = mac;
+        email_context(effects, Template::SignCode, &reference, &email)?
+            .insert("code".into(), serde_json::Value::String(code));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -260,6 +260,58 @@ pub enum EventKind {
     PinLinkUsed { number: u32 },
     /// The certificate PIN was set (only its Argon2id hash is kept).
     PinSet,
+    /// A pack's case became signee `order`'s of an eSPA (on the eSPA's
+    /// history and the case's).
+    PackLinked {
+        espa: String,
+        order: u32,
+        case: String,
+    },
+    /// Signee `order` became ready to sign: `how` is `ekyc_ok` (the
+    /// developer confirmed their iDsaya eKYC) or `certificate_active`.
+    SigneeReady { order: u32, how: String },
+    /// Signee `order` is no longer ready (their certificate left `active`).
+    SigneeNotReady { order: u32, why: String },
+    /// A signing link (EMEL 4) was issued to signee `order`. Never the token.
+    SignLinkIssued {
+        order: u32,
+        number: u32,
+        expires_at: DateTime<Utc>,
+    },
+    /// Signee `order` opened their current signing link.
+    SignLinkOpened { order: u32 },
+    /// A visit (`open`, `code`, `sign`, `decline`) to a signing link that
+    /// could not sign (`why`: used, expired, locked, …): nothing changed.
+    SignLinkRefused {
+        order: u32,
+        why: String,
+        visit: String,
+    },
+    /// A verification code was emailed to signee `order` (never the code).
+    CodeSent { order: u32 },
+    /// A code was refused: `why` is `wrong`, `expired`, `void`, `missing`
+    /// or `too_soon` (a new one asked for within the minute).
+    CodeRefused { order: u32, why: String },
+    /// A wrong certificate PIN on the signing page (the right code given);
+    /// `failures` so far; at the fifth the certificate is `locked`.
+    PinWrong {
+        order: u32,
+        failures: u32,
+        locked: bool,
+    },
+    /// Signee `order` signed: when is the event's time; the document's
+    /// SHA-256, the route, and the request's client address and user agent.
+    Signed {
+        order: u32,
+        route: String,
+        document_sha256: String,
+        client_ip: String,
+        user_agent: String,
+    },
+    /// Signee `order` declined to sign, with their reason.
+    SignDeclined { order: u32, reason: String },
+    /// Every signee has signed; COMPLETED was sent.
+    Completed,
 }
 
 /// What stays of a purged document.

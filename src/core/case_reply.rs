@@ -59,7 +59,7 @@ pub fn handle(
         // An incomplete case is completed by the developer's replies; only
         // a line that is one of their commands is read as a command.
         Actor::Developer(_) if case.state == CaseState::Incomplete && !is_owner_command(&line) => {
-            return Ok(intake::supplement(msg, case, actor, cfg, now));
+            return intake::supplement(msg, case, actor, view, cfg, now);
         }
         // Read from its header alone: no command can be read from it.
         _ if msg.oversize => {

@@ -51,6 +51,14 @@ pub struct Effects {
     /// eSPAs registered or changed, each stored as it is here (see
     /// [`crate::core::espa`]).
     pub espas: Vec<EspaWrite>,
+    /// Signing links to mint, as eSPA reference and signee order: the apply
+    /// path sets the token's SHA-256 on the signee written here and the
+    /// link in their EMEL 4 (see `core::espa::turn`).
+    pub sign_links: Vec<(String, u32)>,
+    /// Verification codes to mint, as eSPA reference and signee order: the
+    /// apply path draws six digits, sets their keyed hash on the signee
+    /// written here and the digits in their CODE email.
+    pub sign_codes: Vec<(String, u32)>,
 }
 
 /// One case to store.

@@ -58,10 +58,29 @@ pub enum Template {
     Emel0,
     /// The answer to `STATUS` on an eSPA thread.
     EspaStatus,
+    /// Signee (from the HIMS address): your turn to sign the eSPA (EMEL 4),
+    /// with the signing link.
+    Emel4,
+    /// Signee (from the HIMS address): the 6-digit verification code asked
+    /// for on the signing page (CODE).
+    SignCode,
+    /// Signee: their signature is recorded (SIGNED).
+    Signed,
+    /// Developer: one more signee has signed; who is next.
+    EspaProgress,
+    /// Developer and every signee (from the HIMS address): every signee has
+    /// signed (COMPLETED).
+    Completed,
+    /// Developer and the staff holding the signee's case: a signee declined
+    /// to sign, and why; nobody after them is asked.
+    EspaDeclined,
+    /// The staff holding a case: five wrong PINs locked the certificate
+    /// until `RESET-PIN`.
+    PinLocked,
 }
 
 impl Template {
-    pub const ALL: [Template; 22] = [
+    pub const ALL: [Template; 29] = [
         Template::Ack,
         Template::Incomplete,
         Template::Ineligible,
@@ -84,6 +103,13 @@ impl Template {
         Template::EspaAck,
         Template::Emel0,
         Template::EspaStatus,
+        Template::Emel4,
+        Template::SignCode,
+        Template::Signed,
+        Template::EspaProgress,
+        Template::Completed,
+        Template::EspaDeclined,
+        Template::PinLocked,
     ];
 
     /// The template's file stem under `templates/`.
@@ -111,6 +137,13 @@ impl Template {
             Template::EspaAck => "espa-ack",
             Template::Emel0 => "emel0",
             Template::EspaStatus => "espa-status",
+            Template::Emel4 => "emel4",
+            Template::SignCode => "sign-code",
+            Template::Signed => "signed",
+            Template::EspaProgress => "espa-progress",
+            Template::Completed => "completed",
+            Template::EspaDeclined => "espa-declined",
+            Template::PinLocked => "pin-locked",
         }
     }
 }

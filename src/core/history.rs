@@ -133,6 +133,42 @@ fn describe(what: &EventKind, emails: &HashMap<&str, String>) -> String {
         EventKind::PinRefused { codes } => format!("PIN refused: {}", codes.join(", ")),
         EventKind::PinLinkUsed { number } => format!("set-PIN link {number} used"),
         EventKind::PinSet => "certificate PIN set".into(),
+        EventKind::PackLinked { espa, order, case } => {
+            format!("case {case} linked to eSPA {espa} as signee {order}")
+        }
+        EventKind::SigneeReady { order, how } if how == "ekyc_ok" => {
+            format!("signee {order} ready to sign: eKYC confirmed")
+        }
+        EventKind::SigneeReady { order, .. } => {
+            format!("signee {order} ready to sign: certificate active")
+        }
+        EventKind::SigneeNotReady { order, why } => {
+            format!("signee {order} no longer ready: {why}")
+        }
+        EventKind::SignLinkIssued { order, number, .. } => {
+            format!("signing link {number} issued to signee {order}")
+        }
+        EventKind::SignLinkOpened { order } => format!("signee {order} opened the signing page"),
+        EventKind::SignLinkRefused { order, why, visit } => {
+            format!("signee {order}: signing link refused ({why}, on {visit})")
+        }
+        EventKind::CodeSent { order } => format!("verification code sent to signee {order}"),
+        EventKind::CodeRefused { order, why } => {
+            format!("signee {order}: verification code refused ({why})")
+        }
+        EventKind::PinWrong {
+            order,
+            failures,
+            locked: true,
+        } => format!("signee {order}: wrong PIN ({failures}), certificate locked"),
+        EventKind::PinWrong {
+            order, failures, ..
+        } => format!("signee {order}: wrong PIN ({failures})"),
+        EventKind::Signed { order, route, .. } => format!("signee {order} signed ({route})"),
+        EventKind::SignDeclined { order, reason } => {
+            format!("signee {order} declined to sign: \"{reason}\"")
+        }
+        EventKind::Completed => "every signee has signed: completed".into(),
         EventKind::SigneeWrote {
             subject,
             attachments,

@@ -10,6 +10,7 @@ use crate::core::case::{Actor, Case, CaseState, Document, Event, EventKind};
 use crate::core::context::{case_context, problems_context, signee_context};
 use crate::core::effects::{CaseWrite, Effects, NewCase};
 use crate::core::email::{Email, FromAddress, Recipient, Template, Thread};
+use crate::core::espa;
 use crate::core::message::{Attachment, Inbound};
 use crate::core::view::{View, ViewResult};
 use crate::pack_check::attachment::{self, Content};
@@ -44,7 +45,7 @@ pub fn new_pack(
     let checked = if msg.oversize {
         pack_check::unread(&limits(cfg))
     } else {
-        check(&fields, &all, msg, cfg, now)
+        check(&fields, &all, msg, view, cfg, now)?
     };
     let documents = kept(all, cfg);
 
@@ -159,9 +160,10 @@ pub fn supplement(
     msg: &Inbound,
     mut case: Case,
     actor: Actor,
+    view: &impl View,
     cfg: &Config,
     now: DateTime<Utc>,
-) -> Effects {
+) -> ViewResult<Effects> {
     let own = crate::core::reply::own_text(&msg.text);
     case.fields.merge(&Fields::parse(&own));
     let (added, refused): (Vec<_>, Vec<_>) = documents_of(msg, now)
@@ -181,7 +183,7 @@ pub fn supplement(
     // Refused files of this reply are checked too, so the answer names them.
     let mut all: Vec<(usize, Document)> = case.documents.iter().cloned().enumerate().collect();
     all.extend(refused);
-    let checked = check(&case.fields, &all, msg, cfg, now);
+    let checked = check(&case.fields, &all, msg, view, cfg, now)?;
 
     let mut d = Effects::only_filing(Folder::Processed, "supplement merged");
     d.keep_attachments = added.iter().map(|(i, _)| *i).collect();
@@ -205,7 +207,10 @@ pub fn supplement(
                     .events
                     .push((case.reference.clone(), event(now, actor.clone(), change))),
                 Err(_) => {
-                    return Effects::only_filing(Folder::Quarantine, "case moved on meanwhile");
+                    return Ok(Effects::only_filing(
+                        Folder::Quarantine,
+                        "case moved on meanwhile",
+                    ));
                 }
             }
             d.reason = "pack completed";
@@ -215,7 +220,10 @@ pub fn supplement(
             match case.transition(CaseState::Rejected, now) {
                 Ok(change) => closing.push(event(now, actor.clone(), change)),
                 Err(_) => {
-                    return Effects::only_filing(Folder::Quarantine, "case moved on meanwhile");
+                    return Ok(Effects::only_filing(
+                        Folder::Quarantine,
+                        "case moved on meanwhile",
+                    ));
                 }
             }
             closing.push(rejected_event(&case, &actor, now));
@@ -235,18 +243,21 @@ pub fn supplement(
         .extend(closing.into_iter().map(|e| (reference.clone(), e)));
     d.emails = emails_for(&case, cfg);
     d.cases.push(CaseWrite { case, new: None });
-    d
+    Ok(d)
 }
 
 /// The pack check on a set of documents, each described by its stored head,
 /// with the message they came in (or the last of them, for a supplement).
+/// A pack that passes is checked against its eSPA's registration too
+/// (see [`espa::link::pack_problems`]).
 fn check(
     fields: &Fields,
     documents: &[(usize, Document)],
     msg: &Inbound,
+    view: &impl View,
     cfg: &Config,
     now: DateTime<Utc>,
-) -> pack_check::Checked {
+) -> ViewResult<pack_check::Checked> {
     let heads: Vec<Vec<u8>> = documents.iter().map(|(_, d)| head_of(d)).collect();
     let metas: Vec<AttachmentMeta<'_>> = documents
         .iter()
@@ -262,7 +273,15 @@ fn check(
         size: msg.size,
         attachments_unread: msg.attachments_unread,
     };
-    pack_check::check(fields, &metas, message, &limits(cfg), now.date_naive())
+    let mut checked = pack_check::check(fields, &metas, message, &limits(cfg), now.date_naive());
+    if let Some(app) = &checked.application {
+        let problems = espa::link::pack_problems(app, view)?;
+        if !problems.is_empty() {
+            checked.application = None;
+            checked.problems.extend(problems);
+        }
+    }
+    Ok(checked)
 }
 
 fn limits(cfg: &Config) -> Limits {

@@ -86,6 +86,7 @@ pub fn handle(
     match input {
         Input::Message { msg, class } => {
             let mut effects = route::message(msg, class, view, cfg, now)?;
+            espa::link::follow_cases(&mut effects, view, cfg, now)?;
             reply_rate::limit(msg.from.as_deref(), &mut effects, view, cfg, now)?;
             Ok(effects)
         }

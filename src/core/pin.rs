@@ -39,6 +39,21 @@ pub struct Pin {
     /// How many links were issued for the case, this one included.
     #[serde(default)]
     pub links_issued: u32,
+    /// Wrong PINs typed on the signing page since this PIN's link was
+    /// issued (a right code given each time).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failures: u32,
+    /// When the [`MAX_WRONG_PINS`]th wrong PIN locked the certificate;
+    /// until `RESET-PIN` issues a new link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locked_at: Option<DateTime<Utc>>,
+}
+
+/// Wrong PINs on the signing page that lock the certificate (SPEC §7).
+pub const MAX_WRONG_PINS: u32 = 5;
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Pin {
@@ -55,6 +70,8 @@ impl std::fmt::Debug for Pin {
             .field("hash", &self.hash.as_ref().map(|_| "***"))
             .field("set_at", &self.set_at)
             .field("links_issued", &self.links_issued)
+            .field("failures", &self.failures)
+            .field("locked_at", &self.locked_at)
             .finish()
     }
 }
@@ -136,6 +153,13 @@ pub fn behind(stored: &Pin, written: &Pin) -> bool {
     if written.links_issued < stored.links_issued || written.set_at < stored.set_at {
         return true;
     }
+    // A wrong PIN counted on the signing page since `written` was read.
+    if written.links_issued == stored.links_issued
+        && (written.failures < stored.failures
+            || (stored.locked_at.is_some() && written.locked_at.is_none()))
+    {
+        return true;
+    }
     let used = |p: &Pin| p.link.as_ref().and_then(|l| l.used_at.map(|_| l.number));
     match (used(stored), used(written)) {
         (Some(n), None) => written.link.as_ref().is_some_and(|l| l.number == n),
@@ -155,6 +179,9 @@ pub fn issue_link(case: &mut Case, effects: &mut Effects, cfg: &Config, now: Dat
     let ttl = TimeDelta::from_std(cfg.web.pin_link_ttl).unwrap_or(TimeDelta::hours(72));
     let replaced = case.pin.link.as_ref().map(|l| l.number);
     case.pin.links_issued += 1;
+    // A new PIN starts with no wrong tries, and unlocked.
+    case.pin.failures = 0;
+    case.pin.locked_at = None;
     let number = case.pin.links_issued;
     let expires_at = now + ttl;
     case.pin.link = Some(PinLink {

@@ -69,6 +69,12 @@ pub trait View {
     /// The eSPA registered under this reference (upper case,
     /// `HDA-2026-000123`).
     fn espa(&self, reference: &str) -> ViewResult<Option<Espa>>;
+    /// The eSPA and signee order a signing link was issued for, by the
+    /// SHA-256 of its token (whether or not it is still their current one).
+    fn espa_for_sign_link(&self, token_sha256: &str) -> ViewResult<Option<(Espa, u32)>> {
+        let _ = token_sha256;
+        Ok(None)
+    }
 }
 
 /// The store's view, in memory: for the core's unit tests and the fuzz
@@ -89,6 +95,8 @@ pub struct MemView {
     pub pin_links: Vec<(String, String)>,
     /// eSPAs registered.
     pub espas: Vec<Espa>,
+    /// Signing links issued: token SHA-256, eSPA reference, order.
+    pub sign_links: Vec<(String, String, u32)>,
 }
 
 impl MemView {
@@ -133,6 +141,21 @@ impl MemView {
             self.cases.push(write.case.clone());
         }
         for write in &effects.espas {
+            for s in &write.espa.signees {
+                if let Some(link) = &s.sign_link
+                    && !link.token_sha256.is_empty()
+                    && !self
+                        .sign_links
+                        .iter()
+                        .any(|(t, _, _)| *t == link.token_sha256)
+                {
+                    self.sign_links.push((
+                        link.token_sha256.clone(),
+                        write.espa.reference.clone(),
+                        s.order,
+                    ));
+                }
+            }
             self.espas.retain(|e| e.reference != write.espa.reference);
             self.espas.push(write.espa.clone());
         }
@@ -217,6 +240,13 @@ impl View for MemView {
             .iter()
             .find(|e| e.reference == reference)
             .cloned())
+    }
+
+    fn espa_for_sign_link(&self, token_sha256: &str) -> ViewResult<Option<(Espa, u32)>> {
+        match self.sign_links.iter().find(|(t, _, _)| t == token_sha256) {
+            Some((_, reference, order)) => Ok(self.espa(reference)?.map(|e| (e, *order))),
+            None => Ok(None),
+        }
     }
 
     fn case_for_pin_link(&self, token_sha256: &str) -> ViewResult<Option<Case>> {

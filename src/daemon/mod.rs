@@ -238,7 +238,9 @@ fn serve_web(
     shutdown: CancellationToken,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let served = axum::serve(listener, web::app(state))
+        // The peer's address reaches the signing page (a signature records it).
+        let app = web::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
             .await;
         if let Err(e) = served {

@@ -125,7 +125,7 @@ impl Documents {
 
     /// The file holding segment `number`.
     pub fn segment_path(&self, number: u64) -> PathBuf {
-        self.root.join(format!("{number:010}.seg"))
+        segment_file(&self.root, number)
     }
 
     /// The directory the segments are in.
@@ -201,10 +201,7 @@ impl Documents {
 
     /// Reads one document back.
     pub fn read(&self, at: &Location) -> std::io::Result<Vec<u8>> {
-        let len = usize::try_from(at.len).map_err(std::io::Error::other)?;
-        let mut bytes = vec![0; len];
-        File::open(self.segment_path(at.segment))?.read_exact_at(&mut bytes, at.offset)?;
-        Ok(bytes)
+        read_at(&self.root, at)
     }
 
     /// Whether the bytes at `at` are the document named `sha256`.
@@ -455,4 +452,17 @@ mod tests {
         assert_eq!(segment_number("-1.seg"), None);
         assert_eq!(segment_number("ab.seg"), None);
     }
+}
+
+/// Reads one document back from the documents directory `root` (the web
+/// pages read the eSPA's PDF so, without the mailbox worker's writer).
+pub fn read_at(root: &Path, at: &Location) -> std::io::Result<Vec<u8>> {
+    let len = usize::try_from(at.len).map_err(std::io::Error::other)?;
+    let mut bytes = vec![0; len];
+    File::open(segment_file(root, at.segment))?.read_exact_at(&mut bytes, at.offset)?;
+    Ok(bytes)
+}
+
+fn segment_file(root: &Path, number: u64) -> PathBuf {
+    root.join(format!("{number:010}.seg"))
 }

@@ -193,12 +193,16 @@ pub(super) fn sentences(code: Code) -> (&'static str, &'static str) {
             "No signee with this Signing Order is registered for eSPA{q}.",
         ),
         Code::SigneeRoleMismatch => (
-            "Peranan tidak sama dengan yang didaftarkan bagi eSPA ini.",
-            "The Role differs from the one registered for this eSPA.",
+            "Peranan tidak sama dengan yang didaftarkan bagi penandatangan ini dalam eSPA: {a}. \
+             Betulkan peranan, atau betulkan pendaftaran eSPA dengan membalas emel pengesahannya.",
+            "The Role differs from the one registered for this signee in the eSPA: {a}. Correct \
+             the Role, or correct the eSPA registration by replying to its acknowledgement.",
         ),
         Code::SigneeEmailMismatch => (
-            "Emel tidak sama dengan yang didaftarkan bagi eSPA ini.",
-            "The Email differs from the one registered for this eSPA.",
+            "Emel tidak sama dengan yang didaftarkan bagi penandatangan ini dalam eSPA: {a}. \
+             Betulkan emel, atau betulkan pendaftaran eSPA dengan membalas emel pengesahannya.",
+            "The Email differs from the one registered for this signee in the eSPA: {a}. Correct \
+             the Email, or correct the eSPA registration by replying to its acknowledgement.",
         ),
         Code::DuplicateCase => (
             "Permohonan bagi penandatangan ini sudah wujud: kes{q}.",

@@ -65,6 +65,22 @@ impl Default for Hasher {
 impl Hasher {
     /// The PIN's Argon2id PHC string, once a slot is free.
     pub async fn hash(&self, pin: String) -> Result<String, HashError> {
+        self.in_slot(move |blocks| argon2id_with(pin.as_bytes(), blocks))
+            .await
+    }
+
+    /// Whether `pin` is the one whose PHC string is `phc`, once a slot is
+    /// free (the same cost as a hash: a wrong guess is as slow as setting).
+    pub async fn verify(&self, pin: String, phc: String) -> Result<bool, HashError> {
+        self.in_slot(move |blocks| verify_with(pin.as_bytes(), &phc, blocks))
+            .await
+    }
+
+    /// Runs `work` in a slot's working memory on the blocking pool.
+    async fn in_slot<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut [Block]) -> Result<T, String> + Send + 'static,
+    ) -> Result<T, HashError> {
         struct Waiting<'a>(&'a AtomicUsize);
         impl Drop for Waiting<'_> {
             fn drop(&mut self) {
@@ -89,17 +105,42 @@ impl Hasher {
             };
             let mut blocks =
                 lock(&memory).unwrap_or_else(|| vec![Block::default(); MEMORY_KIB as usize]);
-            let hashed = argon2id_with(pin.as_bytes(), &mut blocks);
+            let done = work(&mut blocks);
             memory
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .push(blocks);
-            hashed
+            done
         })
         .await
         .map_err(|e| HashError::Failed(e.to_string()))?
         .map_err(HashError::Failed)
     }
+}
+
+/// [`Hasher::verify`] in the working memory `blocks`: the PHC string's own
+/// parameters and salt, the outputs compared in constant time.
+fn verify_with(pin: &[u8], phc: &str, blocks: &mut [Block]) -> Result<bool, String> {
+    use subtle::ConstantTimeEq;
+    let parsed = PasswordHash::new(phc).map_err(|e| e.to_string())?;
+    let params = Params::try_from(&parsed).map_err(|e| e.to_string())?;
+    if params.m_cost() > MEMORY_KIB {
+        return Err(format!(
+            "a PIN hash costs {} KiB, more than a slot",
+            params.m_cost()
+        ));
+    }
+    let salt = parsed.salt.ok_or("a PIN hash without a salt")?;
+    let mut salt_bytes = [0u8; 64];
+    let salt = salt
+        .decode_b64(&mut salt_bytes)
+        .map_err(|e| e.to_string())?;
+    let expected = parsed.hash.ok_or("a PIN hash without its output")?;
+    let mut out = vec![0u8; expected.len()];
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password_into_with_memory(pin, salt, &mut out, blocks)
+        .map_err(|e| e.to_string())?;
+    Ok(out.ct_eq(expected.as_bytes()).into())
 }
 
 /// The PIN's Argon2id PHC string, with a fresh 16-byte salt from the OS
@@ -156,6 +197,9 @@ mod tests {
                     .verify_password(b"482916", &parsed)
                     .is_err()
             );
+            assert!(hasher.verify("482915".into(), phc.clone()).await.unwrap());
+            assert!(!hasher.verify("482916".into(), phc.clone()).await.unwrap());
         }
+        assert!(hasher.verify("482915".into(), "junk".into()).await.is_err());
     }
 }

@@ -9,12 +9,14 @@
 //! | module | its job |
 //! |---|---|
 //! | [`pin`] | `GET/POST /pin/{token}`: the form, the checks, the apply path |
+//! | [`sign`] | `/sign/{token}`: the eSPA, its PDF, the code, the signature, a decline |
 //! | [`hashing`] | Argon2id on the blocking pool, a bounded number at a time |
 //! | [`pages`] | the page templates (`templates/pages/`) and the CSP that allows their style |
 
 pub mod hashing;
 pub mod pages;
 pub mod pin;
+pub mod sign;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,7 +25,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::apply::Applier;
@@ -42,6 +44,7 @@ pub struct AppState {
     pub retention: Arc<RetentionStats>,
     pub cases: Arc<CaseStats>,
     pub pin: Arc<pin::PinWeb>,
+    pub sign: Arc<sign::SignWeb>,
 }
 
 impl AppState {
@@ -53,8 +56,11 @@ impl AppState {
         retention: Arc<RetentionStats>,
         cases: Arc<CaseStats>,
     ) -> anyhow::Result<AppState> {
-        let pin = pin::PinWeb::new(&applier.cfg().web.base_url, applier.store().form_key())?;
+        let base_url = &applier.cfg().web.base_url;
+        let pin = pin::PinWeb::new(base_url, applier.store().form_key())?;
+        let sign = sign::SignWeb::new(base_url, applier.store().form_key());
         Ok(AppState {
+            sign: Arc::new(sign),
             applier,
             inbound,
             outbox,
@@ -73,6 +79,10 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/pin/{token}", get(pin::show).post(pin::submit))
+        .route("/sign/{token}", get(sign::show).post(sign::submit))
+        .route("/sign/{token}/code", post(sign::request_code))
+        .route("/sign/{token}/decline", post(sign::decline))
+        .route("/sign/{token}/document", get(sign::document))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(header(
             header::CACHE_CONTROL,

@@ -57,6 +57,11 @@ impl PinWeb {
         })
     }
 
+    /// The bounded Argon2id hasher (the signing page checks PINs with it).
+    pub(super) fn hasher(&self) -> &Hasher {
+        &self.hasher
+    }
+
     /// The form token for the link whose token hashes to `token_sha256`.
     fn form_token(&self, token_sha256: &str) -> String {
         hex::encode(self.mac(token_sha256).finalize().into_bytes())
@@ -76,7 +81,7 @@ impl PinWeb {
 }
 
 /// `scheme://host[:port]` of a URL: what a browser sends as `Origin`.
-fn origin_of(url: &str) -> String {
+pub(super) fn origin_of(url: &str) -> String {
     let url = url.trim().to_ascii_lowercase();
     match url.split_once("://") {
         Some((scheme, rest)) => {
@@ -99,7 +104,7 @@ pub struct PinForm {
 }
 
 /// The token's SHA-256, when it has the shape of one of ours.
-fn token_hash(token: &str) -> Option<String> {
+pub(super) fn token_hash(token: &str) -> Option<String> {
     let ok = token.len() == TOKEN_LEN
         && token
             .bytes()
@@ -234,7 +239,7 @@ async fn set(s: &AppState, sha: &str, case: &Case, hash: &str, started: Instant)
 /// `Origin: null` for the page's own form, so `null` passes only when
 /// `Sec-Fetch-Site` says the post came from our own origin. A client that
 /// sends neither header passes here and still needs the form token.
-fn cross_site(headers: &HeaderMap, ours: &str) -> bool {
+pub(super) fn cross_site(headers: &HeaderMap, ours: &str) -> bool {
     let text = |name| headers.get(name).map(|v| v.to_str().unwrap_or("?"));
     let fetch_site = text(HeaderName::from_static("sec-fetch-site"));
     let same_origin = fetch_site.is_some_and(|v| v.eq_ignore_ascii_case("same-origin"));

@@ -17,7 +17,7 @@ use super::context::{espa_context, problems_context, signee_context};
 use super::problems::{EspaCode, EspaProblem};
 use super::refusal::{refused, sentences};
 use super::registration::{self, Written};
-use super::{Espa, EspaWrite, Route, thread_ref};
+use super::{Espa, EspaWrite, Route, SigneeState, link, thread_ref, turn};
 use crate::config::Config;
 use crate::core::authenticated;
 use crate::core::case::{Actor, Event, EventKind};
@@ -73,8 +73,10 @@ pub fn register(
                 thread: Thread::replying_to(msg),
                 created_at: now,
                 updated_at: now,
+                completed_at: None,
+                version: 1,
             };
-            return Ok(registered(msg, espa, index, now));
+            return registered(msg, espa, index, view, cfg, now);
         }
     }
     let mut effects = Effects::only_filing(Folder::Rejected, "eSPA registration refused");
@@ -96,9 +98,17 @@ pub fn register(
     Ok(effects)
 }
 
-/// The eSPA stored: its PDF kept, the developer acknowledged, EMEL 0 to
-/// every `idsaya` signee.
-fn registered(msg: &Inbound, espa: Espa, index: usize, now: DateTime<Utc>) -> Effects {
+/// The eSPA stored: its PDF kept, the packs that came before it linked,
+/// the developer acknowledged (with any pack that does not match), EMEL 0
+/// to every `idsaya` signee, and EMEL 4 if the first signee is ready.
+fn registered(
+    msg: &Inbound,
+    mut espa: Espa,
+    index: usize,
+    view: &impl View,
+    cfg: &Config,
+    now: DateTime<Utc>,
+) -> ViewResult<Effects> {
     let tag = thread_ref(&espa.reference);
     let actor = Actor::Developer(espa.developer_address.clone());
     let mut effects = Effects::only_filing(Folder::Processed, "eSPA registered");
@@ -116,7 +126,10 @@ fn registered(msg: &Inbound, espa: Espa, index: usize, now: DateTime<Utc>) -> Ef
             ),
         ),
     ];
-    effects.emails.push(ack(&espa, false));
+    let mismatched = link::link_open_cases(&mut espa, view, &mut effects.events, now)?;
+    let mut ack = ack(&espa, false);
+    ack.context["mismatched"] = link::mismatches_context(&mismatched);
+    effects.emails.push(ack);
     let idsaya: Vec<_> = espa
         .signees
         .iter()
@@ -125,8 +138,9 @@ fn registered(msg: &Inbound, espa: Espa, index: usize, now: DateTime<Utc>) -> Ef
     effects
         .emails
         .extend(idsaya.into_iter().map(|s| emel0(&espa, s)));
+    turn::advance(&mut espa, view, &mut effects, cfg, now)?;
     effects.espas.push(EspaWrite { espa, new: true });
-    effects
+    Ok(effects)
 }
 
 /// A reply on the thread of eSPA `reference`.
@@ -219,6 +233,9 @@ pub fn reply(
         });
         return Ok(d);
     }
+    if let Some(order) = ekyc_ok(&line) {
+        return ekyc(msg, espa, order, effects, view, cfg, now);
+    }
     let own = reply::own_text(&msg.text);
     let written = registration::read(&own, "");
     let files = msg
@@ -246,43 +263,31 @@ pub fn reply(
             Thread::replying_to(msg),
         ));
     }
-    if let Some(signed) = espa
-        .signees
-        .iter()
-        .find(|s| s.state == super::SigneeState::Signed)
-    {
-        let (ms, en) = (
-            format!(
-                "Penandatangan turutan {} telah menandatangani eSPA ini: senarai penandatangan dan dokumen tidak boleh diubah lagi.",
-                signed.order
-            ),
-            format!(
-                "Signee {} has signed this eSPA: the signees and the document can no longer be changed.",
-                signed.order
-            ),
-        );
+    if let Some(why) = fixed_by_signatures(&espa, &written, files) {
         return Ok(refuse(
             effects,
             "correction after a signature",
-            (ms, en),
+            why,
             Thread::replying_to(msg),
         ));
     }
-    Ok(correction(msg, espa, &written, files, effects, cfg, now))
+    correction(msg, espa, &written, files, effects, view, cfg, now)
 }
 
 /// A new signee list and/or a new PDF, checked as a registration is; on
 /// success they replace the old ones. A signee kept at the same address
 /// and route keeps their state and case; a new `idsaya` signee gets EMEL 0.
+#[allow(clippy::too_many_arguments)]
 fn correction(
     msg: &Inbound,
     old: Espa,
     written: &Written,
     files: bool,
     mut effects: Effects,
+    view: &impl View,
     cfg: &Config,
     now: DateTime<Utc>,
-) -> Effects {
+) -> ViewResult<Effects> {
     let tag = thread_ref(&old.reference);
     let actor = Actor::Developer(msg.from.clone().unwrap_or_default());
     let mut problems = Vec::new();
@@ -326,7 +331,7 @@ fn correction(
             thread: Thread::replying_to(msg),
             context: ctx,
         });
-        return effects;
+        return Ok(effects);
     }
     for s in &mut espa.signees {
         if let Some(before) = old
@@ -334,11 +339,18 @@ fn correction(
             .iter()
             .find(|o| o.email == s.email && o.route == s.route)
         {
-            s.state = before.state;
-            s.case_ref = before.case_ref.clone();
+            let order = s.order;
+            *s = before.clone();
+            s.order = order;
+            if s.state == SigneeState::Declined {
+                // Kept after declining: asked again, with a new link.
+                s.state = SigneeState::Ready;
+                s.declined = None;
+            }
         }
     }
     espa.updated_at = now;
+    espa.version += 1;
     let mut done = Effects::only_filing(Folder::Processed, "eSPA corrected");
     done.events = effects.events;
     if let Some(index) = kept {
@@ -382,8 +394,189 @@ fn correction(
     });
     done.emails
         .extend(newly_idsaya.map(|s| emel0(&espa, s)).collect::<Vec<_>>());
+    let mismatched = link::link_open_cases(&mut espa, view, &mut done.events, now)?;
+    if let Some(ack) = done
+        .emails
+        .iter_mut()
+        .find(|e| e.template == Template::EspaAck)
+    {
+        ack.context["mismatched"] = link::mismatches_context(&mismatched);
+        ack.context["espa"] = espa_context(&espa)["espa"].clone();
+    }
+    turn::advance(&mut espa, view, &mut done, cfg, now)?;
     done.espas.push(EspaWrite { espa, new: false });
-    done
+    Ok(done)
+}
+
+/// Why a correction cannot be made once someone has signed: the signed
+/// document and signees are fixed. After a decline the developer may go
+/// on with a corrected list, as long as it keeps every signee who signed
+/// as they were (order, role, email, route) and the same document.
+fn fixed_by_signatures(espa: &Espa, written: &Written, files: bool) -> Option<(String, String)> {
+    let signed: Vec<_> = espa
+        .signees
+        .iter()
+        .filter(|s| s.state == SigneeState::Signed)
+        .collect();
+    let first = signed.first()?;
+    let fixed = (
+        format!(
+            "Penandatangan turutan {} telah menandatangani eSPA ini: senarai penandatangan dan dokumen tidak boleh diubah lagi.",
+            first.order
+        ),
+        format!(
+            "Signee {} has signed this eSPA: the signees and the document can no longer be changed.",
+            first.order
+        ),
+    );
+    if espa.declined().is_none() || files {
+        return Some(fixed);
+    }
+    let (new, _) = registration::signees(&written.signee_lines);
+    let kept = signed.iter().all(|s| {
+        new.iter().any(|n| {
+            n.order == s.order && n.role == s.role && n.email == s.email && n.route == s.route
+        })
+    });
+    (!kept).then(|| {
+        (
+            "Senarai yang dibetulkan mesti mengekalkan setiap penandatangan yang telah menandatangani, pada turutan yang sama.".to_string(),
+            "A corrected list must keep every signee who has signed, in the same order.".to_string(),
+        )
+    })
+}
+
+/// `EKYC-OK <order>` (also `EKYC OK 2`, `eKYC-OK: 2`): `Some(None)` when
+/// the order is missing or not a number.
+fn ekyc_ok(line: &str) -> Option<Option<u32>> {
+    let words: Vec<String> = line
+        .split(|c: char| c.is_whitespace() || c == ':' || c == '-' || c == '_' || c == '*')
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_uppercase)
+        .collect();
+    let rest = match words.as_slice() {
+        [first, ok, rest @ ..] if first == "EKYC" && ok == "OK" => rest,
+        [first, rest @ ..] if first == "EKYCOK" => rest,
+        _ => return None,
+    };
+    Some(match rest {
+        [n] => n.trim_end_matches('.').parse().ok(),
+        _ => None,
+    })
+}
+
+/// The developer confirms an `idsaya` signee's eKYC: they are ready, and
+/// EMEL 4 goes to them if it is their turn.
+fn ekyc(
+    msg: &Inbound,
+    mut espa: Espa,
+    order: Option<u32>,
+    effects: Effects,
+    view: &impl View,
+    cfg: &Config,
+    now: DateTime<Utc>,
+) -> ViewResult<Effects> {
+    let actor = Actor::Developer(msg.from.clone().unwrap_or_default());
+    let line = reply::first_line(&msg.text).unwrap_or_default();
+    let thread = Thread::replying_to(msg);
+    let refuse = |effects, why: &str, (ms, en): (String, String)| {
+        refused(
+            effects,
+            &espa,
+            &actor,
+            &line,
+            why,
+            (ms, en),
+            thread.clone(),
+            now,
+        )
+    };
+    let Some(order) = order else {
+        return Ok(refuse(
+            effects,
+            "EKYC-OK without an order",
+            (
+                "Nyatakan turutan penandatangan selepas EKYC-OK, contohnya: EKYC-OK 1".into(),
+                "Give the signee's order after EKYC-OK, for example: EKYC-OK 1".into(),
+            ),
+        ));
+    };
+    let Some(signee) = espa.signee(order) else {
+        return Ok(refuse(
+            effects,
+            "EKYC-OK for an order not registered",
+            (
+                format!("Tiada penandatangan dengan turutan {order} dalam eSPA ini."),
+                format!("This eSPA has no signee with order {order}."),
+            ),
+        ));
+    };
+    let refusal = match (signee.route, signee.state) {
+        (Route::Manual, _) => Some((
+            format!(
+                "Penandatangan {order} menggunakan laluan manual: mereka sedia apabila sijil mereka aktif (QC-LULUS oleh RA), bukan melalui EKYC-OK."
+            ),
+            format!(
+                "Signee {order} is on the manual route: they are ready when their certificate is active (the RA's QC-PASS), not by EKYC-OK."
+            ),
+        )),
+        (_, SigneeState::Ready) => Some((
+            format!("eKYC penandatangan {order} telah pun disahkan."),
+            format!("Signee {order}'s eKYC is already confirmed."),
+        )),
+        (_, SigneeState::Signed) => Some((
+            format!("Penandatangan {order} telah menandatangani."),
+            format!("Signee {order} has already signed."),
+        )),
+        (_, SigneeState::Declined) => Some((
+            format!(
+                "Penandatangan {order} telah menolak untuk menandatangani: hantar senarai penandatangan yang dibetulkan."
+            ),
+            format!("Signee {order} declined to sign: send a corrected signee list."),
+        )),
+        (Route::Idsaya, SigneeState::Waiting) => None,
+    };
+    if let Some(why) = refusal {
+        return Ok(refuse(effects, "EKYC-OK refused", why));
+    }
+    let tag = thread_ref(&espa.reference);
+    let mut done = Effects::only_filing(Folder::Processed, "eKYC confirmed");
+    done.events = effects.events;
+    done.events.push((
+        tag.clone(),
+        event(
+            now,
+            &actor,
+            EventKind::CommandAccepted {
+                command: "EKYC-OK".into(),
+                argument: Some(order.to_string()),
+            },
+        ),
+    ));
+    done.events.push((
+        tag,
+        event(
+            now,
+            &actor,
+            EventKind::SigneeReady {
+                order,
+                how: "ekyc_ok".into(),
+            },
+        ),
+    ));
+    if let Some(s) = espa.signee_mut(order) {
+        s.state = SigneeState::Ready;
+    }
+    let mut ack = ack(&espa, false);
+    ack.thread = Thread::replying_to(msg);
+    ack.context["command"] = json!("EKYC-OK");
+    ack.context["argument"] = json!(order);
+    done.emails.push(ack);
+    turn::advance(&mut espa, view, &mut done, cfg, now)?;
+    espa.version += 1;
+    espa.updated_at = now;
+    done.espas.push(EspaWrite { espa, new: false });
+    Ok(done)
 }
 
 fn ack(espa: &Espa, correction: bool) -> Email {

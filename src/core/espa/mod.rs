@@ -6,6 +6,9 @@
 //! | [`problems`] | what a registration check reports: stable codes, a Malay and an English sentence |
 //! | [`registration`] | reading a registration (or a correction) as developers write it, and checking it |
 //! | [`handle`] | a registration email, and the owning developer's replies on the eSPA thread (`STATUS`, a correction) |
+//! | [`link`] | packs linked to their signee (on arrival or when the registration comes); the eSPA following its cases |
+//! | [`turn`] | who signs next: EMEL 4 when it is someone's turn and they are ready, COMPLETED after the last |
+//! | [`signing`] | the signing page's decisions: the code, the signature, a decline |
 //! | [`context`] | what the eSPA emails' templates see |
 //! | `refusal` | a reply not carried out: recorded, answered with the command ERROR |
 //!
@@ -17,9 +20,12 @@
 
 pub mod context;
 pub mod handle;
+pub mod link;
 pub mod problems;
 mod refusal;
 pub mod registration;
+pub mod signing;
+pub mod turn;
 
 #[cfg(test)]
 mod tests;
@@ -80,6 +86,9 @@ pub enum SigneeState {
     /// Ready to sign when their turn comes.
     Ready,
     Signed,
+    /// Declined to sign, with a reason: nobody after them is asked until
+    /// the developer corrects the signee list.
+    Declined,
 }
 
 impl SigneeState {
@@ -88,6 +97,7 @@ impl SigneeState {
             SigneeState::Waiting => "waiting",
             SigneeState::Ready => "ready",
             SigneeState::Signed => "signed",
+            SigneeState::Declined => "declined",
         }
     }
 
@@ -97,6 +107,7 @@ impl SigneeState {
             SigneeState::Waiting => ("menunggu", "waiting"),
             SigneeState::Ready => ("sedia untuk menandatangani", "ready to sign"),
             SigneeState::Signed => ("telah menandatangani", "signed"),
+            SigneeState::Declined => ("menolak untuk menandatangani", "declined to sign"),
         }
     }
 }
@@ -114,6 +125,45 @@ pub struct Signee {
     /// The case of their manual application, once a pack is linked.
     #[serde(default)]
     pub case_ref: Option<String>,
+    /// Their signing link (EMEL 4), once their turn came; the last issued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_link: Option<signing::SignLink>,
+    /// How many signing links were issued to them, this one included.
+    #[serde(default)]
+    pub links_issued: u32,
+    /// The verification code last sent (CODE), hashed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<signing::SignCode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<signing::Signature>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declined: Option<signing::Decline>,
+}
+
+impl Signee {
+    /// A signee as registered: waiting, nothing issued.
+    pub fn registered(
+        order: u32,
+        role: SigneeRole,
+        name: String,
+        email: String,
+        route: Route,
+    ) -> Signee {
+        Signee {
+            order,
+            role,
+            name,
+            email,
+            route,
+            state: SigneeState::Waiting,
+            case_ref: None,
+            sign_link: None,
+            links_issued: 0,
+            code: None,
+            signature: None,
+            declined: None,
+        }
+    }
 }
 
 /// The agreement to be signed. Its bytes are kept in the document store
@@ -143,6 +193,14 @@ pub struct Espa {
     pub thread: Thread,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When the last signee signed (COMPLETED was sent then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Bumped by every write: the store's commit refuses a write that is
+    /// not one past the stored version (the mailbox and the web both write
+    /// eSPAs; a decision made on an older record is made again).
+    #[serde(default)]
+    pub version: u64,
 }
 
 impl Espa {
@@ -155,6 +213,17 @@ impl Espa {
     /// The signee with this order.
     pub fn signee(&self, order: u32) -> Option<&Signee> {
         self.signees.iter().find(|s| s.order == order)
+    }
+
+    pub fn signee_mut(&mut self, order: u32) -> Option<&mut Signee> {
+        self.signees.iter_mut().find(|s| s.order == order)
+    }
+
+    /// The signee who declined, if one did (signing stops there).
+    pub fn declined(&self) -> Option<&Signee> {
+        self.signees
+            .iter()
+            .find(|s| s.state == SigneeState::Declined)
     }
 }
 

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use super::problems::{EspaCode, EspaProblem};
-use super::{EspaDocument, Route, Signee, SigneeState};
+use super::{EspaDocument, Route, Signee};
 use crate::core::message::{Attachment, Inbound};
 use crate::pack_check::attachment::{self, Content};
 use crate::pack_check::{self, SigneeRole};
@@ -211,15 +211,7 @@ pub fn signees(lines: &[String]) -> (Vec<Signee>, Vec<EspaProblem>) {
         if let (Some(role), Some(email), Some(route)) = (role, email, route)
             && problems.len() == before
         {
-            signees.push(Signee {
-                order,
-                role,
-                name,
-                email,
-                route,
-                state: SigneeState::Waiting,
-                case_ref: None,
-            });
+            signees.push(Signee::registered(order, role, name, email, route));
         }
     }
     let mut seen = BTreeSet::new();

@@ -9,7 +9,7 @@ use sled::transaction::{ConflictableTransactionError, abort};
 use super::pin_links;
 use super::{
     OutboxEntry, Seen, StateOnly, Store, StoreError, be_u64, history_key, index_keys, sent_key,
-    sequence_key, unwrap_tx,
+    sequence_key, sign_link_entry, unwrap_tx,
 };
 use crate::core::Folder;
 use crate::core::SentEmail;
@@ -43,6 +43,10 @@ pub enum Origin<'a> {
         token_sha256: &'a str,
         uses_link: bool,
     },
+    /// A visit to a signing link on the web. Nothing of its own is
+    /// written: the eSPA's version ([`crate::core::espa::Espa::version`])
+    /// orders it after any other write decided on the same record.
+    SignLink,
 }
 
 /// Result of [`Store::commit`].
@@ -83,8 +87,18 @@ struct Rows {
     /// The link this commit uses (see [`Origin::PinLink`]).
     uses_link: Option<String>,
     /// eSPAs: reference, record, whether it is new (then the reference
-    /// must still be free).
-    espas: Vec<(String, Vec<u8>, bool)>,
+    /// must still be free), and the version written (the stored one must
+    /// be the one before).
+    espas: Vec<(String, Vec<u8>, bool, u64)>,
+    /// Signing links of the eSPAs written: token SHA-256, index value.
+    sign_links: Vec<(String, Vec<u8>)>,
+}
+
+/// An eSPA record read for its version alone.
+#[derive(serde::Deserialize)]
+struct VersionOnly {
+    #[serde(default)]
+    version: u64,
 }
 
 /// A case to write: reference, record, index keys, for a new case the key
@@ -141,6 +155,7 @@ impl Store {
             &self.purge_pending,
             &self.pin_links,
             &self.espas,
+            &self.sign_links,
         )
             .transaction(
                 |(
@@ -155,6 +170,7 @@ impl Store {
                     pending_t,
                     links_t,
                     espas_t,
+                    sign_links_t,
                 )| {
                     if let Some(token_sha256) = &rows.uses_link {
                         pin_links::check_current(links_t, cases_t, token_sha256, now)?;
@@ -206,13 +222,29 @@ impl Store {
                             index_t.insert(k.as_bytes(), reference.as_bytes())?;
                         }
                     }
-                    for (reference, record, new) in &rows.espas {
-                        if *new && espas_t.get(reference.as_bytes())?.is_some() {
+                    for (reference, record, new, version) in &rows.espas {
+                        let stored = espas_t.get(reference.as_bytes())?;
+                        if *new && stored.is_some() {
                             return abort(StoreError::Conflict(format!(
                                 "new eSPA {reference} is already registered"
                             )));
                         }
+                        if let Some(stored) = stored {
+                            let stored = serde_json::from_slice::<VersionOnly>(&stored)
+                                .map_or(0, |v| v.version);
+                            // A record written before versions (0) is
+                            // taken over by any write.
+                            if stored != 0 && stored + 1 != *version {
+                                return abort(StoreError::Conflict(format!(
+                                    "eSPA {reference} changed since it was read \
+                                     (version {stored}, writing {version})"
+                                )));
+                            }
+                        }
                         espas_t.insert(reference.as_bytes(), record.as_slice())?;
+                    }
+                    for (token_sha256, value) in &rows.sign_links {
+                        sign_links_t.insert(token_sha256.as_bytes(), value.as_slice())?;
                     }
                     for id in &rows.finished {
                         outbox_t.remove(&id[..])?;
@@ -275,6 +307,7 @@ impl Store {
             pin_links: Vec::new(),
             uses_link: None,
             espas: Vec::new(),
+            sign_links: Vec::new(),
         };
         match origin {
             Origin::Message { key } => {
@@ -294,7 +327,7 @@ impl Store {
                     }
                 }
             }
-            Origin::Clock => {}
+            Origin::Clock | Origin::SignLink => {}
             Origin::PinLink {
                 token_sha256,
                 uses_link,
@@ -319,11 +352,23 @@ impl Store {
             ));
         }
         for write in &effects.espas {
+            let espa = &write.espa;
             rows.espas.push((
-                write.espa.reference.clone(),
-                serde_json::to_vec(&write.espa)?,
+                espa.reference.clone(),
+                serde_json::to_vec(espa)?,
                 write.new,
+                espa.version,
             ));
+            for signee in &espa.signees {
+                if let Some(link) = &signee.sign_link
+                    && !link.token_sha256.is_empty()
+                {
+                    rows.sign_links.push((
+                        link.token_sha256.clone(),
+                        sign_link_entry(&espa.reference, signee.order),
+                    ));
+                }
+            }
         }
         for (reference, event) in &effects.events {
             rows.history.push((

@@ -121,6 +121,9 @@ pub struct Store {
     /// eSPAs: the reference (`HDA-2026-000123`) → [`crate::core::espa::Espa`].
     /// A new tree needs no migration: an older store has no eSPA.
     espas: sled::Tree,
+    /// Signing links: the SHA-256 of a token (hex) → `REFERENCE\0order`.
+    /// Kept when a newer link replaces one, as set-PIN links are.
+    sign_links: sled::Tree,
     /// Keys our outgoing Message-IDs (see [`Store::message_id_key`]).
     message_id_key: [u8; 32],
     /// Keys the PIN page's form tokens (see [`Store::form_key`]).
@@ -175,6 +178,7 @@ impl Store {
             purge_pending: db.open_tree("purge_pending")?,
             pin_links: db.open_tree("pin_links")?,
             espas: db.open_tree("espas")?,
+            sign_links: db.open_tree("sign_links")?,
             db,
             message_id_key: [0; 32],
             form_key: [0; 32],
@@ -202,6 +206,18 @@ impl Store {
     /// Message-ID secret, never leaves it.
     pub fn form_key(&self) -> &[u8; 32] {
         &self.form_key
+    }
+
+    /// The keyed hash a signing code is kept as (and a typed one compared
+    /// by): HMAC-SHA256 under the store's form secret, of the eSPA, the
+    /// signee's order and the digits. Six digits hashed plainly would be
+    /// undone by trying a million.
+    pub fn code_mac(&self, reference: &str, order: u32, code: &str) -> String {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.form_key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+        mac.update(format!("sign-code\0{reference}\0{order}\0{code}").as_bytes());
+        hex::encode(mac.finalize().into_bytes())
     }
 
     /// A tree of its own for an edge's private state (the IMAP checkpoint).
@@ -508,3 +524,15 @@ fn be_u64(v: &[u8]) -> Option<u64> {
 
 #[cfg(test)]
 mod tests;
+
+/// A signing link's index value: the eSPA reference, a NUL, the order.
+fn sign_link_entry(reference: &str, order: u32) -> Vec<u8> {
+    format!("{reference}\0{order}").into_bytes()
+}
+
+/// The eSPA reference and signee order of a signing link's index value.
+fn sign_link_value(value: &[u8]) -> Option<(String, u32)> {
+    let text = std::str::from_utf8(value).ok()?;
+    let (reference, order) = text.split_once('\0')?;
+    Some((reference.to_string(), order.parse().ok()?))
+}

@@ -467,10 +467,13 @@ fn an_espa_is_written_with_its_effects_and_its_reference_taken_once() {
         thread: Thread::default(),
         created_at: Utc::now(),
         updated_at: Utc::now(),
+        completed_at: None,
+        version: 1,
     };
-    let write = |key: &str, new: bool, project: &str| {
+    let write = |key: &str, new: bool, project: &str, version: u64| {
         let mut espa = espa.clone();
         espa.project = project.into();
+        espa.version = version;
         let effects = Effects {
             filing: Some(Folder::Processed),
             espas: vec![EspaWrite { espa, new }],
@@ -479,21 +482,31 @@ fn an_espa_is_written_with_its_effects_and_its_reference_taken_once() {
         store.commit(Origin::Message { key }, &effects, &[], &[], Utc::now())
     };
     assert!(View::espa(&store, "HDA-2026-000123").unwrap().is_none());
-    write("m1", true, "Taman Seri Indah").unwrap();
+    write("m1", true, "Taman Seri Indah", 1).unwrap();
     assert_eq!(
         View::espa(&store, "HDA-2026-000123").unwrap(),
         Some(espa.clone())
     );
     // Registered again as new: a conflict, nothing written.
     assert!(matches!(
-        write("m2", true, "Other"),
+        write("m2", true, "Other", 1),
         Err(StoreError::Conflict(_))
     ));
     assert!(store.seen("m2").unwrap().is_none());
-    // A correction replaces it.
-    write("m3", false, "Fasa 2").unwrap();
+    // A correction replaces it, one version on.
+    write("m3", false, "Fasa 2", 2).unwrap();
     let stored = Store::espa(&store, "HDA-2026-000123").unwrap().unwrap();
     assert_eq!(stored.project, "Fasa 2");
+    // A write decided on version 1 after that (two racing): refused,
+    // nothing written; decided again on version 2 it goes in.
+    assert!(matches!(
+        write("m4", false, "Fasa 3", 2),
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(store.seen("m4").unwrap().is_none());
+    write("m4", false, "Fasa 3", 3).unwrap();
+    let stored = Store::espa(&store, "HDA-2026-000123").unwrap().unwrap();
+    assert_eq!((stored.project.as_str(), stored.version), ("Fasa 3", 3));
 }
 
 #[test]

@@ -86,6 +86,25 @@ impl View for Store {
         Ok(Store::history(self, reference)?)
     }
 
+    fn espa_for_sign_link(
+        &self,
+        token_sha256: &str,
+    ) -> ViewResult<Option<(crate::core::espa::Espa, u32)>> {
+        let Some(value) = self
+            .sign_links
+            .get(token_sha256)
+            .map_err(StoreError::from)?
+        else {
+            return Ok(None);
+        };
+        let Some((reference, order)) = super::sign_link_value(&value) else {
+            return Err(crate::core::ViewError(format!(
+                "signing link index entry {token_sha256:.8}… is unreadable"
+            )));
+        };
+        Ok(Store::espa(self, &reference)?.map(|e| (e, order)))
+    }
+
     fn case_for_pin_link(&self, token_sha256: &str) -> ViewResult<Option<Case>> {
         let Some(reference) = self.pin_links.get(token_sha256).map_err(StoreError::from)? else {
             return Ok(None);

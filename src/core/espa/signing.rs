@@ -1,0 +1,770 @@
+//! Signing on the web (SPEC §7): what a visit to a signing link (EMEL 4)
+//! decides — open the page, ask for a verification code (CODE), sign with
+//! the code and, for a `manual` signee, the certificate PIN, or decline.
+//!
+//! Pure and secret-free like [`crate::core::pin`]: the link's token and the
+//! code are minted by the apply path after the decision (only their hashes
+//! reach the eSPA, see [`Effects::sign_links`] and [`Effects::sign_codes`]),
+//! the typed code comes in as its keyed hash, and the PIN is checked by the
+//! web edge against its Argon2id hash (only right or wrong comes in). The
+//! PIN is checked only once the code is right, so a link alone cannot
+//! lock anybody's certificate.
+//!
+//! Every decision that changes the eSPA writes it one version on; the
+//! store refuses a write that is not, so two submissions racing on one
+//! link are decided one after the other and sign once.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use super::context::{espa_context, signee_context};
+use super::turn::{self, recipient};
+use super::{Espa, EspaWrite, Route, SigneeState, thread_ref};
+use crate::config::Config;
+use crate::core::case::{Actor, Case, CaseState, Event, EventKind};
+use crate::core::context::case_context;
+use crate::core::effects::{CaseWrite, Effects};
+use crate::core::email::{Email, FromAddress, Recipient, Template};
+use crate::core::pin::MAX_WRONG_PINS;
+use crate::core::undelivered::holders;
+use crate::core::view::{View, ViewResult};
+
+/// A code lasts this long.
+pub const CODE_MINUTES: i64 = 10;
+/// A new code is sent at most this often.
+pub const CODE_EVERY_SECONDS: i64 = 60;
+/// Wrong codes that void the code.
+pub const MAX_WRONG_CODES: u32 = 5;
+/// The longest reason for declining kept.
+pub const MAX_REASON_CHARS: usize = 500;
+
+/// One signing link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignLink {
+    /// Hex SHA-256 of the token. Empty in the core's decision; the apply
+    /// path mints the token and sets it before the commit.
+    pub token_sha256: String,
+    pub number: u32,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+/// The verification code last sent to a signee: its keyed hash only.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignCode {
+    /// Hex HMAC-SHA256 of the code under the store's secret (a plain hash
+    /// of six digits is undone by trying a million); empty in the core's
+    /// decision, set by the apply path.
+    pub mac: String,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    #[serde(default)]
+    pub wrong: u32,
+    /// Voided by [`MAX_WRONG_CODES`] wrong tries.
+    #[serde(default)]
+    pub void: bool,
+}
+
+impl std::fmt::Debug for SignCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignCode")
+            .field("mac", &"***")
+            .field("issued_at", &self.issued_at)
+            .field("expires_at", &self.expires_at)
+            .field("wrong", &self.wrong)
+            .field("void", &self.void)
+            .finish()
+    }
+}
+
+/// A signature as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signature {
+    pub at: DateTime<Utc>,
+    /// The SHA-256 of the document signed.
+    pub document_sha256: String,
+    pub route: Route,
+    pub client_ip: String,
+    pub user_agent: String,
+}
+
+/// A decline as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decline {
+    pub at: DateTime<Utc>,
+    pub reason: String,
+    pub client_ip: String,
+    pub user_agent: String,
+}
+
+/// Who made the request, as the web edge saw it.
+#[derive(Debug, Clone, Copy)]
+pub struct Client<'a> {
+    pub ip: &'a str,
+    pub user_agent: &'a str,
+}
+
+/// What the link is worth now, for this signee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// It may sign.
+    Current,
+    /// It signed already.
+    Used,
+    Expired,
+    /// A newer link was issued.
+    Replaced,
+    /// Someone before them has not signed: such a link is never sent, so
+    /// only a correction that moved the signee can make one.
+    NotYourTurn,
+    /// This signee declined.
+    Declined,
+    /// Another signee declined: signing is stopped.
+    Halted,
+    /// Everyone has signed.
+    Completed,
+    /// Their certificate application was rejected or withdrawn.
+    CaseClosed,
+    /// Five wrong PINs: the certificate is locked until `RESET-PIN`.
+    Locked,
+    /// Not ready at the moment (the certificate left `active`).
+    NotReady,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Current => "current",
+            Status::Used => "used",
+            Status::Expired => "expired",
+            Status::Replaced => "replaced",
+            Status::NotYourTurn => "not_your_turn",
+            Status::Declined => "declined",
+            Status::Halted => "halted",
+            Status::Completed => "completed",
+            Status::CaseClosed => "case_closed",
+            Status::Locked => "locked",
+            Status::NotReady => "not_ready",
+        }
+    }
+
+    /// The HTTP status of the page that says so: 410 for a link that is
+    /// gone for good, 409 for one whose moment is not now, 423 for a
+    /// locked certificate.
+    pub fn http(self) -> u16 {
+        match self {
+            Status::Current => 200,
+            Status::NotYourTurn | Status::Halted | Status::NotReady => 409,
+            Status::Locked => 423,
+            _ => 410,
+        }
+    }
+}
+
+/// What the link whose token hashes to `token_sha256` is worth for signee
+/// `order` of `espa` at `now`; `case` is their manual case, if any.
+pub fn status(
+    espa: &Espa,
+    order: u32,
+    case: Option<&Case>,
+    token_sha256: &str,
+    now: DateTime<Utc>,
+) -> Status {
+    let Some(signee) = espa.signee(order) else {
+        return Status::Replaced;
+    };
+    let Some(link) = signee
+        .sign_link
+        .as_ref()
+        .filter(|l| !l.token_sha256.is_empty() && l.token_sha256 == token_sha256)
+    else {
+        return Status::Replaced;
+    };
+    if signee.state == SigneeState::Declined {
+        return Status::Declined;
+    }
+    if link.used_at.is_some() || signee.state == SigneeState::Signed {
+        return Status::Used;
+    }
+    if espa.completed_at.is_some() {
+        return Status::Completed;
+    }
+    if espa.declined().is_some() {
+        return Status::Halted;
+    }
+    if now >= link.expires_at {
+        return Status::Expired;
+    }
+    if turn::next(espa) != Some(order) {
+        return Status::NotYourTurn;
+    }
+    if signee.route == Route::Manual {
+        let Some(case) = case else {
+            return Status::NotReady;
+        };
+        if matches!(case.state, CaseState::Rejected | CaseState::Withdrawn) {
+            return Status::CaseClosed;
+        }
+        if case.pin.locked_at.is_some() {
+            return Status::Locked;
+        }
+        if case.state != CaseState::Active {
+            return Status::NotReady;
+        }
+    }
+    if signee.state != SigneeState::Ready {
+        return Status::NotReady;
+    }
+    Status::Current
+}
+
+/// The PIN, as the web edge found it against the case's Argon2id hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinCheck {
+    /// An `idsaya` signee: their certificate is not ours, no PIN is asked.
+    NotNeeded,
+    Right,
+    Wrong,
+}
+
+/// A visit to a signing link.
+#[derive(Debug, Clone, Copy)]
+pub enum Visit<'a> {
+    Open,
+    /// "Send me a code".
+    RequestCode,
+    /// A signature: the typed code's keyed hash (see [`SignCode::mac`]) and
+    /// the PIN's check.
+    Sign {
+        code_mac: &'a str,
+        pin: PinCheck,
+        client: Client<'a>,
+    },
+    Decline {
+        reason: &'a str,
+        client: Client<'a>,
+    },
+}
+
+impl Visit<'_> {
+    fn name(&self) -> &'static str {
+        match self {
+            Visit::Open => "open",
+            Visit::RequestCode => "code",
+            Visit::Sign { .. } => "sign",
+            Visit::Decline { .. } => "decline",
+        }
+    }
+}
+
+/// What the page says after a visit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// No such link.
+    Unknown,
+    /// The link cannot sign (why).
+    Refused(Status),
+    /// The form; `code_live` when a code was sent and can still be typed.
+    Shown {
+        code_live: bool,
+    },
+    CodeSent,
+    /// A code was sent less than a minute ago: wait this many seconds.
+    CodeTooSoon {
+        seconds: i64,
+    },
+    /// No code was asked for (or it was used up): ask for one.
+    CodeMissing,
+    CodeExpired,
+    /// Wrong; `tries_left` before the code is void.
+    CodeWrong {
+        tries_left: u32,
+    },
+    /// The fifth wrong code: void, ask for a new one.
+    CodeVoid,
+    /// Right code, wrong PIN; `tries_left` before the lock.
+    PinWrong {
+        tries_left: u32,
+    },
+    /// The fifth wrong PIN: the certificate is locked.
+    PinLocked,
+    /// Signed; `completed` when it was the last signature.
+    Signed {
+        completed: bool,
+    },
+    Declined,
+    /// A decline without a reason: nothing recorded.
+    ReasonMissing,
+}
+
+/// The decision: what to apply, and what the page says.
+#[derive(Debug, Clone)]
+pub struct Decided {
+    pub effects: Effects,
+    pub outcome: Outcome,
+    /// The eSPA as the decision saw it (with its signee's order), for the page.
+    pub espa: Option<(Espa, u32)>,
+}
+
+/// Decides a visit to the signing link whose token hashes to
+/// `token_sha256`.
+pub fn visit(
+    token_sha256: &str,
+    visit: Visit<'_>,
+    view: &impl View,
+    cfg: &Config,
+    now: DateTime<Utc>,
+) -> ViewResult<Decided> {
+    let Some((espa, order)) = view.espa_for_sign_link(token_sha256)? else {
+        return Ok(Decided {
+            effects: Effects {
+                reason: "unknown signing link",
+                ..Effects::default()
+            },
+            outcome: Outcome::Unknown,
+            espa: None,
+        });
+    };
+    let case = match espa.signee(order).and_then(|s| s.case_ref.as_deref()) {
+        Some(reference) => view.case(reference)?,
+        None => None,
+    };
+    let mut d = Decision::new(espa, order, now);
+    let status = status(&d.espa, order, case.as_ref(), token_sha256, now);
+    if status != Status::Current {
+        d.effects.reason = "signing link refused";
+        d.event(EventKind::SignLinkRefused {
+            order,
+            why: status.as_str().into(),
+            visit: visit.name().into(),
+        });
+        return Ok(d.done(Outcome::Refused(status), false));
+    }
+    Ok(match visit {
+        Visit::Open => {
+            d.effects.reason = "signing page opened";
+            d.event(EventKind::SignLinkOpened { order });
+            let code_live = d.code_live();
+            d.done(Outcome::Shown { code_live }, false)
+        }
+        Visit::RequestCode => d.request_code(),
+        Visit::Sign {
+            code_mac,
+            pin,
+            client,
+        } => d.sign(code_mac, pin, client, case, view, cfg)?,
+        Visit::Decline { reason, client } => d.decline(reason, client, case, cfg),
+    })
+}
+
+/// The decision being made, on the eSPA as read.
+struct Decision {
+    espa: Espa,
+    order: u32,
+    now: DateTime<Utc>,
+    effects: Effects,
+}
+
+impl Decision {
+    fn new(espa: Espa, order: u32, now: DateTime<Utc>) -> Decision {
+        Decision {
+            espa,
+            order,
+            now,
+            effects: Effects::default(),
+        }
+    }
+
+    fn actor(&self) -> Actor {
+        Actor::Signee(
+            self.espa
+                .signee(self.order)
+                .map(|s| s.email.clone())
+                .unwrap_or_default(),
+        )
+    }
+
+    fn event(&mut self, what: EventKind) {
+        let event = Event {
+            at: self.now,
+            actor: self.actor(),
+            what,
+        };
+        self.effects
+            .events
+            .push((thread_ref(&self.espa.reference), event));
+    }
+
+    fn signee(&mut self) -> &mut super::Signee {
+        let order = self.order;
+        self.espa
+            .signees
+            .iter_mut()
+            .find(|s| s.order == order)
+            .unwrap_or_else(|| unreachable!("the status found signee {order}"))
+    }
+
+    fn code_live(&self) -> bool {
+        self.espa
+            .signee(self.order)
+            .and_then(|s| s.code.as_ref())
+            .is_some_and(|c| !c.void && self.now < c.expires_at)
+    }
+
+    /// The effects to apply, the eSPA written one version on when `write`.
+    fn done(mut self, outcome: Outcome, write: bool) -> Decided {
+        if write {
+            self.espa.version += 1;
+            self.espa.updated_at = self.now;
+            self.effects.espas.push(EspaWrite {
+                espa: self.espa.clone(),
+                new: false,
+            });
+        }
+        Decided {
+            effects: self.effects,
+            outcome,
+            espa: Some((self.espa, self.order)),
+        }
+    }
+
+    fn request_code(mut self) -> Decided {
+        let now = self.now;
+        let order = self.order;
+        if let Some(code) = &self.signee().code {
+            let wait = code.issued_at + TimeDelta::seconds(CODE_EVERY_SECONDS) - now;
+            if wait > TimeDelta::zero() {
+                self.effects.reason = "code asked for too soon";
+                self.event(EventKind::CodeRefused {
+                    order,
+                    why: "too_soon".into(),
+                });
+                let seconds = (wait.num_milliseconds() + 999) / 1000;
+                return self.done(Outcome::CodeTooSoon { seconds }, false);
+            }
+        }
+        self.signee().code = Some(SignCode {
+            mac: String::new(),
+            issued_at: now,
+            expires_at: now + TimeDelta::minutes(CODE_MINUTES),
+            wrong: 0,
+            void: false,
+        });
+        self.effects.reason = "code sent";
+        self.event(EventKind::CodeSent { order });
+        let signee = self.signee().clone();
+        let mut ctx = espa_context(&self.espa);
+        ctx["signee"] = signee_context(&signee);
+        ctx["minutes"] = json!(CODE_MINUTES);
+        self.effects.emails.push(Email {
+            template: Template::SignCode,
+            from: FromAddress::Hims,
+            to: vec![recipient(&signee)],
+            case_ref: Some(thread_ref(&self.espa.reference)),
+            thread: self.espa.thread.clone(),
+            context: ctx,
+        });
+        self.effects
+            .sign_codes
+            .push((self.espa.reference.clone(), order));
+        self.done(Outcome::CodeSent, true)
+    }
+
+    fn sign(
+        mut self,
+        code_mac: &str,
+        pin: PinCheck,
+        client: Client<'_>,
+        case: Option<Case>,
+        view: &impl View,
+        cfg: &Config,
+    ) -> ViewResult<Decided> {
+        let now = self.now;
+        let order = self.order;
+        let refuse = |mut d: Decision, why: &str, outcome, write| {
+            d.effects.reason = "code refused";
+            d.event(EventKind::CodeRefused {
+                order,
+                why: why.into(),
+            });
+            d.done(outcome, write)
+        };
+        let Some(code) = self.signee().code.clone() else {
+            return Ok(refuse(self, "missing", Outcome::CodeMissing, false));
+        };
+        if code.void {
+            return Ok(refuse(self, "void", Outcome::CodeVoid, false));
+        }
+        if now >= code.expires_at {
+            return Ok(refuse(self, "expired", Outcome::CodeExpired, false));
+        }
+        if !code_matches(&code.mac, code_mac) {
+            let wrong = code.wrong + 1;
+            let void = wrong >= MAX_WRONG_CODES;
+            if let Some(c) = self.signee().code.as_mut() {
+                c.wrong = wrong;
+                c.void = void;
+            }
+            let outcome = if void {
+                Outcome::CodeVoid
+            } else {
+                Outcome::CodeWrong {
+                    tries_left: MAX_WRONG_CODES - wrong,
+                }
+            };
+            return Ok(refuse(self, "wrong", outcome, true));
+        }
+        let route = self.signee().route;
+        if route == Route::Manual && pin != PinCheck::Right {
+            return Ok(self.wrong_pin(case, cfg));
+        }
+        Ok(self.signed(route, client, view, cfg)?)
+    }
+
+    /// A wrong PIN with the right code: counted on the case; the fifth
+    /// locks the certificate and tells the staff holding the case.
+    fn wrong_pin(mut self, case: Option<Case>, cfg: &Config) -> Decided {
+        let Some(mut case) = case else {
+            return self.done(Outcome::Refused(Status::NotReady), false);
+        };
+        let now = self.now;
+        let order = self.order;
+        case.pin.failures += 1;
+        let failures = case.pin.failures;
+        let locked = failures >= MAX_WRONG_PINS;
+        let what = EventKind::PinWrong {
+            order,
+            failures,
+            locked,
+        };
+        self.effects.events.push((
+            case.reference.clone(),
+            Event {
+                at: now,
+                actor: self.actor(),
+                what: what.clone(),
+            },
+        ));
+        self.event(what);
+        self.effects.reason = "wrong pin";
+        let outcome = if locked {
+            case.pin.locked_at = Some(now);
+            self.signee().state = SigneeState::Waiting;
+            self.event(EventKind::SigneeNotReady {
+                order,
+                why: "certificate locked".into(),
+            });
+            let mut ctx = case_context(&case);
+            ctx["failures"] = json!(failures);
+            ctx["espa_ref"] = json!(self.espa.reference);
+            for to in holders(&case, cfg) {
+                self.effects.emails.push(Email {
+                    template: Template::PinLocked,
+                    from: FromAddress::Ra,
+                    to: vec![to],
+                    case_ref: Some(case.reference.clone()),
+                    thread: case.thread.clone(),
+                    context: ctx.clone(),
+                });
+            }
+            Outcome::PinLocked
+        } else {
+            Outcome::PinWrong {
+                tries_left: MAX_WRONG_PINS - failures,
+            }
+        };
+        case.updated_at = now;
+        self.effects.cases.push(CaseWrite { case, new: None });
+        // The eSPA is written too: its version orders this after any other
+        // visit decided on the same record.
+        self.done(outcome, true)
+    }
+
+    fn signed(
+        mut self,
+        route: Route,
+        client: Client<'_>,
+        view: &impl View,
+        cfg: &Config,
+    ) -> ViewResult<Decided> {
+        let now = self.now;
+        let order = self.order;
+        let document_sha256 = self.espa.document.sha256.clone();
+        let signature = Signature {
+            at: now,
+            document_sha256: document_sha256.clone(),
+            route,
+            client_ip: client.ip.to_string(),
+            user_agent: cut(client.user_agent, 300),
+        };
+        let signee = self.signee();
+        signee.state = SigneeState::Signed;
+        signee.signature = Some(signature.clone());
+        signee.code = None;
+        if let Some(link) = signee.sign_link.as_mut() {
+            link.used_at = Some(now);
+        }
+        let signee = signee.clone();
+        let what = EventKind::Signed {
+            order,
+            route: route.as_str().into(),
+            document_sha256: document_sha256.clone(),
+            client_ip: signature.client_ip.clone(),
+            user_agent: signature.user_agent.clone(),
+        };
+        if let Some(reference) = &signee.case_ref {
+            self.effects.events.push((
+                reference.clone(),
+                Event {
+                    at: now,
+                    actor: self.actor(),
+                    what: what.clone(),
+                },
+            ));
+        }
+        self.event(what);
+        self.effects.reason = "signed";
+        let tag = thread_ref(&self.espa.reference);
+        let signature_ctx = json!({
+            "at": cfg.general.local_time(now),
+            "route": route.as_str(),
+            "document_sha256": document_sha256,
+        });
+        let mut ctx = espa_context(&self.espa);
+        ctx["signee"] = signee_context(&signee);
+        ctx["signature"] = signature_ctx.clone();
+        self.effects.emails.push(Email {
+            template: Template::Signed,
+            from: FromAddress::Ra,
+            to: vec![recipient(&signee)],
+            case_ref: Some(tag.clone()),
+            thread: self.espa.thread.clone(),
+            context: ctx,
+        });
+        turn::advance(&mut self.espa, view, &mut self.effects, cfg, now)?;
+        let completed = self.espa.completed_at.is_some();
+        if !completed {
+            let mut ctx = espa_context(&self.espa);
+            ctx["signer"] = signee_context(&signee);
+            ctx["signature"] = signature_ctx;
+            let remaining = self
+                .espa
+                .signees
+                .iter()
+                .filter(|s| s.state != SigneeState::Signed)
+                .count();
+            ctx["remaining"] = json!(remaining);
+            if let Some(next) = turn::next(&self.espa).and_then(|n| self.espa.signee(n)) {
+                ctx["next"] = signee_context(next);
+                ctx["next_waiting"] = json!(next.state != SigneeState::Ready);
+            }
+            self.effects.emails.push(Email {
+                template: Template::EspaProgress,
+                from: FromAddress::Ra,
+                to: vec![developer(&self.espa)],
+                case_ref: Some(tag),
+                thread: self.espa.thread.clone(),
+                context: ctx,
+            });
+        }
+        Ok(self.done(Outcome::Signed { completed }, true))
+    }
+
+    fn decline(
+        mut self,
+        reason: &str,
+        client: Client<'_>,
+        case: Option<Case>,
+        cfg: &Config,
+    ) -> Decided {
+        let reason = cut(reason.trim(), MAX_REASON_CHARS);
+        if reason.is_empty() {
+            self.effects.reason = "decline without a reason";
+            return self.done(Outcome::ReasonMissing, false);
+        }
+        let now = self.now;
+        let order = self.order;
+        let signee = self.signee();
+        signee.state = SigneeState::Declined;
+        signee.declined = Some(Decline {
+            at: now,
+            reason: reason.clone(),
+            client_ip: client.ip.to_string(),
+            user_agent: cut(client.user_agent, 300),
+        });
+        signee.code = None;
+        if let Some(link) = signee.sign_link.as_mut() {
+            link.used_at = Some(now);
+        }
+        let signee = signee.clone();
+        let what = EventKind::SignDeclined {
+            order,
+            reason: reason.clone(),
+        };
+        if let Some(reference) = &signee.case_ref {
+            self.effects.events.push((
+                reference.clone(),
+                Event {
+                    at: now,
+                    actor: self.actor(),
+                    what: what.clone(),
+                },
+            ));
+        }
+        self.event(what);
+        self.effects.reason = "declined";
+        let mut ctx = espa_context(&self.espa);
+        ctx["signee"] = signee_context(&signee);
+        ctx["reason"] = json!(reason);
+        ctx["at"] = json!(cfg.general.local_time(now));
+        let mut to = vec![developer(&self.espa)];
+        if let Some(case) = &case {
+            to.extend(holders(case, cfg));
+        }
+        let tag = thread_ref(&self.espa.reference);
+        for r in to {
+            self.effects.emails.push(Email {
+                template: Template::EspaDeclined,
+                from: FromAddress::Ra,
+                to: vec![r],
+                case_ref: Some(tag.clone()),
+                thread: self.espa.thread.clone(),
+                context: ctx.clone(),
+            });
+        }
+        self.done(Outcome::Declined, true)
+    }
+}
+
+/// Whether the typed code's keyed hash is the one sent; in constant time.
+pub fn code_matches(stored_mac: &str, typed_mac: &str) -> bool {
+    !stored_mac.is_empty()
+        && stored_mac.len() == typed_mac.len()
+        && bool::from(stored_mac.as_bytes().ct_eq(typed_mac.as_bytes()))
+}
+
+/// Whether a typed code has the shape of one: six digits (spaces and a
+/// dash people type between groups aside).
+pub fn normalize_code(typed: &str) -> Option<String> {
+    let digits: String = typed
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    (digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit())).then_some(digits)
+}
+
+fn developer(espa: &Espa) -> Recipient {
+    Recipient {
+        name: Some(espa.company.clone()).filter(|c| !c.is_empty()),
+        email: espa.developer_address.clone(),
+    }
+}
+
+fn cut(text: &str, max_chars: usize) -> String {
+    text.chars().take(max_chars).collect()
+}
