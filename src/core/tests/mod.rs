@@ -10,6 +10,7 @@ mod failing_view;
 mod oversize;
 mod packs;
 mod pin;
+mod signing;
 mod undelivered;
 
 use super::*;
