@@ -153,7 +153,7 @@ fn sign_link(text: &str) -> String {
 
 /// The six-digit code in a CODE email.
 fn code_in(text: &str) -> String {
-    let re = regex::Regex::new(r"\b(\d{6})\b").expect("regex");
+    let re = regex::Regex::new(r"(?m)^\s*(\d{6})\s*$").expect("regex");
     re.captures(text)
         .map(|c| c[1].to_string())
         .unwrap_or_else(|| panic!("no code in:\n{text}"))
