@@ -287,6 +287,19 @@ fn segment_number(name: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
+/// Reads one document back from the documents directory `root` (the web
+/// pages read the eSPA's PDF so, without the mailbox worker's writer).
+pub fn read_at(root: &Path, at: &Location) -> std::io::Result<Vec<u8>> {
+    let len = usize::try_from(at.len).map_err(std::io::Error::other)?;
+    let mut bytes = vec![0; len];
+    File::open(segment_file(root, at.segment))?.read_exact_at(&mut bytes, at.offset)?;
+    Ok(bytes)
+}
+
+fn segment_file(root: &Path, number: u64) -> PathBuf {
+    root.join(format!("{number:010}.seg"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -452,17 +465,4 @@ mod tests {
         assert_eq!(segment_number("-1.seg"), None);
         assert_eq!(segment_number("ab.seg"), None);
     }
-}
-
-/// Reads one document back from the documents directory `root` (the web
-/// pages read the eSPA's PDF so, without the mailbox worker's writer).
-pub fn read_at(root: &Path, at: &Location) -> std::io::Result<Vec<u8>> {
-    let len = usize::try_from(at.len).map_err(std::io::Error::other)?;
-    let mut bytes = vec![0; len];
-    File::open(segment_file(root, at.segment))?.read_exact_at(&mut bytes, at.offset)?;
-    Ok(bytes)
-}
-
-fn segment_file(root: &Path, number: u64) -> PathBuf {
-    root.join(format!("{number:010}.seg"))
 }

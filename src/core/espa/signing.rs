@@ -523,7 +523,7 @@ impl Decision {
         if route == Route::Manual && pin != PinCheck::Right {
             return Ok(self.wrong_pin(case, cfg));
         }
-        Ok(self.signed(route, client, view, cfg)?)
+        self.signed(route, client, view, cfg)
     }
 
     /// A wrong PIN with the right code: counted on the case; the fifth
