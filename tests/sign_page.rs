@@ -142,5 +142,8 @@ fn the_signee_signs_with_the_emailed_code_and_the_pin_on_a_phone_sized_page() {
     drop(browser);
     assert!(sijil.stop().success());
     let log = sijil.log();
-    assert!(!log.contains(PIN) && !log.contains(&code), "no secret logged");
+    assert!(
+        !log.contains(PIN) && !log.contains(&code),
+        "no secret logged"
+    );
 }
