@@ -55,7 +55,7 @@ pub(super) fn refused(
             "line": line,
             "reason_ms": ms,
             "reason_en": en,
-            "allowed": ["STATUS"],
+            "allowed": ["STATUS", "EKYC-OK <order>"],
         }),
     });
     effects

@@ -554,3 +554,73 @@ fn registration_emails_render_with_the_tag_in_the_subject() {
         crate::core::Class::EspaReply { espa: REF.into() }
     );
 }
+
+#[test]
+fn ekyc_ok_makes_an_idsaya_signee_ready_and_is_refused_with_a_reason_otherwise() {
+    let (mut mem, ids) = registered();
+    // EKYC-OK 1: ready, and it is their turn: EMEL 4 from HIMS.
+    let d = decide(&on_thread(&ids[0], "e1@seriindah.my", "EKYC-OK 1"), &mem);
+    assert_eq!(d.filing, Some(Folder::Processed), "{:?}", d.emails);
+    let espa = &d.espas[0].espa;
+    assert_eq!(espa.signees[0].state, SigneeState::Ready);
+    assert_eq!(espa.version, 2);
+    let templates: Vec<_> = d.emails.iter().map(|e| (e.template, e.from)).collect();
+    assert_eq!(
+        templates,
+        [
+            (Template::EspaAck, FromAddress::Ra),
+            (Template::Emel4, FromAddress::Hims)
+        ]
+    );
+    assert_eq!(d.emails[0].context["command"], "EKYC-OK");
+    assert_eq!(d.sign_links, [(REF.to_string(), 1)]);
+    mem.apply(&d, &[], now());
+    // EKYC-OK 3 (not their turn): ready, no EMEL 4 yet.
+    let d = decide(&on_thread(&ids[0], "e2@seriindah.my", "eKYC OK: 3"), &mem);
+    assert_eq!(d.espas[0].espa.signees[2].state, SigneeState::Ready);
+    assert!(!d.emails.iter().any(|e| e.template == Template::Emel4));
+    mem.apply(&d, &[], now());
+    // Refusals, each with its reason; nothing written.
+    for (line, reason) in [
+        ("EKYC-OK 1", "already confirmed"),
+        ("EKYC-OK 2", "manual route"),
+        ("EKYC-OK 9", "no signee with order 9"),
+        ("EKYC-OK", "Give the signee's order"),
+        ("EKYC-OK satu", "Give the signee's order"),
+    ] {
+        let d = decide(&on_thread(&ids[0], "e3@seriindah.my", line), &mem);
+        assert!(d.espas.is_empty(), "{line}");
+        assert_eq!(d.filing, Some(Folder::Rejected), "{line}");
+        let e = &d.emails[0];
+        assert_eq!(e.template, Template::CommandError, "{line}");
+        let en = e.context["reason_en"].as_str().unwrap();
+        assert!(en.contains(reason), "{line}: {en}");
+    }
+}
+
+#[test]
+fn after_a_decline_a_corrected_list_that_keeps_the_signed_goes_on() {
+    let (mut mem, ids) = registered();
+    let e = &mut mem.espas[0];
+    e.signees[0].state = SigneeState::Signed;
+    e.signees[1].state = SigneeState::Declined;
+    // Dropping the signee who signed is refused.
+    let without_first = "Penandatangan / Signees:\n1. Pembeli | Ali bin Abu | ali@example.com | manual\n2. Saksi | Siti binti Ahmad | siti@example.com | idsaya\n";
+    let d = decide(&on_thread(&ids[0], "d1@seriindah.my", without_first), &mem);
+    assert!(d.espas.is_empty());
+    let en = d.emails[0].context["reason_en"].as_str().unwrap();
+    assert!(en.contains("keep every signee who has signed"), "{en}");
+    // A new PDF after a signature is refused, decline or not.
+    let mut m = on_thread(&ids[0], "d2@seriindah.my", SIGNEES);
+    m.files = vec![("eSPA v2.pdf", pdf("v2"))];
+    assert!(decide(&m, &mem).espas.is_empty());
+    // Keeping signee 1 and replacing the one who declined goes on.
+    let replaced = "Penandatangan / Signees:\n1. Pemaju | Tan Sri Lim Holdings Sdn Bhd (Lim Ah Kow) | lim@developer.my | idsaya\n2. Pembeli | Aminah binti Abu | aminah@example.com | idsaya\n3. Saksi | Siti binti Ahmad | siti@example.com | idsaya\n";
+    let d = decide(&on_thread(&ids[0], "d3@seriindah.my", replaced), &mem);
+    assert_eq!(d.filing, Some(Folder::Processed), "{:?}", d.emails);
+    let espa = &d.espas[0].espa;
+    assert_eq!(espa.signees[0].state, SigneeState::Signed);
+    assert_eq!(espa.signees[1].email, "aminah@example.com");
+    assert_eq!(espa.signees[1].state, SigneeState::Waiting);
+    assert_eq!(turn::next(espa), Some(2));
+}
