@@ -36,6 +36,7 @@ pub mod daemon;
 pub mod packs;
 pub mod process;
 pub mod servers;
+pub mod signing;
 pub mod wait;
 pub mod web;
 

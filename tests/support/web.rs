@@ -31,6 +31,12 @@ fn split(url: &str) -> (String, String) {
 }
 
 fn request(url: &str, head: &str, body: &str) -> Response {
+    let (host, _) = split(url);
+    request_from(url, head, body, &format!("http://{host}"))
+}
+
+/// A request whose form (if any) says it comes from `origin`.
+fn request_from(url: &str, head: &str, body: &str, origin: &str) -> Response {
     let (host, path) = split(url);
     let mut s = TcpStream::connect(&host).unwrap_or_else(|e| panic!("connect {host}: {e}"));
     s.set_read_timeout(Some(Duration::from_secs(30)))
@@ -41,7 +47,7 @@ fn request(url: &str, head: &str, body: &str) -> Response {
             String::new()
         } else {
             format!(
-                "Origin: http://{host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+                "Origin: {origin}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
                 body.len()
             )
         }
@@ -97,11 +103,20 @@ pub fn get(url: &str) -> Response {
 
 /// A form POST from the page's own origin.
 pub fn post_form(url: &str, fields: &[(&str, &str)]) -> Response {
+    request(url, "POST", &form_body(fields))
+}
+
+/// A form POST from another site's page (`Origin: origin`).
+pub fn post_form_from(url: &str, origin: &str, fields: &[(&str, &str)]) -> Response {
+    request_from(url, "POST", &form_body(fields), origin)
+}
+
+fn form_body(fields: &[(&str, &str)]) -> String {
     let body: Vec<String> = fields
         .iter()
         .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
         .collect();
-    request(url, "POST", &body.join("&"))
+    body.join("&")
 }
 
 fn encode(s: &str) -> String {

@@ -23,12 +23,12 @@ use super::context::{espa_context, signee_context};
 use super::turn::{self, recipient};
 use super::{Espa, EspaWrite, Route, SigneeState, thread_ref};
 use crate::config::Config;
+use crate::config::StaffRole;
 use crate::core::case::{Actor, Case, CaseState, Event, EventKind};
 use crate::core::context::case_context;
 use crate::core::effects::{CaseWrite, Effects};
 use crate::core::email::{Email, FromAddress, Recipient, Template};
 use crate::core::pin::MAX_WRONG_PINS;
-use crate::core::undelivered::holders;
 use crate::core::view::{View, ViewResult};
 
 /// A code lasts this long.
@@ -562,7 +562,7 @@ impl Decision {
             let mut ctx = case_context(&case);
             ctx["failures"] = json!(failures);
             ctx["espa_ref"] = json!(self.espa.reference);
-            for to in holders(&case, cfg) {
+            for to in keepers(cfg) {
                 self.effects.emails.push(Email {
                     template: Template::PinLocked,
                     from: FromAddress::Ra,
@@ -723,8 +723,8 @@ impl Decision {
         ctx["reason"] = json!(reason);
         ctx["at"] = json!(cfg.general.local_time(now));
         let mut to = vec![developer(&self.espa)];
-        if let Some(case) = &case {
-            to.extend(holders(case, cfg));
+        if case.is_some() {
+            to.extend(keepers(cfg));
         }
         let tag = thread_ref(&self.espa.reference);
         for r in to {
@@ -756,6 +756,24 @@ pub fn normalize_code(typed: &str) -> Option<String> {
         .filter(|c| !c.is_whitespace() && *c != '-')
         .collect();
     (digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit())).then_some(digits)
+}
+
+/// The staff who hold an active certificate: QC officers and
+/// administrators, who may `RESET-PIN` it (each once).
+fn keepers(cfg: &Config) -> Vec<Recipient> {
+    let mut out: Vec<Recipient> = Vec::new();
+    for s in cfg
+        .staff_with(StaffRole::Qc)
+        .chain(cfg.staff_with(StaffRole::Admin))
+    {
+        if !out.iter().any(|r| r.email.eq_ignore_ascii_case(&s.address)) {
+            out.push(Recipient {
+                name: Some(s.name.clone()),
+                email: s.address.clone(),
+            });
+        }
+    }
+    out
 }
 
 fn developer(espa: &Espa) -> Recipient {
