@@ -527,7 +527,10 @@ fn a_pack_before_the_registration_is_linked_when_it_comes_unless_it_differs() {
     assert_eq!(d.espas[0].espa.signees[1].case_ref, None);
     let mismatched = &d.emails[0].context["mismatched"];
     assert_eq!(mismatched[0]["case"], case.as_str());
-    assert_eq!(mismatched[0]["problems"][0]["code"], "SIGNEE_EMAIL_MISMATCH");
+    assert_eq!(
+        mismatched[0]["problems"][0]["code"],
+        "SIGNEE_EMAIL_MISMATCH"
+    );
 }
 
 #[test]
@@ -535,7 +538,11 @@ fn a_pack_for_an_idsaya_signee_switches_them_to_manual() {
     let mut mem = MemView::default();
     let reg = registration_mail(&format!("2. Pembeli | Ali bin Abu | {SIGNEE} | idsaya"));
     let d = decide_raw(&reg, &mem);
-    assert!(d.emails.iter().any(|e| e.template == Template::Emel0 && e.to[0].email == SIGNEE));
+    assert!(
+        d.emails
+            .iter()
+            .any(|e| e.template == Template::Emel0 && e.to[0].email == SIGNEE)
+    );
     mint(&mut mem, &d, now());
     let d = decide_raw(
         &message(DEV, "Permohonan", "p1@dev", &body(&fields()), &documents()),
@@ -544,5 +551,8 @@ fn a_pack_for_an_idsaya_signee_switches_them_to_manual() {
     let espa = &d.espas[0].espa;
     assert_eq!(espa.signees[1].route, Route::Manual);
     assert_eq!(espa.signees[1].state, SigneeState::Waiting);
-    assert_eq!(espa.signees[1].case_ref, Some(d.cases[0].case.reference.clone()));
+    assert_eq!(
+        espa.signees[1].case_ref,
+        Some(d.cases[0].case.reference.clone())
+    );
 }
