@@ -7,6 +7,10 @@
 //! | `pin-form` | 200, 422 with `mistakes` | whose certificate (first name, case reference), the PIN twice, the rules; each mistake with its code, Malay then English |
 //! | `pin-done` | 200 | the PIN is set; what happens next |
 //! | `pin-gone` | 410 | the link is `used`, `expired`, `replaced` or its case `not_pending`, and what to do |
+//! | `sign-form` | 200, 422 with an error `notice` | the eSPA (reference, project, the document's name, size and full SHA-256, a link to read it), the signee's order and role, who has signed so far; three forms posting to `code_url` (send a code), `sign_url` (the code, and the PIN when `needs_pin`) and `decline_url` (a reason); a `notice` (code, Malay, English) styled as an error or as information |
+//! | `sign-done` | 200 | signed (`at`, the document's SHA-256); the SIGNED email is coming; COMPLETED too when `completed`, else the others sign in turn |
+//! | `sign-declined` | 200 | the decline is recorded, the developer and the RA are told, nothing was signed |
+//! | `sign-gone` | 410, 409, 423 or 403 | why the signing link cannot be used (`used`, `expired`, `replaced`, `not_your_turn`, `declined`, `halted`, `completed`, `case_closed`, `locked`, `not_ready`) and what to do |
 //! | `not-found` | 404 | a link nobody issued |
 //! | `forbidden` | 403 | a post from another site, or without the page's form token |
 //! | `trouble` | 500, 503 with `busy` | nothing was set; try again shortly |
@@ -26,7 +30,7 @@ use sha2::{Digest, Sha256};
 
 const STYLE: &str = include_str!("../../templates/pages/style.css");
 const LAYOUT: &str = include_str!("../../templates/pages/layout.html.hbs");
-const PAGES: [(&str, &str); 6] = [
+const PAGES: [(&str, &str); 10] = [
     (
         "pin-form",
         include_str!("../../templates/pages/pin-form.html.hbs"),
@@ -38,6 +42,22 @@ const PAGES: [(&str, &str); 6] = [
     (
         "pin-gone",
         include_str!("../../templates/pages/pin-gone.html.hbs"),
+    ),
+    (
+        "sign-form",
+        include_str!("../../templates/pages/sign-form.html.hbs"),
+    ),
+    (
+        "sign-done",
+        include_str!("../../templates/pages/sign-done.html.hbs"),
+    ),
+    (
+        "sign-declined",
+        include_str!("../../templates/pages/sign-declined.html.hbs"),
+    ),
+    (
+        "sign-gone",
+        include_str!("../../templates/pages/sign-gone.html.hbs"),
     ),
     (
         "not-found",
@@ -137,5 +157,112 @@ mod tests {
         assert!(csp.starts_with("default-src 'none';"), "{csp}");
         assert!(!html.contains("<script"), "no script at all");
         assert!(html.contains("name=\"viewport\""));
+    }
+
+    fn sign_form_context() -> Value {
+        serde_json::json!({
+            "espa": {
+                "reference": "HDA-2026-000123",
+                "project": "Taman Seri Indah Fasa 2, Lot 12",
+                "document": {
+                    "name": "eSPA HDA-2026-000123.pdf", "size": "120 KB",
+                    "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+                }
+            },
+            "signee": { "order": 2, "role": "Pembeli", "role_en": "Buyer", "first_name": "Ali" },
+            "signed": [
+                { "order": 1, "role": "Pemaju", "role_en": "Developer",
+                  "name": "Lim Ah Kow", "at": "2026-12-03 13:14 +08:00" }
+            ],
+            "document_url": "/sign/t/document",
+            "code_url": "/sign/t/code",
+            "sign_url": "/sign/t",
+            "decline_url": "/sign/t/decline",
+            "form_token": "ft",
+            "needs_pin": true,
+            "code_live": true,
+            "notice": { "code": "PIN_WRONG", "ms": "PIN sijil salah.", "en": "The certificate PIN is wrong.", "error": true },
+            "tries_left": 4
+        })
+    }
+
+    #[test]
+    fn the_signing_form_has_its_three_forms_and_the_ids_a_browser_uses() {
+        let pages = Pages::new().unwrap();
+        let mut ctx = sign_form_context();
+        let html = pages.html("sign-form", ctx.clone()).unwrap();
+        for needle in [
+            "action=\"/sign/t/code\"",
+            "action=\"/sign/t\"",
+            "action=\"/sign/t/decline\"",
+            "id=\"request-code\"",
+            "Send a new code",
+            "id=\"code\" name=\"code\"",
+            "autocomplete=\"one-time-code\"",
+            "id=\"pin\" name=\"pin\" type=\"password\"",
+            "id=\"sign\"",
+            "id=\"reason\" name=\"reason\"",
+            "maxlength=\"500\" required",
+            "id=\"decline\"",
+            "href=\"/sign/t/document\"",
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            "class=\"mistakes\"",
+            "PIN_WRONG",
+            "Lim Ah Kow",
+        ] {
+            assert!(html.contains(needle), "sign-form lacks {needle}");
+        }
+        assert_eq!(html.matches("name=\"form_token\" value=\"ft\"").count(), 3);
+        assert!(!html.contains("<script") && !html.contains("style=\""));
+
+        ctx["needs_pin"] = Value::Bool(false);
+        ctx["code_live"] = Value::Bool(false);
+        ctx["signed"] = serde_json::json!([]);
+        ctx["notice"] = serde_json::json!({ "code": "CODE_SENT", "ms": "Dihantar.", "en": "Sent.", "error": false });
+        let html = pages.html("sign-form", ctx).unwrap();
+        assert!(!html.contains("id=\"pin\""), "no PIN on the idsaya route");
+        assert!(html.contains("Send me a code") && html.contains("Nobody yet"));
+        assert!(html.contains("class=\"info\"") && !html.contains("class=\"mistakes\""));
+    }
+
+    #[test]
+    fn every_reason_a_signing_link_is_gone_has_its_own_heading() {
+        let pages = Pages::new().unwrap();
+        let fallback = pages
+            .html("sign-gone", serde_json::json!({ "why": "?" }))
+            .unwrap();
+        for why in [
+            "used",
+            "expired",
+            "replaced",
+            "not_your_turn",
+            "declined",
+            "halted",
+            "completed",
+            "case_closed",
+            "locked",
+            "not_ready",
+        ] {
+            let html = pages
+                .html(
+                    "sign-gone",
+                    serde_json::json!({ "why": why, "ref": "HDA-2026-000123" }),
+                )
+                .unwrap();
+            assert!(
+                html.contains(&format!("id=\"gone\" data-why=\"{why}\"")),
+                "{why}"
+            );
+            assert_eq!(html.matches("<h1").count(), 1, "{why}");
+            assert_ne!(
+                html.split("<h1").nth(1),
+                fallback.split("<h1").nth(1),
+                "{why} has its own words"
+            );
+        }
+        for (page, id) in [("sign-done", "signed"), ("sign-declined", "declined")] {
+            let html = pages.html(page, serde_json::json!({})).unwrap();
+            assert!(html.contains(&format!("<h1 id=\"{id}\">")), "{page}");
+        }
     }
 }

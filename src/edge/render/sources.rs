@@ -53,6 +53,13 @@ pub(super) fn sources(template: Template) -> Sources {
         Template::EspaAck => template_sources!("espa-ack"),
         Template::Emel0 => template_sources!("emel0"),
         Template::EspaStatus => template_sources!("espa-status"),
+        Template::Emel4 => template_sources!("emel4"),
+        Template::SignCode => template_sources!("sign-code"),
+        Template::Signed => template_sources!("signed"),
+        Template::EspaProgress => template_sources!("espa-progress"),
+        Template::Completed => template_sources!("completed"),
+        Template::EspaDeclined => template_sources!("espa-declined"),
+        Template::PinLocked => template_sources!("pin-locked"),
     }
 }
 
@@ -131,7 +138,72 @@ pub(super) fn sample_context() -> Value {
     if let (Value::Object(all), Value::Object(espa)) = (&mut sample, espa_sample()) {
         all.extend(espa);
     }
+    if let (Value::Object(all), Value::Object(signing)) = (&mut sample, signing_sample()) {
+        all.extend(signing);
+    }
+    // `signee` is a case's signee in the case emails and an eSPA signee in
+    // the signing emails: one sample signee carries both sets of fields.
+    if let Some(Value::Object(signee)) = sample.get_mut("signee") {
+        signee.extend([
+            ("route".to_owned(), json!("manual")),
+            ("state".to_owned(), json!("ready")),
+            ("state_ms".to_owned(), json!("sedia untuk menandatangani")),
+            ("state_en".to_owned(), json!("ready to sign")),
+            ("case".to_owned(), json!("SJL-2026-000001")),
+        ]);
+    }
     sample
+}
+
+/// The signing emails' part of [`sample_context`] (EMEL 4, CODE, SIGNED,
+/// ESPA-PROGRESS, COMPLETED, ESPA-DECLINED, PIN-LOCKED); `reason` is
+/// REJECTED's, also read by ESPA-DECLINED.
+fn signing_sample() -> Value {
+    let sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    json!({
+        // EMEL 4
+        "sign_url": "https://sign.example.my/sign/sample-token",
+        "sign_link": { "days": 7, "number": 2 },
+        "needs_pin": true,
+        "signed_before": [
+            { "order": 1, "role": "Pemaju", "role_en": "Developer",
+              "name": "Tan Sri Lim Holdings Sdn Bhd (Lim Ah Kow)", "at": "2026-12-03 13:14 +08:00" }
+        ],
+        // CODE
+        "code": "482913",
+        "minutes": 10,
+        // SIGNED, ESPA-PROGRESS
+        "signature": {
+            "at": "2026-12-04 10:02 +08:00", "route": "manual", "document_sha256": sha256
+        },
+        // ESPA-PROGRESS
+        "signer": {
+            "order": 2, "role": "Pembeli", "role_en": "Buyer", "name": "Ali bin Abu",
+            "email": "ali@example.com", "route": "manual", "state": "signed",
+            "state_ms": "telah menandatangani", "state_en": "signed", "case": "SJL-2026-000001"
+        },
+        "next": {
+            "order": 3, "role": "Saksi", "role_en": "Witness", "name": "Siti binti Ahmad",
+            "email": "siti@example.com", "route": "idsaya", "state": "waiting",
+            "state_ms": "menunggu", "state_en": "waiting", "case": null
+        },
+        "remaining": 1,
+        "next_waiting": true,
+        // COMPLETED
+        "signatures": [
+            { "order": 1, "role": "Pemaju", "role_en": "Developer",
+              "name": "Tan Sri Lim Holdings Sdn Bhd (Lim Ah Kow)", "route": "idsaya",
+              "at": "2026-12-03 13:14 +08:00" },
+            { "order": 2, "role": "Pembeli", "role_en": "Buyer", "name": "Ali bin Abu",
+              "route": "manual", "at": "2026-12-04 10:02 +08:00" }
+        ],
+        "document_sha256": sha256,
+        // ESPA-DECLINED
+        "at": "2026-12-04 10:02 +08:00",
+        // PIN-LOCKED
+        "failures": 5,
+        "espa_ref": "HDA-2026-000123",
+    })
 }
 
 /// The eSPA emails' part of [`sample_context`].
