@@ -139,15 +139,19 @@ pub fn handle(
             ));
         }
     };
-    let history = if command.kind() == Kind::Status {
+    let history = if matches!(command.kind(), Kind::Status | Kind::Resend) {
         view.history(&case.reference)?
     } else {
         Vec::new()
     };
     match transitions::decide(&case, &command, &giver, &history, &answer, cfg, now) {
         Ok(accepted) => {
+            let resend_sign_link = accepted.sign_link;
             let mut done = transitions::effects_of(accepted, cfg, now);
             done.events.splice(0..0, effects.events);
+            if resend_sign_link {
+                crate::core::espa::turn::resend(&case, view, &mut done, cfg, now)?;
+            }
             Ok(done)
         }
         Err(refusal) => {

@@ -145,6 +145,10 @@ pub struct Accepted {
     pub emails: Vec<Email>,
     /// A new PIN link is to be minted for the case (see `core::pin`).
     pub pin_link: bool,
+    /// The signee's signing link is to be sent again, fresh (`RESEND` on
+    /// an active case whose signee was sent EMEL 4: see
+    /// `core::espa::turn::resend`).
+    pub sign_link: bool,
 }
 
 /// Decides `command` from `giver` on `case` at `now`. `history` is the
@@ -179,6 +183,7 @@ pub fn decide(
         events: Vec::new(),
         emails: Vec::new(),
         pin_link: false,
+        sign_link: false,
     };
     let actor = giver.actor();
     out.events.push(Event {
@@ -239,7 +244,15 @@ pub fn decide(
             out.pin_link = true;
         }
         Command::Resend => {
-            if out.case.state == CaseState::Active {
+            let sent_emel4 = history
+                .iter()
+                .any(|e| matches!(e.what, EventKind::SignLinkIssued { .. }));
+            let signed = history
+                .iter()
+                .any(|e| matches!(e.what, EventKind::Signed { .. }));
+            if out.case.state == CaseState::Active && sent_emel4 && !signed {
+                out.sign_link = true;
+            } else if out.case.state == CaseState::Active {
                 return Err(Refused::NothingToDo {
                     command: kind,
                     why_ms: "Tiada pautan untuk dihantar semula: PIN telah ditetapkan dan pautan \
@@ -250,7 +263,9 @@ pub fn decide(
                         .into(),
                 });
             }
-            out.pin_link = true;
+            if !out.sign_link {
+                out.pin_link = true;
+            }
         }
         Command::Reject { reason } => {
             move_to(&mut out, CaseState::Rejected);
@@ -327,6 +342,7 @@ pub fn effects_of(accepted: Accepted, cfg: &Config, now: DateTime<Utc>) -> Effec
         events,
         emails,
         pin_link,
+        sign_link: _,
     } = accepted;
     let reference = case.reference.clone();
     let mut effects = Effects::only_filing(Folder::Processed, "command accepted");

@@ -101,18 +101,23 @@ fn issue_link(
     signee.code = None;
     let signee = signee.clone();
     let tag = thread_ref(&espa.reference);
-    effects.events.push((
-        tag.clone(),
-        Event {
-            at: now,
-            actor: Actor::System,
-            what: EventKind::SignLinkIssued {
-                order,
-                number,
-                expires_at,
+    let issued = EventKind::SignLinkIssued {
+        order,
+        number,
+        expires_at,
+    };
+    // On the signee's case too: its `RESEND` knows then there is a link to
+    // send again.
+    for reference in std::iter::once(&tag).chain(signee.case_ref.as_ref()) {
+        effects.events.push((
+            reference.clone(),
+            Event {
+                at: now,
+                actor: Actor::System,
+                what: issued.clone(),
             },
-        },
-    ));
+        ));
+    }
     let mut ctx = espa_context(espa);
     ctx["signee"] = signee_context(&signee);
     ctx["sign_link"] = json!({ "days": ttl.num_days(), "number": number });
@@ -127,6 +132,41 @@ fn issue_link(
         context: ctx,
     });
     effects.sign_links.push((espa.reference.clone(), order));
+}
+
+/// `RESEND` on the active case of a signee who was sent EMEL 4 and has
+/// not signed: their link is voided and a fresh one sent, if it is still
+/// their turn (a link whose turn passed is told "used" or "halted" anyway).
+pub fn resend(
+    case: &crate::core::case::Case,
+    view: &impl View,
+    effects: &mut Effects,
+    cfg: &Config,
+    now: DateTime<Utc>,
+) -> ViewResult<()> {
+    let Some(app) = &case.application else {
+        return Ok(());
+    };
+    let Some(mut espa) = view.espa(&app.espa_ref)? else {
+        return Ok(());
+    };
+    let Some(order) = espa
+        .signees
+        .iter()
+        .find(|s| s.case_ref.as_deref() == Some(case.reference.as_str()))
+        .map(|s| s.order)
+    else {
+        return Ok(());
+    };
+    let due = next(&espa) == Some(order)
+        && espa
+            .signee(order)
+            .is_some_and(|s| s.state == SigneeState::Ready);
+    if due {
+        issue_link(&mut espa, order, effects, cfg, now);
+        super::link::write(effects, espa, now);
+    }
+    Ok(())
 }
 
 /// The last signature is in: COMPLETED to the developer and to every

@@ -556,3 +556,55 @@ fn a_pack_for_an_idsaya_signee_switches_them_to_manual() {
         Some(d.cases[0].case.reference.clone())
     );
 }
+
+#[test]
+fn resend_on_an_active_case_sends_a_fresh_emel4_and_voids_the_old_link() {
+    use crate::core::command::Command;
+    use crate::core::transitions::{self, Giver};
+    let mut mem = MemView::default();
+    registered(&mut mem);
+    let reference = buyer_active(&mut mem);
+    // Before any EMEL 4, RESEND on the active case has nothing to send.
+    let case = mem.case(&reference).unwrap().unwrap();
+    let qc = Giver::Staff {
+        address: "chong@ra.example.my".into(),
+        roles: vec![crate::config::StaffRole::Qc],
+    };
+    let history = mem.history(&reference).unwrap();
+    let answer = Default::default();
+    let refused = transitions::decide(
+        &case,
+        &Command::Resend,
+        &qc,
+        &history,
+        &answer,
+        &cfg(),
+        now(),
+    );
+    assert!(refused.is_err());
+    // Signee 1 signs; the buyer gets EMEL 4, recorded on their case too.
+    ekyc_ok(&mut mem, 1);
+    let t1 = token(1, 1);
+    visit(&mut mem, &t1, Visit::RequestCode, now());
+    visit(&mut mem, &t1, sign("right", PinCheck::NotNeeded), now());
+    let history = mem.history(&reference).unwrap();
+    let accepted = transitions::decide(
+        &case,
+        &Command::Resend,
+        &qc,
+        &history,
+        &answer,
+        &cfg(),
+        now(),
+    )
+    .expect("RESEND accepted once EMEL 4 went out");
+    assert!(accepted.sign_link && !accepted.pin_link);
+    let mut effects = transitions::effects_of(accepted, &cfg(), now());
+    turn::resend(&case, &mem, &mut effects, &cfg(), now()).unwrap();
+    assert!(effects.emails.iter().any(|e| e.template == Template::Emel4));
+    mint(&mut mem, &effects, now());
+    let (out, _) = visit(&mut mem, &token(2, 1), Visit::Open, now());
+    assert_eq!(out, Outcome::Refused(Status::Replaced));
+    let (out, _) = visit(&mut mem, &token(2, 2), Visit::Open, now());
+    assert_eq!(out, Outcome::Shown { code_live: false });
+}
