@@ -7,7 +7,9 @@
 //! (effect stored, message not yet moved), `after_send` (SMTP accepted an
 //! email, the outbox not yet told), `purge_recorded` (`sijil purge`: the
 //! purge committed and durable, no byte destroyed yet), `after_destroy`
-//! (bytes destroyed, their pending record not yet removed).
+//! (bytes destroyed, their pending record not yet removed), `sign_committed`
+//! (a signature committed on the web, not yet durable), `sign_durable` (it
+//! is durable, the page not yet sent).
 
 use std::collections::HashMap;
 use std::sync::LazyLock;

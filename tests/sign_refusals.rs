@@ -7,6 +7,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use support::signing::{
     all_delivered, ask_code, delivered, form_token, nth_delivered, pin_and_qc, ready_to_sign, reply,
 };
@@ -205,4 +207,60 @@ fn a_decline_with_a_reason_stops_the_signing_and_tells_the_developer() {
         "{}",
         again.body
     );
+}
+
+/// The daemon killed right after a signature was committed (`sign_committed`, before it is
+/// durable) or right after it was made durable (`sign_durable`, before the page is sent), then
+/// started again: the signature is either kept or the link still signs; SIGNED and COMPLETED
+/// arrive once either way.
+#[test]
+fn a_crash_around_a_signature_loses_nothing_and_sends_completed_once() {
+    for point in ["sign_durable", "sign_committed"] {
+        let dir = TestDir::new();
+        let mut sijil = Daemon::maildir(dir.path()).started();
+        let link = ready_to_sign(&mut sijil, PIN);
+        let token = form_token(&link);
+        let code = ask_code(&mut sijil, &link, &token, 1);
+        assert!(sijil.stop().success());
+        sijil
+            .try_spawn_and_wait(&[("SIJIL_FAILPOINTS", &format!("{point}=1"))])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let fields = [
+            ("form_token", token.as_str()),
+            ("code", &code),
+            ("pin", PIN),
+        ];
+        let answer = support::web::try_post_form(&link, &fields);
+        assert!(answer.is_err(), "{point}: no page after the kill");
+        support::until_sync(
+            "the daemon killed by its failpoint",
+            Duration::from_secs(30),
+            || sijil.exited().is_some(),
+        );
+        sijil.spawn_and_wait();
+        let after = get(&link);
+        match after.status {
+            410 => assert!(after.body.contains(r#"data-why="used""#), "{}", after.body),
+            200 if point == "sign_committed" => {
+                // Not yet durable when killed: the link still signs.
+                let done = post_form(&link, &fields);
+                assert_eq!(done.status, 200, "{}", done.body);
+            }
+            other => panic!("{point}: {other} after the restart: {}", after.body),
+        }
+        delivered(&mut sijil, DEVELOPER, "eSPA fully signed");
+        delivered(&mut sijil, SIGNEE, "eSPA fully signed");
+        assert!(sijil.stop().success());
+        for (to, words) in [
+            (SIGNEE, "Your signature is recorded"),
+            (SIGNEE, "eSPA fully signed"),
+            (DEVELOPER, "eSPA fully signed"),
+        ] {
+            assert_eq!(
+                all_delivered(&sijil, to, words).len(),
+                1,
+                "{point}: {words} to {to}"
+            );
+        }
+    }
 }

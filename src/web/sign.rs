@@ -344,10 +344,17 @@ async fn decide<'v>(
         let seed = format!("sign:{sha}:{version}");
         match applier.apply(Origin::SignLink, &seed, effects, &[], now) {
             Ok(Committed::Now { queued, .. }) => {
+                let signed = matches!(decided.outcome, Outcome::Signed { .. });
+                if signed {
+                    crate::failpoint::hit("sign_committed");
+                }
                 let changes = !effects.espas.is_empty() || !effects.cases.is_empty();
                 if changes && let Err(e) = applier.durable(queued).await {
                     tracing::error!(error = %e, "signing page: not durable");
                     return Err(Box::new(trouble(s)));
+                }
+                if signed {
+                    crate::failpoint::hit("sign_durable");
                 }
                 if let Some((espa, order)) = &decided.espa {
                     tracing::info!(

@@ -37,10 +37,19 @@ fn request(url: &str, head: &str, body: &str) -> Response {
 
 /// A request whose form (if any) says it comes from `origin`.
 fn request_from(url: &str, head: &str, body: &str, origin: &str) -> Response {
+    try_request_from(url, head, body, origin).unwrap_or_else(|e| panic!("{head} {url}: {e}"))
+}
+
+/// A form POST that may get no answer (the server dies meanwhile).
+pub fn try_post_form(url: &str, fields: &[(&str, &str)]) -> std::io::Result<Response> {
+    let (host, _) = split(url);
+    try_request_from(url, "POST", &form_body(fields), &format!("http://{host}"))
+}
+
+fn try_request_from(url: &str, head: &str, body: &str, origin: &str) -> std::io::Result<Response> {
     let (host, path) = split(url);
-    let mut s = TcpStream::connect(&host).unwrap_or_else(|e| panic!("connect {host}: {e}"));
-    s.set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("read timeout");
+    let mut s = TcpStream::connect(&host)?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
     let raw = format!(
         "{head} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{}\r\n{body}",
         if body.is_empty() {
@@ -52,9 +61,14 @@ fn request_from(url: &str, head: &str, body: &str, origin: &str) -> Response {
             )
         }
     );
-    s.write_all(raw.as_bytes()).expect("send the request");
+    s.write_all(raw.as_bytes())?;
     let mut answer = Vec::new();
-    s.read_to_end(&mut answer).expect("read the response");
+    s.read_to_end(&mut answer)?;
+    if answer.is_empty() {
+        return Err(std::io::Error::other(
+            "the connection closed without an answer",
+        ));
+    }
     let answer = String::from_utf8_lossy(&answer).to_string();
     let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
     let mut lines = head.lines();
@@ -75,11 +89,11 @@ fn request_from(url: &str, head: &str, body: &str, origin: &str) -> Response {
     } else {
         body.to_string()
     };
-    Response {
+    Ok(Response {
         status,
         headers,
         body,
-    }
+    })
 }
 
 fn unchunk(mut body: &str) -> String {

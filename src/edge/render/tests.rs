@@ -66,14 +66,21 @@ fn every_template_renders_with_a_full_context() {
         }
         // Malay first, then English, in both parts.
         let (ms, en) = match template {
-            Template::Emel0 | Template::Emel1 | Template::Emel2 | Template::Emel3 => {
+            Template::Emel0
+            | Template::Emel1
+            | Template::Emel2
+            | Template::Emel3
+            | Template::Emel4
+            | Template::SignCode
+            | Template::Signed => {
                 ("Salam sejahtera Ali bin Abu", "Dear Ali bin Abu")
             }
             Template::StaffVerify
             | Template::StaffQc
             | Template::StaffGenerate
             | Template::Withdrawn
-            | Template::SigneeMessage => ("Salam sejahtera", "Good day"),
+            | Template::SigneeMessage
+            | Template::PinLocked => ("Salam sejahtera", "Good day"),
             _ => ("Tuan/Puan", "Dear Sir/Madam"),
         };
         for part in [&text, &html] {
