@@ -80,6 +80,24 @@ fn reply_as(sijil: &Daemon, address: &str, line: &str) {
     );
 }
 
+/// The decoded text of the newest email in the outbox to `to`.
+fn newest_text(sijil: &Daemon, to: &str) -> String {
+    let mut found: Vec<(std::time::SystemTime, Vec<u8>)> = files(&sijil.path("var/outbox"))
+        .into_iter()
+        .filter_map(|f| {
+            let at = std::fs::metadata(&f).and_then(|m| m.modified()).ok()?;
+            Some((at, std::fs::read(&f).ok()?))
+        })
+        .filter(|(_, raw)| first_to(raw) == to)
+        .collect();
+    found.sort_by_key(|(at, _)| *at);
+    let (_, raw) = found.pop().unwrap_or_else(|| panic!("no email to {to}"));
+    support::parse(&raw)
+        .body_text(0)
+        .unwrap_or_default()
+        .to_string()
+}
+
 #[test]
 fn the_readme_walkthrough_runs_as_written() {
     let readme = std::fs::read_to_string(repository("README.md")).expect("README.md");
@@ -87,6 +105,7 @@ fn the_readme_walkthrough_runs_as_written() {
         "pack-mykad.eml",
         "pack-without-loa.eml",
         "reply-with-loa.eml",
+        "espa-registration.eml",
     ] {
         assert!(
             readme.contains(&format!("examples/{file}")),
@@ -97,6 +116,7 @@ fn the_readme_walkthrough_runs_as_written() {
         "scripts/reply aina@ra.example.my VERIFIED",
         "scripts/reply badrul@ra.example.my APPROVED",
         "scripts/reply chong@ra.example.my QC-PASS",
+        "scripts/reply pemaju@example.my \"EKYC-OK 1\"",
     ] {
         assert!(
             readme.contains(step),
@@ -208,8 +228,70 @@ fn the_readme_walkthrough_runs_as_written() {
     find(&step, "chong@ra.example.my", &[&reference]);
     find(&step, "siti@buyer.example.com", &[&reference, "Roaming"]);
 
-    sijil.until("all six messages filed in .Processed", WAIT, |s| {
-        files(&s.path("var/mail/.Processed")).len() == 6
+    // Step 8: the eSPA registered; the two packs before it are linked.
+    let before = sent(&sijil);
+    sijil.deliver(
+        "var/mail",
+        "espa-registration.eml",
+        &example("espa-registration.eml"),
+    );
+    let step = new_emails(&mut sijil, &before, 2, "step 8: the eSPA ACK and EMEL 0");
+    find(
+        &step,
+        "pemaju@example.my",
+        &["[eSPA HDA-2026-000123]", "registered"],
+    );
+    find(&step, "lim@developer.example.my", &["iDsaya"]);
+    let espa_ack = newest_text(&sijil, "pemaju@example.my");
+    assert!(
+        espa_ack.contains("SJL-2026-000001") && espa_ack.contains(&reference),
+        "both cases linked:\n{espa_ack}"
+    );
+
+    // Step 9: EKYC-OK 1 in reply to it: Lim's turn, EMEL 4.
+    let before = sent(&sijil);
+    reply_as(&sijil, "pemaju@example.my", "EKYC-OK 1");
+    let step = new_emails(&mut sijil, &before, 2, "step 9: the ACK and EMEL 4");
+    find(&step, "pemaju@example.my", &["EKYC-OK 1"]);
+    find(&step, "lim@developer.example.my", &["EMEL 4"]);
+
+    // Step 10: Lim signs on the page with the code from the CODE email.
+    let link = newest_text(&sijil, "lim@developer.example.my")
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:8080/sign/"))
+        .expect("EMEL 4's link")
+        .to_string();
+    let page = support::web::get(&link);
+    assert_eq!(page.status, 200, "{}", page.body);
+    let form_token = support::web::hidden(&page.body, "form_token");
+    let before = sent(&sijil);
+    let asked = support::web::post_form(&format!("{link}/code"), &[("form_token", &form_token)]);
+    assert_eq!(asked.status, 200, "{}", asked.body);
+    new_emails(&mut sijil, &before, 1, "step 10: CODE");
+    let code = newest_text(&sijil, "lim@developer.example.my")
+        .lines()
+        .map(str::trim)
+        .find(|l| l.len() == 6 && l.bytes().all(|b| b.is_ascii_digit()))
+        .expect("the code on a line of its own")
+        .to_string();
+    let before = sent(&sijil);
+    let signed = support::web::post_form(&link, &[("form_token", &form_token), ("code", &code)]);
+    assert_eq!(signed.status, 200, "{}", signed.body);
+    let step = new_emails(
+        &mut sijil,
+        &before,
+        2,
+        "step 10: SIGNED and the progress note",
+    );
+    find(
+        &step,
+        "lim@developer.example.my",
+        &["signature is recorded"],
+    );
+    find(&step, "pemaju@example.my", &["has signed"]);
+
+    sijil.until("all eight messages filed in .Processed", WAIT, |s| {
+        files(&s.path("var/mail/.Processed")).len() == 8
     });
     assert!(
         files(&sijil.path("var/mail")).is_empty(),

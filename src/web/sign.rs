@@ -592,7 +592,7 @@ fn trouble(s: &AppState) -> Response {
     s.pin.pages.page(
         StatusCode::INTERNAL_SERVER_ERROR,
         "trouble",
-        json!({ "busy": false }),
+        json!({ "busy": false, "signing": true }),
     )
 }
 
