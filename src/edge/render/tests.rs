@@ -72,9 +72,7 @@ fn every_template_renders_with_a_full_context() {
             | Template::Emel3
             | Template::Emel4
             | Template::SignCode
-            | Template::Signed => {
-                ("Salam sejahtera Ali bin Abu", "Dear Ali bin Abu")
-            }
+            | Template::Signed => ("Salam sejahtera Ali bin Abu", "Dear Ali bin Abu"),
             Template::StaffVerify
             | Template::StaffQc
             | Template::StaffGenerate
