@@ -16,7 +16,9 @@
 //! - `stages` — sijil's pure core in this process, no server: time per pack to parse, classify,
 //!   decide and render, the steps whose cost does not depend on the machine's noise as much;
 //! - `web` — 64 signees setting their certificate PIN at once while the mailbox drains a
-//!   backlog (`pipeline/web.rs`; its own section of the report, `pipeline/web_report.rs`).
+//!   backlog (`pipeline/web.rs`; its own section of the report, `pipeline/web_report.rs`);
+//! - `sign` — 64 signees asking for a code and signing their eSPA at once (`pipeline/sign.rs`;
+//!   its own section of the report, `pipeline/sign_report.rs`).
 //!
 //! Flags: `--n N`, `--rss-n N`, `--latency-seconds S`, `--rate R`, `--quick`, `--only LIST`,
 //! `--no-write`, `--out PATH`. The results table is printed and written to
@@ -25,6 +27,10 @@
 // The harness module carries helpers only the integration tests use.
 #![allow(dead_code)]
 
+#[path = "pipeline/sign.rs"]
+mod sign;
+#[path = "pipeline/sign_report.rs"]
+mod sign_report;
 #[path = "../tests/support/mod.rs"]
 mod support;
 #[path = "pipeline/web.rs"]
@@ -96,10 +102,11 @@ enum Phase {
     Rss,
     Stages,
     Web,
+    Sign,
 }
 
 impl Phase {
-    const ALL: [Phase; 7] = [
+    const ALL: [Phase; 8] = [
         Phase::Ceiling,
         Phase::Getmail,
         Phase::Sijil,
@@ -107,6 +114,7 @@ impl Phase {
         Phase::Rss,
         Phase::Stages,
         Phase::Web,
+        Phase::Sign,
     ];
 
     fn name(self) -> &'static str {
@@ -118,6 +126,7 @@ impl Phase {
             Phase::Rss => "rss",
             Phase::Stages => "stages",
             Phase::Web => "web",
+            Phase::Sign => "sign",
         }
     }
 }
@@ -139,8 +148,8 @@ struct Options {
 
 const USAGE: &str = "\
 usage: scripts/bench [--quick] [--n N] [--sijil-runs K] [--rss-n N] [--latency-seconds S]
-                     [--rate R] [--only ceiling,getmail,sijil,latency,rss,stages,web] [--no-write]
-                     [--out PATH]
+                     [--rate R] [--only ceiling,getmail,sijil,latency,rss,stages,web,sign]
+                     [--no-write] [--out PATH]
   --n N                 packs in the throughput backlog (default 300; quick 40)
   --sijil-runs K        times sijil drains that backlog, each with an empty store; the
                         median is reported (default 3; quick 1)
@@ -149,7 +158,7 @@ usage: scripts/bench [--quick] [--n N] [--sijil-runs K] [--rss-n N] [--latency-s
   --rate R              APPENDs per second in the latency phase (default 20)
   --quick               small everything (about two minutes)
   --only LIST           run only these phases (latency without sijil starts an idle daemon;
-                        web alone rewrites only its own section of the report)
+                        web and sign alone rewrite only their own sections of the report)
   --no-write            print the table only, leave docs/benchmarks.md alone
   --out PATH            write the report here instead of docs/benchmarks.md";
 
@@ -2544,6 +2553,15 @@ fn main() -> ExitCode {
     let web_section = o
         .has(Phase::Web)
         .then(|| web_report::section(&web_report, &machine, web_started.elapsed()));
+    let mut sign_report = Report::default();
+    let sign_started = Instant::now();
+    if o.has(Phase::Sign) {
+        eprintln!("sign: {} signees signing at once", sign::SIGNEES);
+        sign::run(&rt, &mut sign_report);
+    }
+    let sign_section = o
+        .has(Phase::Sign)
+        .then(|| sign_report::section(&sign_report, &machine, sign_started.elapsed()));
 
     let table = report.table();
     println!(
@@ -2561,22 +2579,39 @@ fn main() -> ExitCode {
     if let Some(section) = &web_section {
         println!("{section}");
     }
+    if let Some(section) = &sign_section {
+        println!("{section}");
+    }
     if o.write {
         let existing = fs::read_to_string(&o.out).unwrap_or_default();
-        let text = if o.phases == [Phase::Web] {
-            web_report::splice(&existing, web_section.as_deref().unwrap_or_default())
+        // The web and sign phases alone rewrite only their own sections.
+        let own_sections_only = o
+            .phases
+            .iter()
+            .all(|p| matches!(p, Phase::Web | Phase::Sign));
+        let mut text = if own_sections_only {
+            existing.clone()
         } else {
-            let mut text = markdown(&o, &report, &machine, started.elapsed());
-            match &web_section {
-                Some(section) => text = web_report::splice(&text, section),
-                None => {
-                    if let Some(kept) = web_report::section_of(&existing) {
-                        text = format!("{}\n\n{kept}\n", text.trim_end());
-                    }
+            markdown(&o, &report, &machine, started.elapsed())
+        };
+        match &web_section {
+            Some(section) => text = web_report::splice(&text, section),
+            None if !own_sections_only => {
+                if let Some(kept) = web_report::section_of(&existing) {
+                    text = format!("{}\n\n{kept}\n", text.trim_end());
                 }
             }
-            text
-        };
+            None => {}
+        }
+        match &sign_section {
+            Some(section) => text = sign_report::splice(&text, section),
+            None if !own_sections_only => {
+                if let Some(kept) = sign_report::section_of(&existing) {
+                    text = format!("{}\n\n{kept}\n", text.trim_end());
+                }
+            }
+            None => {}
+        }
         let written = o
             .out
             .parent()
@@ -2592,7 +2627,7 @@ fn main() -> ExitCode {
             }
         }
     }
-    if report.ok() && web_report.ok() {
+    if report.ok() && web_report.ok() && sign_report.ok() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

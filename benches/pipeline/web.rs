@@ -265,7 +265,7 @@ fn phase(rt: &tokio::runtime::Runtime, rate: u32, report: &mut Report) -> anyhow
 }
 
 /// How many cores' worth of CPU the daemon used over `wall`.
-fn share(before: Option<Cpu>, after: Option<Cpu>, wall: Duration) -> f64 {
+pub fn share(before: Option<Cpu>, after: Option<Cpu>, wall: Duration) -> f64 {
     match (before, after) {
         (Some(b), Some(a)) => a.since(b).total() / wall.as_secs_f64().max(1e-9),
         _ => f64::NAN,
@@ -317,7 +317,7 @@ async fn append_steadily(
 }
 
 /// The raw messages in `user`'s Maildir whose subject contains `words`, once there are `n`.
-fn wait_for(
+pub fn wait_for(
     servers: &MailServers,
     user: &str,
     words: &str,
@@ -343,7 +343,7 @@ fn wait_for(
 
 /// APPENDs to the RA inbox, for each of `parents`, a reply from `from` whose first line is
 /// `line`, threaded to it as a mail client does.
-async fn reply_all(
+pub async fn reply_all(
     servers: &MailServers,
     parents: &[Vec<u8>],
     from: &str,
@@ -378,7 +378,7 @@ fn link_in(emel2: &[u8], base_url: &str) -> anyhow::Result<String> {
 }
 
 /// One HTTP/1.1 exchange on a new connection: the status and the body.
-async fn http(port: u16, request: String) -> anyhow::Result<(u16, String)> {
+pub async fn http(port: u16, request: String) -> anyhow::Result<(u16, String)> {
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
     s.write_all(request.as_bytes()).await?;
     let mut answer = Vec::new();

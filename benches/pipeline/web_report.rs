@@ -11,23 +11,34 @@ pub const END: &str = "<!-- web phase: end -->";
 
 /// `existing` with its web section replaced by `section` (added at the end when it had none).
 pub fn splice(existing: &str, section: &str) -> String {
-    let block = format!("{BEGIN}\n{section}{END}\n");
-    match (existing.find(BEGIN), existing.find(END)) {
+    splice_marked(existing, BEGIN, END, section)
+}
+
+/// The web section of `existing`, markers included, if it has one.
+pub fn section_of(existing: &str) -> Option<&str> {
+    section_marked(existing, BEGIN, END)
+}
+
+/// `existing` with the block between `begin` and `end` replaced by `section` (added at the end
+/// when it had none).
+pub fn splice_marked(existing: &str, begin: &str, end: &str, section: &str) -> String {
+    let block = format!("{begin}\n{section}{end}\n");
+    match (existing.find(begin), existing.find(end)) {
         (Some(b), Some(e)) if b < e => {
             format!(
                 "{}{block}{}",
                 &existing[..b],
-                &existing[e + END.len()..].trim_start_matches('\n')
+                &existing[e + end.len()..].trim_start_matches('\n')
             )
         }
         _ => format!("{}\n{block}", existing.trim_end()),
     }
 }
 
-/// The web section of `existing`, markers included, if it has one.
-pub fn section_of(existing: &str) -> Option<&str> {
-    let (b, e) = (existing.find(BEGIN)?, existing.find(END)?);
-    (b < e).then(|| &existing[b..e + END.len()])
+/// The block between `begin` and `end` of `existing`, markers included, if it has one.
+pub fn section_marked<'a>(existing: &'a str, begin: &str, end: &str) -> Option<&'a str> {
+    let (b, e) = (existing.find(begin)?, existing.find(end)?);
+    (b < e).then(|| &existing[b..e + end.len()])
 }
 
 /// The section's text: the run, the table, the notes and how it was measured.
