@@ -57,7 +57,9 @@ pub fn section(report: &Report, machine: &[(String, String)], took: Duration) ->
          RSS is `VmHWM` right after the signatures. The counts are taken once every expected \
          email is delivered and a few seconds more have passed: each eSPA has one signee, so \
          its signature completes it, and SIGNED and COMPLETED go to the signee and COMPLETED to \
-         the developer.\n\n"
+         the developer. Not measured here: a `manual` signee's signature also checks the \
+         certificate PIN, one Argon2id verification at the cost of a PIN set (the web phase's \
+         CPU per PIN), on the same bounded slots.\n\n"
     ));
     out
 }
