@@ -440,6 +440,7 @@ mod tests {
             thread: Thread::default(),
             unreachable: 0,
             pin: Default::default(),
+            keys: Default::default(),
         };
         let write = |case: &crate::core::case::Case, new: bool| Effects {
             cases: vec![crate::core::CaseWrite {

@@ -14,4 +14,5 @@ pub mod edge;
 pub mod failpoint;
 pub mod metrics;
 pub mod pack_check;
+pub mod pki;
 pub mod web;

@@ -351,6 +351,12 @@ pub struct Case {
     /// records written before there were PINs.
     #[serde(default, skip_serializing_if = "crate::core::pin::Pin::is_empty")]
     pub pin: crate::core::pin::Pin,
+    /// The signee's sealed key and certificates (`core::certificate`).
+    #[serde(
+        default,
+        skip_serializing_if = "crate::core::certificate::Keys::is_empty"
+    )]
+    pub keys: crate::core::certificate::Keys,
 }
 
 fn is_zero(n: &u32) -> bool {

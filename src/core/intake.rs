@@ -103,6 +103,7 @@ pub fn new_pack(
         thread: Thread::replying_to(msg),
         unreachable: 0,
         pin: Default::default(),
+        keys: Default::default(),
     };
     let actor = Actor::Developer(from);
     let folder = if state == CaseState::Rejected {

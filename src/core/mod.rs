@@ -29,6 +29,7 @@
 pub mod authenticated;
 pub mod case;
 pub mod case_reply;
+pub mod certificate;
 pub mod classify;
 pub mod command;
 pub mod context;

@@ -500,6 +500,7 @@ fn the_reason_reads_once_and_incomplete_shows_the_identification_row() {
         thread: Default::default(),
         unreachable: 0,
         pin: Default::default(),
+        keys: Default::default(),
     };
     let ctx = crate::core::context::case_context(&case);
     let (_, text, html) = r.render_parts(Template::Incomplete, &ctx).unwrap();

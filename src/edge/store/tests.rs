@@ -25,6 +25,7 @@ fn case(reference: &str, state: CaseState) -> Case {
         thread: Thread::default(),
         unreachable: 0,
         pin: Default::default(),
+        keys: Default::default(),
     }
 }
 
