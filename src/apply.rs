@@ -14,6 +14,9 @@ use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::core::Effects;
+use crate::core::case::EventKind;
+use crate::core::certificate::IssuedCertificate;
+use crate::pki::Authority;
 use crate::core::email::Template;
 use crate::edge::documents::Location;
 use crate::edge::render::Renderer;
@@ -80,6 +83,9 @@ pub struct Applier {
     doorbell: Arc<Doorbell>,
     stats: Arc<OutboxStats>,
     cases: Arc<CaseStats>,
+    /// The CA that issues on `QC-PASS` and attests iDsaya consents; `None`
+    /// only where nothing is issued (tools, tests of other things).
+    authority: Option<Arc<Authority>>,
 }
 
 impl Applier {
@@ -97,7 +103,18 @@ impl Applier {
             doorbell,
             stats,
             cases: Arc::default(),
+            authority: None,
         }
+    }
+
+    /// Issues certificates with `authority`.
+    pub fn with_authority(mut self, authority: Arc<Authority>) -> Applier {
+        self.authority = Some(authority);
+        self
+    }
+
+    pub fn authority(&self) -> Option<&Authority> {
+        self.authority.as_deref()
     }
 
     /// Keeps `cases` (counted from the store by the caller) current as
@@ -132,12 +149,14 @@ impl Applier {
         let effects = if effects.pin_links.is_empty()
             && effects.sign_links.is_empty()
             && effects.sign_codes.is_empty()
+            && effects.certificates.is_empty()
         {
             effects
         } else {
             let mut out = mint_pin_links(effects, &self.cfg.web.base_url)?;
             mint_sign_links(&mut out, &self.cfg.web.base_url)?;
             mint_sign_codes(&mut out, &self.store)?;
+            self.issue_certificates(&mut out, now)?;
             minted = out;
             &minted
         };
@@ -207,6 +226,89 @@ impl Applier {
             self.doorbell.announce(queued);
         }
         Ok(())
+    }
+}
+
+impl Applier {
+    /// Issues each certificate `effects` asks for (`QC-PASS`): for the
+    /// written case's sealed key, the subject from its verified
+    /// application. The case keeps the certificate, its EMEL 3 shows the
+    /// serial and fingerprint, the history records it.
+    fn issue_certificates(&self, effects: &mut Effects, now: DateTime<Utc>) -> Result<(), ApplyError> {
+        for reference in effects.certificates.clone() {
+            let authority = self
+                .authority
+                .as_deref()
+                .ok_or_else(|| ApplyError::Mint("no CA is loaded to issue certificates".into()))?;
+            let case = &mut effects
+                .cases
+                .iter_mut()
+                .rev()
+                .find(|w| w.case.reference == reference)
+                .ok_or_else(|| ApplyError::Mint(format!("case {reference} is not written")))?
+                .case;
+            let (Some(sealed), Some(application)) = (&case.keys.sealed, &case.application) else {
+                tracing::warn!(case = %reference, "QC-PASS: no sealed key to certify");
+                let what = EventKind::CertificateNotIssued {
+                    why: "no key pair was made when the PIN was set (RESET-PIN makes one)".into(),
+                };
+                effects.events.push((reference.clone(), event(what, now)));
+                continue;
+            };
+            let spki = crate::pki::seal::public_key(sealed).map_err(ApplyError::Mint)?;
+            let id_digest = self.store.id_mac(&application.id_number);
+            let subject = crate::pki::certificate::Subject {
+                full_name: &application.full_name,
+                id_kind: application.id_type.as_str(),
+                nationality: &application.nationality,
+                id_digest: &id_digest,
+            };
+            let issued = authority
+                .issue(&subject, &spki, now)
+                .map_err(|e| ApplyError::Mint(e.to_string()))?;
+            let certificate = IssuedCertificate {
+                serial: issued.serial.clone(),
+                fingerprint: issued.fingerprint.clone(),
+                der: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &issued.der),
+                not_before: issued.not_before,
+                not_after: issued.not_after,
+                revoked_at: None,
+            };
+            case.keys.certificate = Some(certificate);
+            tracing::info!(case = %reference, serial = %issued.serial, "certificate issued");
+            let what = EventKind::CertificateIssued {
+                serial: issued.serial.clone(),
+                fingerprint: issued.fingerprint.clone(),
+                not_after: issued.not_after,
+            };
+            effects.events.push((reference.clone(), event(what, now)));
+            if let Some(context) = effects
+                .emails
+                .iter_mut()
+                .rev()
+                .find(|e| e.template == Template::Emel3 && e.case_ref.as_deref() == Some(&reference))
+                .and_then(|e| e.context.as_object_mut())
+            {
+                context.insert(
+                    "certificate".into(),
+                    serde_json::json!({
+                        "serial": issued.serial,
+                        "fingerprint": issued.fingerprint,
+                        "not_after": self.cfg.general.local_time(issued.not_after),
+                        "issuer": authority.subject(),
+                    }),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+fn event(what: EventKind, now: DateTime<Utc>) -> crate::core::case::Event {
+    crate::core::case::Event {
+        at: now,
+        actor: crate::core::case::Actor::System,
+        what,
     }
 }
 

@@ -241,6 +241,14 @@ impl Config {
                 );
             }
         }
+        if self.ca.is_none() && self.source.is_some() {
+            warn(
+                "ca",
+                "no [ca]: a test CA is made beside the store; the certificates it issues are \
+                 trusted by nobody (make one with `sijil ca init DIR` or name yours)"
+                    .into(),
+            );
+        }
         if matches!(self.mailbox, MailboxConfig::Imap(_))
             && !self.security.require_authenticated_sender
         {

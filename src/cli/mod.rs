@@ -8,6 +8,7 @@
 
 mod cases;
 mod out;
+mod pki;
 mod purge;
 
 use std::io::{IsTerminal, Write};
@@ -67,6 +68,38 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// The issuing CA.
+    Ca {
+        #[command(subcommand)]
+        command: CaCommand,
+    },
+    /// Check every signature of a signed eSPA PDF (exit 0 only when all hold).
+    Verify {
+        /// The signed PDF.
+        file: PathBuf,
+        /// The CA certificate (PEM) the signatures must chain to; by
+        /// default the configured CA's.
+        #[arg(long, value_name = "CERT")]
+        ca: Option<PathBuf>,
+        /// A CRL (from `sijil ca crl`): a certificate on it does not hold.
+        #[arg(long, value_name = "CRL")]
+        crl: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum CaCommand {
+    /// Make a self-signed test CA in DIR (ca.pem, ca.key) for [ca].
+    Init {
+        /// Where to write ca.pem and ca.key (never overwritten).
+        dir: PathBuf,
+    },
+    /// Write the CRL: every certificate RESET-PIN revoked (the daemon must be stopped).
+    Crl {
+        /// Write it here instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 /// The whole command: parses the arguments, sets up logging, loads the
@@ -83,6 +116,12 @@ pub fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
 
+    if let Command::Ca {
+        command: CaCommand::Init { dir },
+    } = &cli.command
+    {
+        return out::to_stdout(|out| pki::init(dir, out));
+    }
     let path = match &cli.command {
         Command::CheckConfig { path: Some(p) } => Some(p.clone()),
         _ => cli.config.clone(),
@@ -112,6 +151,12 @@ pub fn main() -> ExitCode {
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|| "the embedded default".into());
+            if let Some(ca) = &cfg.ca {
+                let ra = cfg.outbound.from_ra.email.as_str();
+                if let Err(e) = crate::pki::Authority::load(ca, ra, chrono::Utc::now()) {
+                    return Err(out::Stop::Config(format!("ca: {e}")));
+                }
+            }
             writeln!(out, "sijil: {source} is a valid configuration")?;
             Ok(())
         }),
@@ -131,6 +176,15 @@ pub fn main() -> ExitCode {
         Command::Purge { dry_run: false } => {
             with_store(&cfg, |store, out| purge::now(store, &cfg, out))
         }
+        Command::Ca {
+            command: CaCommand::Crl { out: to },
+        } => with_store(&cfg, |store, out| pki::crl(store, &cfg, to.as_deref(), out)),
+        Command::Ca {
+            command: CaCommand::Init { .. },
+        } => unreachable!("handled before the configuration is loaded"),
+        Command::Verify { file, ca, crl } => out::to_stdout(|out| {
+            pki::verify(&cfg, &file, ca.as_deref(), crl.as_deref(), out)
+        }),
     }
 }
 
@@ -153,7 +207,7 @@ fn run(cfg: Config) -> ExitCode {
             eprintln!("sijil: {e}");
             ExitCode::from(match e {
                 RunError::LoginRefused(_) => exit::LOGIN,
-                RunError::Listen { .. } => exit::CONFIG,
+                RunError::Listen { .. } | RunError::Ca(_) => exit::CONFIG,
                 _ => exit::FAILURE,
             })
         }

@@ -15,6 +15,8 @@ pub(super) enum Stop {
     Output(io::Error),
     /// The command itself failed: said on stderr, exit 1.
     Failed(String),
+    /// The configuration is wrong: said on stderr, exit 2.
+    Config(String),
 }
 
 impl From<io::Error> for Stop {
@@ -55,6 +57,10 @@ pub(super) fn exit_code(result: Result<(), Stop>) -> ExitCode {
         Err(Stop::Failed(e)) => {
             eprintln!("sijil: {e}");
             ExitCode::from(super::exit::FAILURE)
+        }
+        Err(Stop::Config(e)) => {
+            eprintln!("sijil: the configuration has a mistake:\n  {e}");
+            ExitCode::from(super::exit::CONFIG)
         }
     }
 }

@@ -312,6 +312,18 @@ pub enum EventKind {
     SignDeclined { order: u32, reason: String },
     /// Every signee has signed; COMPLETED was sent.
     Completed,
+    /// The CA issued the signee's certificate (on `QC-PASS`).
+    CertificateIssued {
+        serial: String,
+        fingerprint: String,
+        not_after: DateTime<Utc>,
+    },
+    /// `RESET-PIN` revoked the certificate; the key went with it.
+    CertificateRevoked { serial: String },
+    /// A PIN set made no key pair, or a `QC-PASS` found none to certify
+    /// (a case from before keys were made): the signee cannot sign with
+    /// a certificate until `RESET-PIN`.
+    CertificateNotIssued { why: String },
 }
 
 /// What stays of a purged document.

@@ -59,6 +59,10 @@ pub struct Effects {
     /// apply path draws six digits, sets their keyed hash on the signee
     /// written here and the digits in their CODE email.
     pub sign_codes: Vec<(String, u32)>,
+    /// Cases whose certificate the CA issues on the apply path (`QC-PASS`),
+    /// for the public key of the case's sealed key; the case written and
+    /// its EMEL 3 get the certificate.
+    pub certificates: Vec<String>,
 }
 
 /// One case to store.

@@ -169,6 +169,18 @@ fn describe(what: &EventKind, emails: &HashMap<&str, String>) -> String {
             format!("signee {order} declined to sign: \"{reason}\"")
         }
         EventKind::Completed => "every signee has signed: completed".into(),
+        EventKind::CertificateIssued {
+            serial,
+            fingerprint,
+            not_after,
+        } => format!(
+            "certificate issued: serial {serial}, SHA-256 fingerprint {fingerprint}, valid until {}",
+            not_after.format("%Y-%m-%d")
+        ),
+        EventKind::CertificateRevoked { serial } => {
+            format!("certificate {serial} revoked; a new key is made with the next PIN")
+        }
+        EventKind::CertificateNotIssued { why } => format!("no certificate issued: {why}"),
         EventKind::SigneeWrote {
             subject,
             attachments,

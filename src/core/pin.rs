@@ -225,8 +225,9 @@ pub enum Visit<'a> {
     Open,
     /// A PIN was sent that breaks the rules (the page said why).
     Refused(&'a [Mistake]),
-    /// An acceptable PIN was sent, hashed.
-    Set(PinHash<'a>),
+    /// An acceptable PIN was sent, hashed, with the key pair made for it
+    /// (its private key sealed under the PIN; `crate::pki::seal`).
+    Set(PinHash<'a>, Option<&'a crate::core::certificate::SealedKey>),
     /// A PIN was sent to a link the page had already found used, expired,
     /// replaced or no longer pending, so it was neither checked nor
     /// hashed: only the attempt is recorded. (A link never becomes current
@@ -239,7 +240,7 @@ impl Visit<'_> {
         match self {
             Visit::Open => "open",
             Visit::Refused(_) => "weak_pin",
-            Visit::Set(_) | Visit::Spent => "set_pin",
+            Visit::Set(..) | Visit::Spent => "set_pin",
         }
     }
 }
@@ -313,7 +314,7 @@ pub fn visit(
             }));
         }
         Visit::Spent => d.reason = "pin sent to a spent link",
-        Visit::Set(hash) => {
+        Visit::Set(hash, sealed) => {
             let Ok(change) = case.transition(CaseState::PinSet, now) else {
                 // Ruled out by the status; kept as a refusal all the same.
                 d.reason = "pin link refused";
@@ -323,6 +324,7 @@ pub fn visit(
                 link.used_at = Some(now);
             }
             case.pin.hash = Some(hash.0.to_string());
+            case.keys.sealed = sealed.cloned();
             case.pin.set_at = Some(now);
             d.reason = "pin set";
             d.events.push(event(EventKind::PinLinkUsed { number }));

@@ -149,6 +149,9 @@ pub struct Accepted {
     /// an active case whose signee was sent EMEL 4: see
     /// `core::espa::turn::resend`).
     pub sign_link: bool,
+    /// The CA is to issue the certificate for the case's sealed key
+    /// (`QC-PASS`; see `Effects::certificates`).
+    pub certificate: bool,
 }
 
 /// Decides `command` from `giver` on `case` at `now`. `history` is the
@@ -184,6 +187,7 @@ pub fn decide(
         emails: Vec::new(),
         pin_link: false,
         sign_link: false,
+        certificate: false,
     };
     let actor = giver.actor();
     out.events.push(Event {
@@ -233,6 +237,7 @@ pub fn decide(
         }
         Command::QcPass => {
             move_to(&mut out, CaseState::Active);
+            out.certificate = true;
             if let Some(signee) = signee(&out.case) {
                 let ctx = case_context(&out.case);
                 out.emails
@@ -242,6 +247,15 @@ pub fn decide(
         Command::QcFail { .. } | Command::ResetPin => {
             move_to(&mut out, CaseState::PinPending);
             out.pin_link = true;
+            // A new PIN makes a new key: the old one, and any certificate
+            // for it, are done with.
+            if let Some(serial) = out.case.keys.revoke(now) {
+                out.events.push(Event {
+                    at: now,
+                    actor: actor.clone(),
+                    what: EventKind::CertificateRevoked { serial },
+                });
+            }
         }
         Command::Resend => {
             let sent_emel4 = history
@@ -343,12 +357,16 @@ pub fn effects_of(accepted: Accepted, cfg: &Config, now: DateTime<Utc>) -> Effec
         emails,
         pin_link,
         sign_link: _,
+        certificate,
     } = accepted;
     let reference = case.reference.clone();
     let mut effects = Effects::only_filing(Folder::Processed, "command accepted");
     effects.events = events.into_iter().map(|e| (reference.clone(), e)).collect();
     if pin_link {
         crate::core::pin::issue_link(&mut case, &mut effects, cfg, now);
+    }
+    if certificate {
+        effects.certificates.push(reference.clone());
     }
     effects.emails.extend(emails);
     effects.cases.push(CaseWrite { case, new: None });

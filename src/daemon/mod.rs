@@ -45,6 +45,8 @@ pub enum RunError {
     LoginRefused(String),
     #[error("{0}")]
     Start(String),
+    #[error("the CA ([ca]): {0}")]
+    Ca(String),
 }
 
 /// Runs the daemon until SIGTERM or SIGINT.
@@ -145,6 +147,7 @@ async fn serve<M: Mailbox + 'static>(
     // moment: pay it now, not on the first pack (or during a SIGTERM).
     let _ = crate::pack_check::phone::normalise("+60 12-345 6789");
 
+    let authority = Arc::new(load_authority(&cfg)?);
     let cfg = Arc::new(cfg);
     let doorbell = Arc::new(Doorbell::default());
     let inbound_stats = Arc::new(InboundStats::default());
@@ -163,7 +166,8 @@ async fn serve<M: Mailbox + 'static>(
         doorbell.clone(),
         outbox_stats.clone(),
     )
-    .counting_cases(case_stats.clone());
+    .counting_cases(case_stats.clone())
+    .with_authority(authority);
 
     let mut running = Running {
         store: store.clone(),
@@ -254,4 +258,43 @@ fn mailbox_kind(cfg: &Config) -> &'static str {
         MailboxConfig::Imap(_) => "imap",
         MailboxConfig::Maildir(_) => "maildir",
     }
+}
+
+/// The CA `[ca]` names, checked; without `[ca]`, a test CA beside the
+/// store, made on first use (the embedded default, and tests): nobody
+/// trusts what it issues, which the log says.
+pub fn load_authority(cfg: &Config) -> Result<crate::pki::Authority, RunError> {
+    let now = chrono::Utc::now();
+    let ra_name = cfg
+        .outbound
+        .from_ra
+        .name
+        .clone()
+        .unwrap_or_else(|| cfg.outbound.from_ra.email.clone());
+    let ca = match &cfg.ca {
+        Some(ca) => ca.clone(),
+        None => {
+            let dir = test_ca_dir(cfg);
+            let made = crate::config::CaConfig {
+                certificate: dir.join("ca.pem"),
+                key: dir.join("ca.key"),
+            };
+            if !made.certificate.exists() && !made.key.exists() {
+                crate::pki::Authority::init(&dir, &format!("{ra_name} test CA"), now)
+                    .map_err(|e| RunError::Ca(e.to_string()))?;
+                tracing::warn!(dir = %dir.display(), "no [ca]: made a test CA; what it issues is trusted by nobody");
+            } else {
+                tracing::warn!(dir = %dir.display(), "no [ca]: using the test CA beside the store");
+            }
+            made
+        }
+    };
+    crate::pki::Authority::load(&ca, &ra_name, now).map_err(|e| RunError::Ca(e.to_string()))
+}
+
+/// Where the test CA lives without `[ca]`: beside the store.
+pub fn test_ca_dir(cfg: &Config) -> std::path::PathBuf {
+    let mut dir = cfg.store.path.clone().into_os_string();
+    dir.push(".ca");
+    dir.into()
 }

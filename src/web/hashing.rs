@@ -17,6 +17,9 @@ use std::sync::{Arc, Mutex};
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::Semaphore;
+use zeroize::Zeroizing;
+
+use crate::core::certificate::SealedKey;
 
 /// Argon2id's memory cost, in KiB (1 KiB blocks).
 const MEMORY_KIB: u32 = 19 * 1024;
@@ -74,6 +77,39 @@ impl Hasher {
     pub async fn verify(&self, pin: String, phc: String) -> Result<bool, HashError> {
         self.in_slot(move |blocks| verify_with(pin.as_bytes(), &phc, blocks))
             .await
+    }
+
+    /// A PIN set: the PIN's PHC string, and a new key pair whose private
+    /// key is sealed under the PIN for `reference` (`crate::pki::seal`):
+    /// two Argon2id runs, each with its own salt, in one slot.
+    pub async fn set_pin(
+        &self,
+        pin: String,
+        reference: String,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(String, SealedKey), HashError> {
+        let pin = Zeroizing::new(pin);
+        self.in_slot(move |blocks| {
+            let phc = argon2id_with(pin.as_bytes(), blocks)?;
+            let sealed = crate::pki::seal::make_sealed(pin.as_bytes(), &reference, blocks, now)?;
+            Ok((phc, sealed))
+        })
+        .await
+    }
+
+    /// The private key `sealed` holds, if `pin` opens it for `reference`
+    /// (`None`: a wrong PIN); the same cost as a hash.
+    pub async fn unseal(
+        &self,
+        pin: String,
+        sealed: SealedKey,
+        reference: String,
+    ) -> Result<Option<Zeroizing<Vec<u8>>>, HashError> {
+        let pin = Zeroizing::new(pin);
+        self.in_slot(move |blocks| {
+            crate::pki::seal::unseal(&sealed, pin.as_bytes(), &reference, blocks)
+        })
+        .await
     }
 
     /// Runs `work` in a slot's working memory on the blocking pool.

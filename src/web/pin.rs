@@ -28,6 +28,7 @@ use sha2::Sha256;
 
 use super::AppState;
 use super::hashing::{HashError, Hasher};
+use crate::core::certificate::SealedKey;
 use super::pages::Pages;
 use crate::apply::ApplyError;
 use crate::core::case::Case;
@@ -161,25 +162,35 @@ pub async fn submit(
         return form(&s, &case, &sha, &mistakes, StatusCode::UNPROCESSABLE_ENTITY);
     }
     let started = Instant::now();
-    let hash = match s.pin.hasher.hash(posted.pin).await {
-        Ok(hash) => hash,
+    let set_pin = s
+        .pin
+        .hasher
+        .set_pin(posted.pin, case.reference.clone(), now);
+    let (hash, sealed) = match set_pin.await {
+        Ok(made) => made,
         Err(e) => {
             tracing::warn!(case = %case.reference, error = %e, "pin page: PIN not hashed");
             return trouble(&s, &case, matches!(e, HashError::Busy));
         }
     };
-    set(&s, &sha, &case, &hash, started).await
+    set(&s, &sha, &case, (&hash, &sealed), started).await
 }
 
 /// Sets the PIN: decided, committed (the commit checks the link again)
 /// and made durable before the confirmation is shown.
-async fn set(s: &AppState, sha: &str, case: &Case, hash: &str, started: Instant) -> Response {
+async fn set(
+    s: &AppState,
+    sha: &str,
+    case: &Case,
+    (hash, sealed): (&str, &SealedKey),
+    started: Instant,
+) -> Response {
     let hashed = started.elapsed();
     let now = Utc::now();
     let applier = &s.applier;
     let input = Input::Pin {
         token_sha256: sha,
-        visit: Visit::Set(PinHash(hash)),
+        visit: Visit::Set(PinHash(hash), Some(sealed)),
     };
     let effects = match core::handle(input, applier.store(), applier.cfg(), now) {
         Ok(effects) => effects,

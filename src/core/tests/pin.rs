@@ -122,7 +122,7 @@ fn a_new_link_voids_the_old_one() {
         pin::link_status(&c, &pin::token_sha256("t2"), later),
         LinkStatus::Current
     );
-    let d = visit(&mem, "t1", Visit::Set(PinHash(PHC)), later);
+    let d = visit(&mem, "t1", Visit::Set(PinHash(PHC), None), later);
     assert!(d.cases.is_empty() && d.emails.is_empty());
     assert_eq!(refusal(&d), Some(("replaced".into(), "set_pin".into())));
 }
@@ -133,7 +133,7 @@ fn a_pin_on_a_current_link_sets_it_and_asks_qc() {
     let case = received(&mut mem);
     approve(&mut mem, case.clone(), "t1", now());
     let at = now() + chrono::TimeDelta::minutes(5);
-    let d = visit(&mem, "t1", Visit::Set(PinHash(PHC)), at);
+    let d = visit(&mem, "t1", Visit::Set(PinHash(PHC), None), at);
     assert_eq!(d.reason, "pin set");
     let written = &d.cases[0].case;
     assert_eq!(written.state, CaseState::PinSet);
@@ -167,7 +167,7 @@ fn a_pin_on_a_current_link_sets_it_and_asks_qc() {
     );
 
     mem.apply(&d, &[], at);
-    let again = visit(&mem, "t1", Visit::Set(PinHash(PHC)), at);
+    let again = visit(&mem, "t1", Visit::Set(PinHash(PHC), None), at);
     assert!(again.cases.is_empty() && again.emails.is_empty());
     assert_eq!(refusal(&again), Some(("used".into(), "set_pin".into())));
 }
@@ -179,7 +179,7 @@ fn every_refusal_changes_nothing_and_is_recorded() {
     approve(&mut mem, case.clone(), "t1", now());
 
     // Unknown: nothing to record it on.
-    let d = visit(&mem, "never-issued", Visit::Set(PinHash(PHC)), now());
+    let d = visit(&mem, "never-issued", Visit::Set(PinHash(PHC), None), now());
     assert_eq!(
         d,
         Effects {
@@ -190,7 +190,7 @@ fn every_refusal_changes_nothing_and_is_recorded() {
 
     // Expired: at the expiry itself already.
     let expiry = now() + chrono::TimeDelta::hours(72);
-    let d = visit(&mem, "t1", Visit::Set(PinHash(PHC)), expiry);
+    let d = visit(&mem, "t1", Visit::Set(PinHash(PHC), None), expiry);
     assert!(d.cases.is_empty() && d.emails.is_empty());
     assert_eq!(refusal(&d), Some(("expired".into(), "set_pin".into())));
     let d = visit(&mem, "t1", Visit::Open, expiry);
@@ -201,7 +201,7 @@ fn every_refusal_changes_nothing_and_is_recorded() {
     rejected.transition(CaseState::Rejected, now()).unwrap();
     let mut gone = mem.clone();
     gone.cases = vec![rejected];
-    let d = visit(&gone, "t1", Visit::Set(PinHash(PHC)), now());
+    let d = visit(&gone, "t1", Visit::Set(PinHash(PHC), None), now());
     assert!(d.cases.is_empty() && d.emails.is_empty());
     assert_eq!(refusal(&d), Some(("not_pending".into(), "set_pin".into())));
 
@@ -238,7 +238,7 @@ fn a_case_read_before_a_link_was_issued_or_used_is_behind() {
     let case = received(&mut mem);
     approve(&mut mem, case.clone(), "t1", now());
     let pending = case_of(&mem, &case.reference);
-    let d = visit(&mem, "t1", Visit::Set(PinHash(PHC)), now());
+    let d = visit(&mem, "t1", Visit::Set(PinHash(PHC), None), now());
     let set = d.cases[0].case.clone();
     assert!(
         pin::behind(&set.pin, &pending.pin),

@@ -220,6 +220,16 @@ impl Store {
         hex::encode(mac.finalize().into_bytes())
     }
 
+    /// The keyed hash of an ID number a certificate names instead of the
+    /// number (a plain hash of a MyKad number is undone by trying them).
+    pub fn id_mac(&self, id_number: &str) -> String {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.form_key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+        mac.update(format!("certificate-id\0{id_number}").as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
     /// A tree of its own for an edge's private state (the IMAP checkpoint).
     pub fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
         Ok(self.db.open_tree(name)?)

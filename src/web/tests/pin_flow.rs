@@ -211,7 +211,7 @@ async fn the_commit_itself_refuses_a_second_use_decided_before_the_first() {
     let decide = || {
         let input = Input::Pin {
             token_sha256: &sha,
-            visit: crate::core::pin::Visit::Set(crate::core::pin::PinHash(&hash)),
+            visit: crate::core::pin::Visit::Set(crate::core::pin::PinHash(&hash), None),
         };
         crate::core::handle(input, w.store(), applier.cfg(), now).unwrap()
     };
