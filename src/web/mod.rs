@@ -17,6 +17,7 @@ pub mod hashing;
 pub mod pages;
 pub mod pin;
 pub mod sign;
+mod signature;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -31,11 +31,11 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use super::AppState;
+use super::{AppState, signature};
 use super::pin::{cross_site, origin_of, token_hash};
 use crate::apply::ApplyError;
 use crate::core::espa::signing::{
-    self, Client, Decided, Outcome, PinCheck, Status, Visit, code_matches, normalize_code,
+    self, Client, Decided, Outcome, Status, Visit, normalize_code,
 };
 use crate::core::espa::{Espa, Route, turn};
 use crate::core::{View, context::human_size};
@@ -132,19 +132,12 @@ pub async fn document(State(s): State<AppState>, Path(token): Path<String>) -> R
     if status != Status::Current {
         return gone(&s, &espa, order, status);
     }
-    let root = s.applier.cfg().store.documents.clone();
-    let at = match store.document(&espa.document.sha256) {
-        Ok(Some(at)) => at,
-        _ => {
-            tracing::error!(espa = %espa.reference, "signing page: the eSPA's PDF is not stored");
+    let bytes = match signature::current_pdf(&s, &espa).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            tracing::error!(espa = %espa.reference, error = %e, "signing page: the eSPA's PDF is unreadable");
             return trouble(&s);
         }
-    };
-    let read =
-        tokio::task::spawn_blocking(move || crate::edge::documents::read_at(&root, &at)).await;
-    let Ok(Ok(bytes)) = read else {
-        tracing::error!(espa = %espa.reference, "signing page: the eSPA's PDF is unreadable");
-        return trouble(&s);
     };
     let name: String = espa
         .document
@@ -208,22 +201,32 @@ pub async fn submit(
         return form_page(&s, &token, &sha, &espa, order, Some(("CODE_FORMAT", None)));
     };
     let code_mac = store.code_mac(&espa.reference, order, &code);
-    let pin = match pin_check(&s, &espa, order, &code_mac, form.pin).await {
-        Ok(pin) => pin,
-        Err(page) => return *page,
+    let (pin, pdf) = match signature::pin_and_pdf(&s, &espa, order, &code_mac, form.pin).await {
+        Ok(made) => made,
+        Err(e) => {
+            tracing::warn!(espa = %espa.reference, order, error = %e, "signing page: PIN not checked");
+            return trouble(&s);
+        }
     };
     let (ip, user_agent) = client_of(&headers, &extensions);
     let client = Client {
         ip: &ip,
         user_agent: &user_agent,
     };
-    match decide(&s, &sha, |_| Visit::Sign {
+    let decided = decide(&s, &sha, |_| Visit::Sign {
         code_mac: &code_mac,
         pin,
         client,
+        pdf: pdf.as_ref(),
     })
-    .await
-    {
+    .await;
+    let recorded = decided
+        .as_ref()
+        .is_ok_and(|d| matches!(d.outcome, Outcome::Signed { .. }));
+    if !recorded {
+        signature::forget(s.applier.store(), pdf.as_ref());
+    }
+    match decided {
         Ok(decided) => page(&s, &token, &sha, &decided),
         Err(page) => *page,
     }
@@ -279,46 +282,6 @@ fn checked_post(
         return Err(Box::new(forbidden(s)));
     }
     Ok((sha, form))
-}
-
-/// The PIN checked against the case's hash, only for a `manual` signee
-/// whose code is right (otherwise the core refuses the code first).
-async fn pin_check(
-    s: &AppState,
-    espa: &Espa,
-    order: u32,
-    code_mac: &str,
-    pin: String,
-) -> Result<PinCheck, Box<Response>> {
-    let Some(signee) = espa.signee(order) else {
-        return Ok(PinCheck::NotNeeded);
-    };
-    let code_right = signee
-        .code
-        .as_ref()
-        .is_some_and(|c| !c.void && code_matches(&c.mac, code_mac));
-    if signee.route != Route::Manual || !code_right {
-        return Ok(PinCheck::NotNeeded);
-    }
-    let hash = signee
-        .case_ref
-        .as_deref()
-        .and_then(|r| s.applier.store().case(r).ok().flatten())
-        .and_then(|c| c.pin.hash);
-    let Some(hash) = hash else {
-        return Ok(PinCheck::Wrong);
-    };
-    if pin.is_empty() {
-        return Ok(PinCheck::Wrong);
-    }
-    match s.pin.hasher().verify(pin, hash).await {
-        Ok(true) => Ok(PinCheck::Right),
-        Ok(false) => Ok(PinCheck::Wrong),
-        Err(e) => {
-            tracing::warn!(espa = %espa.reference, order, error = %e, "signing page: PIN not checked");
-            Err(Box::new(trouble(s)))
-        }
-    }
 }
 
 /// Decides the visit and applies it, made again (up to [`ATTEMPTS`]) when
@@ -423,7 +386,7 @@ fn page(s: &AppState, token: &str, sha: &str, decided: &Decided) -> Response {
                     "ref": espa.reference,
                     "first_name": signee.and_then(|x| first_name(&x.name)),
                     "at": at,
-                    "document_sha256": espa.document.sha256,
+                    "document_sha256": espa.current_sha256(),
                     "completed": completed,
                 }),
             )
@@ -481,7 +444,7 @@ fn form_page(
                 "document": {
                     "name": espa.document.name,
                     "size": human_size(espa.document.size),
-                    "sha256": espa.document.sha256,
+                    "sha256": espa.current_sha256(),
                 },
             },
             "signee": {

@@ -75,6 +75,7 @@ pub fn register(
                 updated_at: now,
                 completed_at: None,
                 version: 1,
+                signed_pdf: None,
             };
             return registered(msg, espa, index, view, cfg, now);
         }

@@ -201,9 +201,20 @@ pub struct Espa {
     /// eSPAs; a decision made on an older record is made again).
     #[serde(default)]
     pub version: u64,
+    /// The PDF with every signature so far (`None` before the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_pdf: Option<signing::SignedPdf>,
 }
 
 impl Espa {
+    /// The SHA-256 of the PDF as it stands: with every signature so far,
+    /// or the one registered.
+    pub fn current_sha256(&self) -> &str {
+        self.signed_pdf
+            .as_ref()
+            .map_or(&self.document.sha256, |p| &p.sha256)
+    }
+
     /// Whether anybody has signed: after that, the signees and the document
     /// are fixed.
     pub fn any_signed(&self) -> bool {

@@ -81,12 +81,31 @@ impl std::fmt::Debug for SignCode {
     }
 }
 
+/// The eSPA PDF as a signature left it: the bytes the web edge signed
+/// (PAdES, an incremental update of `base_sha256`), kept by the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedPdf {
+    pub sha256: String,
+    pub size: u64,
+    /// The PDF the signature was added to (the original, or the one the
+    /// signee before produced).
+    pub base_sha256: String,
+    /// The signing certificate's serial: the signee's own (`manual`), or
+    /// the RA's attestation certificate (`idsaya`).
+    pub certificate_serial: String,
+}
+
 /// A signature as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Signature {
     pub at: DateTime<Utc>,
-    /// The SHA-256 of the document signed.
+    /// The SHA-256 of the document signed (as the signee was shown it).
     pub document_sha256: String,
+    /// The SHA-256 of the PDF with this signature in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_serial: Option<String>,
     pub route: Route,
     pub client_ip: String,
     pub user_agent: String,
@@ -244,6 +263,10 @@ pub enum Visit<'a> {
         code_mac: &'a str,
         pin: PinCheck,
         client: Client<'a>,
+        /// The PDF with the signature added, made by the web edge once the
+        /// code and PIN were right; `None` when it could not be made (no
+        /// certificate in force): the link is refused as not ready.
+        pdf: Option<&'a SignedPdf>,
     },
     Decline {
         reason: &'a str,
@@ -357,7 +380,8 @@ pub fn visit(
             code_mac,
             pin,
             client,
-        } => d.sign(code_mac, pin, client, case, view, cfg)?,
+            pdf,
+        } => d.sign(code_mac, (pin, pdf), client, case, view, cfg)?,
         Visit::Decline { reason, client } => d.decline(reason, client, case, cfg),
     })
 }
@@ -478,7 +502,7 @@ impl Decision {
     fn sign(
         mut self,
         code_mac: &str,
-        pin: PinCheck,
+        (pin, pdf): (PinCheck, Option<&SignedPdf>),
         client: Client<'_>,
         case: Option<Case>,
         view: &impl View,
@@ -523,7 +547,17 @@ impl Decision {
         if route == Route::Manual && pin != PinCheck::Right {
             return Ok(self.wrong_pin(case, cfg));
         }
-        self.signed(route, client, view, cfg)
+        let current = self.espa.current_sha256().to_string();
+        let Some(pdf) = pdf.filter(|p| p.base_sha256 == current) else {
+            self.effects.reason = "no signed PDF";
+            self.event(EventKind::SignLinkRefused {
+                order,
+                why: "no certificate to sign with".into(),
+                visit: "sign".into(),
+            });
+            return Ok(self.done(Outcome::Refused(Status::NotReady), true));
+        };
+        self.signed(route, client, pdf, view, cfg)
     }
 
     /// A wrong PIN with the right code: counted on the case; the fifth
@@ -589,15 +623,19 @@ impl Decision {
         mut self,
         route: Route,
         client: Client<'_>,
+        pdf: &SignedPdf,
         view: &impl View,
         cfg: &Config,
     ) -> ViewResult<Decided> {
         let now = self.now;
         let order = self.order;
-        let document_sha256 = self.espa.document.sha256.clone();
+        let document_sha256 = pdf.base_sha256.clone();
+        self.espa.signed_pdf = Some(pdf.clone());
         let signature = Signature {
             at: now,
             document_sha256: document_sha256.clone(),
+            signed_sha256: Some(pdf.sha256.clone()),
+            certificate_serial: Some(pdf.certificate_serial.clone()),
             route,
             client_ip: client.ip.to_string(),
             user_agent: cut(client.user_agent, 300),

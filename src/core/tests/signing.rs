@@ -69,6 +69,7 @@ fn registered(mem: &mut MemView) -> Espa {
         updated_at: now(),
         completed_at: None,
         version: 1,
+        signed_pdf: None,
     };
     mem.espas.push(espa.clone());
     espa
@@ -121,7 +122,27 @@ fn ekyc_ok(mem: &mut MemView, order: u32) -> Effects {
     effects
 }
 
+/// Decides `v`; a signature is given the PDF the web edge would have
+/// made over the eSPA's current PDF.
 fn visit(mem: &mut MemView, tok: &str, v: Visit<'_>, at: DateTime<Utc>) -> (Outcome, Effects) {
+    let made;
+    let v = match v {
+        Visit::Sign {
+            code_mac,
+            pin,
+            client,
+            pdf: None,
+        } => {
+            made = signed_over(mem);
+            Visit::Sign {
+                code_mac,
+                pin,
+                client,
+                pdf: Some(&made),
+            }
+        }
+        other => other,
+    };
     let d = signing::visit(tok, v, mem, &cfg(), at).unwrap();
     mint(mem, &d.effects, at);
     (d.outcome, d.effects)
@@ -132,6 +153,22 @@ fn sign(code: &str, pin: PinCheck) -> Visit<'_> {
         code_mac: code,
         pin,
         client: CLIENT,
+        pdf: None,
+    }
+}
+
+/// A signed PDF over the eSPA's current one.
+fn signed_over(mem: &MemView) -> signing::SignedPdf {
+    let base = mem
+        .espas
+        .last()
+        .map(|e| e.current_sha256().to_string())
+        .unwrap_or_default();
+    signing::SignedPdf {
+        sha256: crate::edge::inbound::sha256_hex(format!("{base}+1").as_bytes()),
+        size: 200,
+        base_sha256: base,
+        certificate_serial: "0A1B".into(),
     }
 }
 

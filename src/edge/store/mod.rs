@@ -124,6 +124,8 @@ pub struct Store {
     /// Signing links: the SHA-256 of a token (hex) → `REFERENCE\0order`.
     /// Kept when a newer link replaces one, as set-PIN links are.
     sign_links: sled::Tree,
+    /// The eSPA PDFs signatures produced, by SHA-256 (see `put_signed_pdf`).
+    signed_pdfs: sled::Tree,
     /// Keys our outgoing Message-IDs (see [`Store::message_id_key`]).
     message_id_key: [u8; 32],
     /// Keys the PIN page's form tokens (see [`Store::form_key`]).
@@ -179,6 +181,7 @@ impl Store {
             pin_links: db.open_tree("pin_links")?,
             espas: db.open_tree("espas")?,
             sign_links: db.open_tree("sign_links")?,
+            signed_pdfs: db.open_tree("signed_pdfs")?,
             db,
             message_id_key: [0; 32],
             form_key: [0; 32],
@@ -228,6 +231,23 @@ impl Store {
             .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
         mac.update(format!("certificate-id\0{id_number}").as_bytes());
         hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// Keeps a signed eSPA PDF by its SHA-256, before the commit that
+    /// records the signature: content-addressed, so a PDF whose commit lost
+    /// a race is only bytes nobody names (and is forgotten by the loser).
+    pub fn put_signed_pdf(&self, sha256: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.signed_pdfs.insert(sha256.as_bytes(), bytes)?;
+        Ok(())
+    }
+
+    pub fn signed_pdf(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.signed_pdfs.get(sha256.as_bytes())?.map(|v| v.to_vec()))
+    }
+
+    pub fn forget_signed_pdf(&self, sha256: &str) -> Result<(), StoreError> {
+        self.signed_pdfs.remove(sha256.as_bytes())?;
+        Ok(())
     }
 
     /// A tree of its own for an edge's private state (the IMAP checkpoint).

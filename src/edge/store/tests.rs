@@ -470,6 +470,7 @@ fn an_espa_is_written_with_its_effects_and_its_reference_taken_once() {
         updated_at: Utc::now(),
         completed_at: None,
         version: 1,
+        signed_pdf: None,
     };
     let write = |key: &str, new: bool, project: &str, version: u64| {
         let mut espa = espa.clone();
