@@ -19,7 +19,7 @@ use crate::core::certificate::IssuedCertificate;
 use crate::pki::Authority;
 use crate::core::email::Template;
 use crate::edge::documents::Location;
-use crate::edge::render::Renderer;
+use crate::edge::render::{Attachment, Renderer};
 use crate::edge::store::{Committed, Origin, Store, StoreError};
 use crate::metrics::{CaseStats, OutboxStats};
 
@@ -160,6 +160,7 @@ impl Applier {
             minted = out;
             &minted
         };
+        let attachments = self.attachments(effects)?;
         let outgoing = self
             .renderer
             .render_all(
@@ -168,6 +169,7 @@ impl Applier {
                 self.store.message_id_key(),
                 seed,
                 now,
+                &attachments,
             )
             .map_err(ApplyError::Render)?;
         let committed = self.store.commit(origin, effects, stored, &outgoing, now)?;
@@ -230,6 +232,42 @@ impl Applier {
 }
 
 impl Applier {
+    /// What each COMPLETED carries: the signed PDF and the completion
+    /// certificate, made once per eSPA however many receive it.
+    fn attachments(&self, effects: &Effects) -> Result<Vec<(usize, Vec<Attachment>)>, ApplyError> {
+        let mut made: Vec<(String, Vec<Attachment>)> = Vec::new();
+        let mut out = Vec::new();
+        for (i, email) in effects.emails.iter().enumerate() {
+            if email.template != Template::Completed {
+                continue;
+            }
+            let Some(espa) = effects
+                .espas
+                .iter()
+                .rev()
+                .map(|w| &w.espa)
+                .find(|e| email.case_ref.as_deref() == Some(&crate::core::espa::thread_ref(&e.reference)))
+            else {
+                continue;
+            };
+            let files = match made.iter().find(|(r, _)| *r == espa.reference) {
+                Some((_, files)) => files.clone(),
+                None => {
+                    let files = crate::edge::completion::attachments(
+                        espa,
+                        &effects.events,
+                        &self.store,
+                        &self.cfg,
+                    )?;
+                    made.push((espa.reference.clone(), files.clone()));
+                    files
+                }
+            };
+            out.push((i, files));
+        }
+        Ok(out)
+    }
+
     /// Issues each certificate `effects` asks for (`QC-PASS`): for the
     /// written case's sealed key, the subject from its verified
     /// application. The case keeps the certificate, its EMEL 3 shows the

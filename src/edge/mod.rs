@@ -12,6 +12,7 @@
 //! | [`store`] | sled: cases, history, outbox, indexes, exactly-once, migrations |
 //! | [`tls`] | the rustls client configuration both mail edges use |
 
+pub mod completion;
 pub mod documents;
 pub mod fetcher;
 pub mod inbound;

@@ -192,6 +192,9 @@ fn complete(
     let mut ctx = espa_context(espa);
     ctx["signatures"] = signed_context(espa, cfg);
     ctx["document_sha256"] = json!(espa.document.sha256);
+    if espa.signed_pdf.is_some() {
+        ctx["signed_sha256"] = json!(espa.current_sha256());
+    }
     let developer = Recipient {
         name: Some(espa.company.clone()).filter(|c| !c.is_empty()),
         email: espa.developer_address.clone(),

@@ -51,6 +51,7 @@ pub(super) fn build(
     message_id: String,
     subject: String,
     (text, html): (String, String),
+    attachments: &[super::Attachment],
     date: DateTime<Utc>,
 ) -> anyhow::Result<RenderedEmail> {
     let mut builder = Message::builder()
@@ -89,10 +90,25 @@ pub(super) fn build(
         "=_sijil_{}",
         &hex::encode(Sha256::digest(&message_id))[..32]
     );
-    let body = MultiPart::alternative()
-        .boundary(boundary)
+    let alternative = MultiPart::alternative()
+        .boundary(boundary.clone())
         .singlepart(SinglePart::plain(text))
         .singlepart(SinglePart::html(html));
+    let body = if attachments.is_empty() {
+        alternative
+    } else {
+        let mut mixed = MultiPart::mixed()
+            .boundary(format!("{boundary}_m"))
+            .multipart(alternative);
+        for a in attachments {
+            let kind = lettre::message::header::ContentType::parse(&a.content_type)
+                .with_context(|| format!("content type {:?}", a.content_type))?;
+            mixed = mixed.singlepart(
+                lettre::message::Attachment::new(a.name.clone()).body(a.bytes.clone(), kind),
+            );
+        }
+        mixed
+    };
     let message = builder.multipart(body).context("building the message")?;
 
     let envelope = message.envelope();

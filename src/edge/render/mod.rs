@@ -160,6 +160,18 @@ impl Renderer {
         message_id: &str,
         date: DateTime<Utc>,
     ) -> anyhow::Result<RenderedEmail> {
+        self.render_with(email, from, message_id, date, &[])
+    }
+
+    /// [`Renderer::render`], with files attached after the text and HTML.
+    pub fn render_with(
+        &self,
+        email: &Email,
+        from: &Address,
+        message_id: &str,
+        date: DateTime<Utc>,
+        attachments: &[Attachment],
+    ) -> anyhow::Result<RenderedEmail> {
         let message_id = bare_id(message_id)
             .ok_or_else(|| anyhow!("invalid Message-ID {message_id:?}"))?
             .to_owned();
@@ -174,7 +186,15 @@ impl Renderer {
             }
         }
 
-        message::build(email, from, message_id, subject, (text, html), date)
+        message::build(
+            email,
+            from,
+            message_id,
+            subject,
+            (text, html),
+            attachments,
+            date,
+        )
     }
 
     /// Renders the emails the effects of the input identified by `key` want
@@ -189,6 +209,7 @@ impl Renderer {
         id_key: &[u8; 32],
         key: &str,
         date: DateTime<Utc>,
+        attachments: &[(usize, Vec<Attachment>)],
     ) -> Result<Vec<Outgoing>, String> {
         emails
             .iter()
@@ -201,8 +222,12 @@ impl Renderer {
                 let domain = from.email.rsplit('@').next().unwrap_or("sijil.invalid");
                 let seed = format!("{key}\n{i}\n{}", email.template.name());
                 let message_id = message_id_for(domain, id_key, seed.as_bytes());
+                let attached = attachments
+                    .iter()
+                    .find(|(n, _)| *n == i)
+                    .map_or(&[][..], |(_, a)| a.as_slice());
                 let rendered = self
-                    .render(email, from, &message_id, date)
+                    .render_with(email, from, &message_id, date, attached)
                     .map_err(|e| format!("rendering {}: {e:#}", email.template.name()))?;
                 Ok(Outgoing {
                     case_ref: email.case_ref.clone(),
@@ -263,4 +288,13 @@ fn single_line_strings(value: Value) -> Value {
         ),
         other => other,
     }
+}
+
+/// A file attached to an email (the signed eSPA PDF, the completion
+/// certificate).
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    pub name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
 }
