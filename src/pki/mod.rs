@@ -14,6 +14,7 @@ pub mod authority;
 pub mod certificate;
 pub mod crl;
 pub mod pades;
+pub mod repair;
 pub mod seal;
 pub mod verify;
 

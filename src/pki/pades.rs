@@ -87,8 +87,10 @@ pub fn sign(pdf: &[u8], signer: &KeySigner, placement: &Placement<'_>) -> Result
         signing_time_placement: SigningTimePlacement::Unsigned,
         ..SigningOptions::default()
     };
+    let pdf = super::repair::readable(pdf)
+        .ok_or("the PDF cannot be read (no objects or no catalogue found)")?;
     // Nothing in it waits on I/O (no timestamp authority is asked).
-    futures::executor::block_on(PdfSigner::new().options(options).sign(pdf, signer))
+    futures::executor::block_on(PdfSigner::new().options(options).sign(&pdf, signer))
         .map_err(|e| e.to_string())
 }
 

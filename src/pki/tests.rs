@@ -110,6 +110,32 @@ fn two_signatures_in_turn_both_verify_and_one_changed_byte_is_caught() {
     assert!(!report.all_hold());
 }
 
+/// The PDF a small tool writes: no xref at all, a page tree of no pages.
+const SLOPPY: &[u8] = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n3 0 obj << /Length 5 >> stream\nBT ET\nendstream endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+
+#[test]
+fn a_pdf_without_a_cross_reference_table_is_signed_after_its_table_is_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let authority = ca(dir.path());
+    let attestation = authority.attestation();
+    let signer = KeySigner::new(
+        attestation.key.clone(),
+        vec![attestation.cert_der.clone(), authority.certificate_der().to_vec()],
+    )
+    .unwrap();
+    let placement = Placement {
+        field: "Attestation1",
+        reason: "iDsaya consent",
+        location: "Malaysia",
+        contact: "lim@developer.my",
+        at: Utc::now(),
+    };
+    let signed = pades::sign(SLOPPY, &signer, &placement).unwrap();
+    assert!(signed.starts_with(SLOPPY), "the original bytes are kept");
+    let report = verify(&signed, &[authority.certificate_der().to_vec()], &[]).unwrap();
+    assert!(report.all_hold(), "{report:?}");
+}
+
 #[test]
 fn the_crl_lists_what_was_revoked() {
     let dir = tempfile::tempdir().unwrap();
