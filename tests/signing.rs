@@ -284,10 +284,12 @@ async fn three_signees_sign_in_order_to_completed() {
             assert!(body.contains(name), "{name} in COMPLETED:\n{body}");
         }
     }
+    let completed = wait_message(&servers, DEVELOPER, is_completed).await;
     assert!(sijil.stop().success());
     for user in [DEVELOPER, LIM, SIGNEE, FOREIGN_SIGNEE] {
         assert_eq!(count(&servers, user, is_completed).await, 1, "{user}");
     }
+    signed_pdf_proves_itself(&sijil, &completed, &sha256);
     for user in [LIM, SIGNEE, FOREIGN_SIGNEE] {
         assert_eq!(
             count(&servers, user, is_emel4).await,
@@ -310,4 +312,105 @@ async fn three_signees_sign_in_order_to_completed() {
         !log.contains("482915") && !log.contains("730184"),
         "no PIN logged"
     );
+}
+
+/// The signed PDF COMPLETED carries, checked with tools sijil did not
+/// write, and with `sijil verify`; one changed byte is caught by both. The
+/// store and the log hold no private key.
+fn signed_pdf_proves_itself(sijil: &Daemon, completed: &[u8], original_sha256: &str) {
+    use support::pdf_tools::*;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pdf = attachment(completed, "application/pdf").expect("COMPLETED carries the signed PDF");
+    let certificate = attachment(completed, "text/plain")
+        .map(|b| String::from_utf8_lossy(&b).to_string())
+        .expect("COMPLETED carries the completion certificate");
+    let ca = std::path::PathBuf::from(format!("{}.ca/ca.pem", sijil.store_path().display()));
+    let file = dir.path().join("signed.pdf");
+    std::fs::write(&file, &pdf).expect("write pdf");
+
+    let report = pdfsig(&file, &ca, dir.path());
+    assert_eq!(report.matches("Signature is Valid.").count(), 3, "{report}");
+    assert_eq!(report.matches("Certificate is Trusted.").count(), 3, "{report}");
+    assert!(report.contains("Total document signed"), "{report}");
+    assert!(report.contains("ETSI.CAdES.detached"), "{report}");
+    for name in ["Ali bin Abu", "James Edward Smith", "RA attestation"] {
+        assert!(report.contains(name), "{name}: {report}");
+    }
+
+    let signatures = signatures(&pdf);
+    assert_eq!(signatures.len(), 3);
+    for (cms, covered) in &signatures {
+        let (ok, said) = openssl_cms_verify(cms, covered, &ca, dir.path());
+        assert!(ok, "openssl cms -verify: {said}");
+    }
+    let ali = signer_certificate_text(&signatures[1].0, dir.path());
+    assert!(ali.contains("CN = Ali bin Abu"), "{ali}");
+    assert!(ali.contains("Digital Signature, Non Repudiation"), "{ali}");
+    assert!(ali.contains("1.3.6.1.5.5.7.3.36"), "document signing EKU: {ali}");
+    assert!(ali.contains("IDH-"), "a keyed hash of the ID, never the number: {ali}");
+    assert!(!ali.contains("900101"), "{ali}");
+
+    let (serial_line, sha_after) = (
+        certificate.contains("certificate serial:"),
+        hex::encode(Sha256::digest(&pdf)),
+    );
+    assert!(serial_line, "{certificate}");
+    assert!(certificate.contains(original_sha256), "{certificate}");
+    assert!(certificate.contains(&sha_after), "{certificate}");
+    assert!(certificate.contains("iDsaya route"), "{certificate}");
+    assert!(certificate.contains("Audit trail"), "{certificate}");
+
+    let verify = |path: &std::path::Path| {
+        std::process::Command::new(support::daemon::binary())
+            .arg("verify")
+            .arg(path)
+            .arg("--ca")
+            .arg(&ca)
+            .output()
+            .expect("sijil verify runs")
+    };
+    let good = verify(&file);
+    let said = String::from_utf8_lossy(&good.stdout).to_string();
+    assert!(good.status.success(), "{said}{}", String::from_utf8_lossy(&good.stderr));
+    assert!(said.contains("3 signature(s)") && said.contains("every signature holds"), "{said}");
+
+    let mut changed = pdf.clone();
+    let at = changed.len() / 3;
+    changed[at] ^= 0x01;
+    let tampered = dir.path().join("tampered.pdf");
+    std::fs::write(&tampered, &changed).expect("write pdf");
+    let bad = verify(&tampered);
+    let said = String::from_utf8_lossy(&bad.stdout).to_string();
+    assert_eq!(bad.status.code(), Some(1), "{said}");
+    assert!(said.contains("intact: NO"), "{said}");
+    let report = pdfsig(&tampered, &ca, &dir.path().join("again"));
+    assert!(report.matches("Signature is Valid.").count() < 3, "{report}");
+
+    // No private key in the clear anywhere the daemon wrote (the test CA's
+    // own key file aside): no PEM key, no PKCS#8 P-256 DER.
+    let pkcs8_p256 = hex::decode("020100301306072a8648ce3d020106082a8648ce3d030107").expect("hex");
+    let mut scanned = 0;
+    let mut stack = vec![sijil.store_path().parent().expect("store dir").to_path_buf()];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            if path.extension().is_some_and(|e| e == "ca") {
+                continue;
+            }
+            for entry in std::fs::read_dir(&path).expect("read dir") {
+                stack.push(entry.expect("entry").path());
+            }
+            continue;
+        }
+        let bytes = std::fs::read(&path).expect("read file");
+        scanned += 1;
+        assert!(!contains(&bytes, b"PRIVATE KEY"), "{}", path.display());
+        assert!(!contains(&bytes, &pkcs8_p256), "{}", path.display());
+    }
+    assert!(scanned > 3, "the store was scanned");
+    let log = sijil.log();
+    assert!(!log.contains("PRIVATE KEY") && !log.contains("sealed\":"), "{log}");
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }

@@ -74,8 +74,12 @@ impl Authority {
             KeyUsagePurpose::DigitalSignature,
             KeyUsagePurpose::ContentCommitment,
         ];
-        params.extended_key_usages =
-            vec![ExtendedKeyUsagePurpose::Other(DOCUMENT_SIGNING.to_vec())];
+        params.extended_key_usages = vec![
+            ExtendedKeyUsagePurpose::Other(DOCUMENT_SIGNING.to_vec()),
+            // What NSS (poppler's pdfsig, Firefox) checks a PDF signer's
+            // certificate for.
+            ExtendedKeyUsagePurpose::EmailProtection,
+        ];
         params.use_authority_key_identifier_extension = true;
         let serial = random_serial().map_err(CaError::Issue)?;
         params.serial_number = Some(serial.clone());

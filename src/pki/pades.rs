@@ -10,8 +10,7 @@ use p256::ecdsa::signature::hazmat::PrehashSigner;
 use p256::pkcs8::DecodePrivateKey;
 use underskrift::error::CryptoError;
 use underskrift::{
-    CryptoSigner, DigestAlgorithm, PdfSigner, SignatureAlgorithm, SigningOptions,
-    SigningTimePlacement, SubFilter,
+    CryptoSigner, DigestAlgorithm, PdfSigner, SignatureAlgorithm, SigningOptions, SubFilter,
 };
 
 /// A P-256 key with its certificate chain (its own first, the CA last).
@@ -81,10 +80,9 @@ pub fn sign(pdf: &[u8], signer: &KeySigner, placement: &Placement<'_>) -> Result
         reason: Some(pdf_text(placement.reason)),
         location: Some(pdf_text(placement.location)),
         contact_info: Some(pdf_text(placement.contact)),
-        // PAdES keeps signingTime out of the signed attributes; the time
-        // goes in as an unsigned attribute (a claim, as in any B-B).
-        cms_signing_time: Some(placement.at.naive_utc()),
-        signing_time_placement: SigningTimePlacement::Unsigned,
+        // No signingTime: PAdES forbids it among the signed attributes, and
+        // OpenSSL refuses a CMS that carries it unsigned. The time of each
+        // signature is in the completion certificate and the audit trail.
         ..SigningOptions::default()
     };
     let pdf = super::repair::readable(pdf)

@@ -444,7 +444,8 @@ fn form_page(
                 "document": {
                     "name": espa.document.name,
                     "size": human_size(espa.document.size),
-                    "sha256": espa.current_sha256(),
+                    "sha256": espa.document.sha256,
+                    "current_sha256": espa.signed_pdf.as_ref().map(|p| &p.sha256),
                 },
             },
             "signee": {

@@ -34,6 +34,7 @@ pub mod clients;
 pub mod config;
 pub mod daemon;
 pub mod packs;
+pub mod pdf_tools;
 pub mod process;
 pub mod servers;
 pub mod signing;
