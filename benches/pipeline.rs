@@ -745,6 +745,7 @@ fn sijil_emails() -> anyhow::Result<Vec<Vec<u8>>> {
             store.message_id_key(),
             &msg.key,
             now,
+            &[],
         )
         .map_err(|e| anyhow!(e))?;
     if emails.len() != 3 {
@@ -2448,6 +2449,7 @@ fn stages(report: &mut Report) -> anyhow::Result<()> {
                     store.message_id_key(),
                     &msg.key,
                     now,
+                    &[],
                 )
                 .map_err(|e| anyhow!(e))?;
             let t4 = Instant::now();

@@ -16,12 +16,12 @@ use crate::config::Config;
 use crate::core::Effects;
 use crate::core::case::EventKind;
 use crate::core::certificate::IssuedCertificate;
-use crate::pki::Authority;
 use crate::core::email::Template;
 use crate::edge::documents::Location;
 use crate::edge::render::{Attachment, Renderer};
 use crate::edge::store::{Committed, Origin, Store, StoreError};
 use crate::metrics::{CaseStats, OutboxStats};
+use crate::pki::Authority;
 
 /// How the apply path hands emails to the courier: once the commit that
 /// queued them (and counted their first attempt) is durable, their ids, and
@@ -241,13 +241,9 @@ impl Applier {
             if email.template != Template::Completed {
                 continue;
             }
-            let Some(espa) = effects
-                .espas
-                .iter()
-                .rev()
-                .map(|w| &w.espa)
-                .find(|e| email.case_ref.as_deref() == Some(&crate::core::espa::thread_ref(&e.reference)))
-            else {
+            let Some(espa) = effects.espas.iter().rev().map(|w| &w.espa).find(|e| {
+                email.case_ref.as_deref() == Some(&crate::core::espa::thread_ref(&e.reference))
+            }) else {
                 continue;
             };
             let files = match made.iter().find(|(r, _)| *r == espa.reference) {
@@ -272,7 +268,11 @@ impl Applier {
     /// written case's sealed key, the subject from its verified
     /// application. The case keeps the certificate, its EMEL 3 shows the
     /// serial and fingerprint, the history records it.
-    fn issue_certificates(&self, effects: &mut Effects, now: DateTime<Utc>) -> Result<(), ApplyError> {
+    fn issue_certificates(
+        &self,
+        effects: &mut Effects,
+        now: DateTime<Utc>,
+    ) -> Result<(), ApplyError> {
         for reference in effects.certificates.clone() {
             let authority = self
                 .authority
@@ -307,7 +307,10 @@ impl Applier {
             let certificate = IssuedCertificate {
                 serial: issued.serial.clone(),
                 fingerprint: issued.fingerprint.clone(),
-                der: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &issued.der),
+                der: base64::Engine::encode(
+                    &base64::engine::general_purpose::STANDARD,
+                    &issued.der,
+                ),
                 not_before: issued.not_before,
                 not_after: issued.not_after,
                 revoked_at: None,
@@ -324,7 +327,9 @@ impl Applier {
                 .emails
                 .iter_mut()
                 .rev()
-                .find(|e| e.template == Template::Emel3 && e.case_ref.as_deref() == Some(&reference))
+                .find(|e| {
+                    e.template == Template::Emel3 && e.case_ref.as_deref() == Some(&reference)
+                })
                 .and_then(|e| e.context.as_object_mut())
             {
                 context.insert(

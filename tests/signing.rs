@@ -330,7 +330,11 @@ fn signed_pdf_proves_itself(sijil: &Daemon, completed: &[u8], original_sha256: &
 
     let report = pdfsig(&file, &ca, dir.path());
     assert_eq!(report.matches("Signature is Valid.").count(), 3, "{report}");
-    assert_eq!(report.matches("Certificate is Trusted.").count(), 3, "{report}");
+    assert_eq!(
+        report.matches("Certificate is Trusted.").count(),
+        3,
+        "{report}"
+    );
     assert!(report.contains("Total document signed"), "{report}");
     assert!(report.contains("ETSI.CAdES.detached"), "{report}");
     for name in ["Ali bin Abu", "James Edward Smith", "RA attestation"] {
@@ -346,8 +350,14 @@ fn signed_pdf_proves_itself(sijil: &Daemon, completed: &[u8], original_sha256: &
     let ali = signer_certificate_text(&signatures[1].0, dir.path());
     assert!(ali.contains("CN = Ali bin Abu"), "{ali}");
     assert!(ali.contains("Digital Signature, Non Repudiation"), "{ali}");
-    assert!(ali.contains("1.3.6.1.5.5.7.3.36"), "document signing EKU: {ali}");
-    assert!(ali.contains("IDH-"), "a keyed hash of the ID, never the number: {ali}");
+    assert!(
+        ali.contains("1.3.6.1.5.5.7.3.36"),
+        "document signing EKU: {ali}"
+    );
+    assert!(
+        ali.contains("IDH-"),
+        "a keyed hash of the ID, never the number: {ali}"
+    );
     assert!(!ali.contains("900101"), "{ali}");
 
     let (serial_line, sha_after) = (
@@ -371,8 +381,15 @@ fn signed_pdf_proves_itself(sijil: &Daemon, completed: &[u8], original_sha256: &
     };
     let good = verify(&file);
     let said = String::from_utf8_lossy(&good.stdout).to_string();
-    assert!(good.status.success(), "{said}{}", String::from_utf8_lossy(&good.stderr));
-    assert!(said.contains("3 signature(s)") && said.contains("every signature holds"), "{said}");
+    assert!(
+        good.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    assert!(
+        said.contains("3 signature(s)") && said.contains("every signature holds"),
+        "{said}"
+    );
 
     let mut changed = pdf.clone();
     let at = changed.len() / 3;
@@ -384,13 +401,22 @@ fn signed_pdf_proves_itself(sijil: &Daemon, completed: &[u8], original_sha256: &
     assert_eq!(bad.status.code(), Some(1), "{said}");
     assert!(said.contains("intact: NO"), "{said}");
     let report = pdfsig(&tampered, &ca, &dir.path().join("again"));
-    assert!(report.matches("Signature is Valid.").count() < 3, "{report}");
+    assert!(
+        report.matches("Signature is Valid.").count() < 3,
+        "{report}"
+    );
 
     // No private key in the clear anywhere the daemon wrote (the test CA's
     // own key file aside): no PEM key, no PKCS#8 P-256 DER.
     let pkcs8_p256 = hex::decode("020100301306072a8648ce3d020106082a8648ce3d030107").expect("hex");
     let mut scanned = 0;
-    let mut stack = vec![sijil.store_path().parent().expect("store dir").to_path_buf()];
+    let mut stack = vec![
+        sijil
+            .store_path()
+            .parent()
+            .expect("store dir")
+            .to_path_buf(),
+    ];
     while let Some(path) = stack.pop() {
         if path.is_dir() {
             if path.extension().is_some_and(|e| e == "ca") {
@@ -408,7 +434,10 @@ fn signed_pdf_proves_itself(sijil: &Daemon, completed: &[u8], original_sha256: &
     }
     assert!(scanned > 3, "the store was scanned");
     let log = sijil.log();
-    assert!(!log.contains("PRIVATE KEY") && !log.contains("sealed\":"), "{log}");
+    assert!(
+        !log.contains("PRIVATE KEY") && !log.contains("sealed\":"),
+        "{log}"
+    );
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

@@ -182,9 +182,9 @@ pub fn main() -> ExitCode {
         Command::Ca {
             command: CaCommand::Init { .. },
         } => unreachable!("handled before the configuration is loaded"),
-        Command::Verify { file, ca, crl } => out::to_stdout(|out| {
-            pki::verify(&cfg, &file, ca.as_deref(), crl.as_deref(), out)
-        }),
+        Command::Verify { file, ca, crl } => {
+            out::to_stdout(|out| pki::verify(&cfg, &file, ca.as_deref(), crl.as_deref(), out))
+        }
     }
 }
 

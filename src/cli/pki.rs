@@ -17,17 +17,29 @@ use crate::pki::crl::Revoked;
 pub fn init(dir: &Path, out: &mut dyn Write) -> Result<(), Stop> {
     let made = Authority::init(dir, "sijil test CA", Utc::now())
         .map_err(|e| Stop::Failed(e.to_string()))?;
-    writeln!(out, "sijil: made a test CA (not for production) in {}", dir.display())?;
+    writeln!(
+        out,
+        "sijil: made a test CA (not for production) in {}",
+        dir.display()
+    )?;
     writeln!(out, "[ca]")?;
-    writeln!(out, "certificate = {:?}", made.certificate.display().to_string())?;
+    writeln!(
+        out,
+        "certificate = {:?}",
+        made.certificate.display().to_string()
+    )?;
     writeln!(out, "key_file = {:?}", made.key.display().to_string())?;
     Ok(())
 }
 
 /// The CRL of every certificate `RESET-PIN` revoked, to `to` or stdout.
-pub fn crl(store: &Store, cfg: &Config, to: Option<&Path>, out: &mut dyn Write) -> Result<(), Stop> {
-    let authority =
-        crate::daemon::load_authority(cfg).map_err(|e| Stop::Failed(e.to_string()))?;
+pub fn crl(
+    store: &Store,
+    cfg: &Config,
+    to: Option<&Path>,
+    out: &mut dyn Write,
+) -> Result<(), Stop> {
+    let authority = crate::daemon::load_authority(cfg).map_err(|e| Stop::Failed(e.to_string()))?;
     let mut revoked = Vec::new();
     for case in store.cases() {
         let case = case.map_err(|e| Stop::Failed(e.to_string()))?;
@@ -51,7 +63,12 @@ pub fn crl(store: &Store, cfg: &Config, to: Option<&Path>, out: &mut dyn Write) 
         Some(path) => {
             std::fs::write(path, &pem)
                 .map_err(|e| Stop::Failed(format!("cannot write {}: {e}", path.display())))?;
-            writeln!(out, "sijil: {} revoked certificate(s); CRL written to {}", listed.len(), path.display())?;
+            writeln!(
+                out,
+                "sijil: {} revoked certificate(s); CRL written to {}",
+                listed.len(),
+                path.display()
+            )?;
         }
         None => write!(out, "{pem}")?,
     }
@@ -67,7 +84,8 @@ pub fn verify(
     out: &mut dyn Write,
 ) -> Result<(), Stop> {
     let read = |path: &Path| {
-        std::fs::read(path).map_err(|e| Stop::Failed(format!("cannot read {}: {e}", path.display())))
+        std::fs::read(path)
+            .map_err(|e| Stop::Failed(format!("cannot read {}: {e}", path.display())))
     };
     let pdf = read(file)?;
     let ca_path: PathBuf = match (ca, &cfg.ca) {
@@ -96,11 +114,23 @@ pub fn verify(
         writeln!(out, "{}. {} — {}", i + 1, s.field, s.signer)?;
         let at = s.at.map_or_else(|| "not stated".into(), |t| t.to_rfc3339());
         writeln!(out, "   time: {at}")?;
-        writeln!(out, "   certificate serial: {}", s.serial.as_deref().unwrap_or("unknown"))?;
+        writeln!(
+            out,
+            "   certificate serial: {}",
+            s.serial.as_deref().unwrap_or("unknown")
+        )?;
         writeln!(out, "   bytes it covers intact: {}", yes(s.intact))?;
         writeln!(out, "   chain reaches the CA: {}", yes(s.chain_trusted))?;
-        writeln!(out, "   certificate revoked: {}", if s.revoked { "YES" } else { "no" })?;
-        writeln!(out, "   document changed after it: {}", if s.changed_after { "YES" } else { "no" })?;
+        writeln!(
+            out,
+            "   certificate revoked: {}",
+            if s.revoked { "YES" } else { "no" }
+        )?;
+        writeln!(
+            out,
+            "   document changed after it: {}",
+            if s.changed_after { "YES" } else { "no" }
+        )?;
         for p in &s.problems {
             writeln!(out, "   problem: {p}")?;
         }

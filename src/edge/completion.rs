@@ -53,14 +53,30 @@ pub fn certificate(
     let mut s = String::new();
     let _ = writeln!(s, "SIJIL PENYEMPURNAAN / COMPLETION CERTIFICATE");
     let _ = writeln!(s, "eSPA {} — {}", espa.reference, espa.project);
-    let _ = writeln!(s, "Developer: {} <{}>", espa.company, espa.developer_address);
+    let _ = writeln!(
+        s,
+        "Developer: {} <{}>",
+        espa.company, espa.developer_address
+    );
     if let Some(at) = espa.completed_at {
         let _ = writeln!(s, "Completed: {}", time(at));
     }
     let _ = writeln!(s);
-    let _ = writeln!(s, "Document: {} ({} bytes)", espa.document.name, espa.document.size);
-    let _ = writeln!(s, "SHA-256 before the first signature: {}", espa.document.sha256);
-    let _ = writeln!(s, "SHA-256 after the last signature:   {}", espa.current_sha256());
+    let _ = writeln!(
+        s,
+        "Document: {} ({} bytes)",
+        espa.document.name, espa.document.size
+    );
+    let _ = writeln!(
+        s,
+        "SHA-256 before the first signature: {}",
+        espa.document.sha256
+    );
+    let _ = writeln!(
+        s,
+        "SHA-256 after the last signature:   {}",
+        espa.current_sha256()
+    );
     let _ = writeln!(s);
     let _ = writeln!(s, "Signatures, in order:");
     for signee in &espa.signees {
@@ -78,7 +94,9 @@ pub fn certificate(
             continue;
         };
         let whose = match sig.route {
-            Route::Manual => "the signee's own certificate, issued by this RA (PIN and emailed code)",
+            Route::Manual => {
+                "the signee's own certificate, issued by this RA (PIN and emailed code)"
+            }
             Route::Idsaya => {
                 "iDsaya route: the signee's certificate is external; their emailed-code consent \
                  is sealed into the PDF with the RA's attestation certificate, not theirs"

@@ -275,11 +275,11 @@ fn attestation(
         KeyUsagePurpose::ContentCommitment,
     ];
     params.extended_key_usages = vec![
-            ExtendedKeyUsagePurpose::Other(DOCUMENT_SIGNING.to_vec()),
-            // What NSS (poppler's pdfsig, Firefox) and Acrobat check a PDF
-            // signer's certificate for.
-            ExtendedKeyUsagePurpose::EmailProtection,
-        ];
+        ExtendedKeyUsagePurpose::Other(DOCUMENT_SIGNING.to_vec()),
+        // What NSS (poppler's pdfsig, Firefox) and Acrobat check a PDF
+        // signer's certificate for.
+        ExtendedKeyUsagePurpose::EmailProtection,
+    ];
     params.use_authority_key_identifier_extension = true;
     params.serial_number = Some(random_serial().map_err(CaError::Issue)?);
     params.not_before = offset(now - Duration::minutes(5));

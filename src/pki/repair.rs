@@ -23,7 +23,13 @@ pub fn readable(pdf: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
         None => lopdf::Document::load_mem(&rebuild_xref(pdf)?).ok()?,
     };
     if doc.get_pages().is_empty() {
-        let pages = doc.catalog().ok()?.get(b"Pages").ok()?.as_reference().ok()?;
+        let pages = doc
+            .catalog()
+            .ok()?
+            .get(b"Pages")
+            .ok()?
+            .as_reference()
+            .ok()?;
         let page = doc.max_id + 1;
         if !bytes.ends_with(b"\n") {
             bytes.push(b'\n');
@@ -46,7 +52,10 @@ fn rebuild_xref(pdf: &[u8]) -> Option<Vec<u8>> {
     for caps in re.captures_iter(pdf) {
         let number = caps.get(1)?;
         let id: u32 = std::str::from_utf8(number.as_bytes()).ok()?.parse().ok()?;
-        let generation: u32 = std::str::from_utf8(caps.get(2)?.as_bytes()).ok()?.parse().ok()?;
+        let generation: u32 = std::str::from_utf8(caps.get(2)?.as_bytes())
+            .ok()?
+            .parse()
+            .ok()?;
         // A later definition of the same object wins, as in an update.
         objects.insert(id, (number.start(), generation));
     }

@@ -120,7 +120,10 @@ fn a_pdf_without_a_cross_reference_table_is_signed_after_its_table_is_rebuilt() 
     let attestation = authority.attestation();
     let signer = KeySigner::new(
         attestation.key.clone(),
-        vec![attestation.cert_der.clone(), authority.certificate_der().to_vec()],
+        vec![
+            attestation.cert_der.clone(),
+            authority.certificate_der().to_vec(),
+        ],
     )
     .unwrap();
     let placement = Placement {

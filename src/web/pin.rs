@@ -28,10 +28,10 @@ use sha2::Sha256;
 
 use super::AppState;
 use super::hashing::{HashError, Hasher};
-use crate::core::certificate::SealedKey;
 use super::pages::Pages;
 use crate::apply::ApplyError;
 use crate::core::case::Case;
+use crate::core::certificate::SealedKey;
 use crate::core::pin::{self, LinkStatus, Mistake, PinHash, Visit};
 use crate::core::{self, Input, View};
 use crate::edge::store::{Committed, Origin, StoreError};

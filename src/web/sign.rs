@@ -31,12 +31,10 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use super::{AppState, signature};
 use super::pin::{cross_site, origin_of, token_hash};
+use super::{AppState, signature};
 use crate::apply::ApplyError;
-use crate::core::espa::signing::{
-    self, Client, Decided, Outcome, Status, Visit, normalize_code,
-};
+use crate::core::espa::signing::{self, Client, Decided, Outcome, Status, Visit, normalize_code};
 use crate::core::espa::{Espa, Route, turn};
 use crate::core::{View, context::human_size};
 use crate::edge::store::{Committed, Origin, StoreError};

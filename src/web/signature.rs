@@ -117,7 +117,15 @@ pub(super) async fn pin_and_pdf(
             return Ok((check, None));
         }
     };
-    let made = sign_for(espa, signee, base, key, chain, s.applier.cfg().general.timezone).await;
+    let made = sign_for(
+        espa,
+        signee,
+        base,
+        key,
+        chain,
+        s.applier.cfg().general.timezone,
+    )
+    .await;
     match made {
         Ok((pdf, bytes)) => {
             if let Err(e) = store.put_signed_pdf(&pdf.sha256, &bytes) {
@@ -144,7 +152,14 @@ async fn old_case(
         return Ok((PinCheck::Wrong, None));
     };
     let right = s.pin.hasher().verify(pin.to_string(), hash).await?;
-    Ok((if right { PinCheck::Right } else { PinCheck::Wrong }, None))
+    Ok((
+        if right {
+            PinCheck::Right
+        } else {
+            PinCheck::Wrong
+        },
+        None,
+    ))
 }
 
 enum Key {
@@ -236,4 +251,3 @@ pub(super) fn forget(store: &Store, pdf: Option<&SignedPdf>) {
         tracing::warn!(error = %e, "signing page: an unrecorded signed PDF stays");
     }
 }
-

@@ -22,7 +22,9 @@ fn run(program: &str, package: &str, args: &[&str]) -> std::process::Output {
     Command::new(program)
         .args(args)
         .output()
-        .unwrap_or_else(|e| panic!("{program} did not run ({e}): install the Debian package {package}"))
+        .unwrap_or_else(|e| {
+            panic!("{program} did not run ({e}): install the Debian package {package}")
+        })
 }
 
 /// `pdfsig`'s report on `pdf`, with `ca_pem` trusted (a fresh NSS
@@ -31,15 +33,37 @@ pub fn pdfsig(pdf: &Path, ca_pem: &Path, dir: &Path) -> String {
     let db = dir.join("nssdb");
     std::fs::create_dir_all(&db).expect("nss db dir");
     let sql = format!("sql:{}", db.display());
-    let made = run("certutil", "libnss3-tools", &["-N", "-d", &sql, "--empty-password"]);
-    assert!(made.status.success(), "certutil -N: {}", String::from_utf8_lossy(&made.stderr));
+    let made = run(
+        "certutil",
+        "libnss3-tools",
+        &["-N", "-d", &sql, "--empty-password"],
+    );
+    assert!(
+        made.status.success(),
+        "certutil -N: {}",
+        String::from_utf8_lossy(&made.stderr)
+    );
     let ca = ca_pem.display().to_string();
     let added = run(
         "certutil",
         "libnss3-tools",
-        &["-A", "-d", &sql, "-n", "sijil-test-ca", "-t", "CT,C,C", "-i", &ca],
+        &[
+            "-A",
+            "-d",
+            &sql,
+            "-n",
+            "sijil-test-ca",
+            "-t",
+            "CT,C,C",
+            "-i",
+            &ca,
+        ],
     );
-    assert!(added.status.success(), "certutil -A: {}", String::from_utf8_lossy(&added.stderr));
+    assert!(
+        added.status.success(),
+        "certutil -A: {}",
+        String::from_utf8_lossy(&added.stderr)
+    );
     let out = run(
         "pdfsig",
         "poppler-utils",
@@ -54,14 +78,15 @@ pub fn pdfsig(pdf: &Path, ca_pem: &Path, dir: &Path) -> String {
 
 /// Each signature's CMS (DER) and the bytes its ByteRange covers.
 pub fn signatures(pdf: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let re = regex::bytes::Regex::new(
-        r"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]",
-    )
-    .expect("regex");
+    let re = regex::bytes::Regex::new(r"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]")
+        .expect("regex");
     re.captures_iter(pdf)
         .map(|c| {
             let n = |i: usize| -> usize {
-                std::str::from_utf8(&c[i]).expect("digits").parse().expect("a number")
+                std::str::from_utf8(&c[i])
+                    .expect("digits")
+                    .parse()
+                    .expect("a number")
             };
             let (a, b, c2, d) = (n(1), n(2), n(3), n(4));
             let mut covered = pdf[a..a + b].to_vec();
@@ -106,11 +131,21 @@ pub fn openssl_cms_verify(cms: &[u8], content: &[u8], ca_pem: &Path, dir: &Path)
         "openssl",
         "openssl",
         &[
-            "cms", "-verify", "-binary", "-inform", "DER", "-in",
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
             &sig.display().to_string(),
-            "-content", &data.display().to_string(),
-            "-CAfile", &ca_pem.display().to_string(),
-            "-purpose", "any", "-out", "/dev/null",
+            "-content",
+            &data.display().to_string(),
+            "-CAfile",
+            &ca_pem.display().to_string(),
+            "-purpose",
+            "any",
+            "-out",
+            "/dev/null",
         ],
     );
     (
@@ -130,7 +165,14 @@ pub fn signer_certificate_text(cms: &[u8], dir: &Path) -> String {
     let certs = run(
         "openssl",
         "openssl",
-        &["pkcs7", "-inform", "DER", "-in", &sig.display().to_string(), "-print_certs"],
+        &[
+            "pkcs7",
+            "-inform",
+            "DER",
+            "-in",
+            &sig.display().to_string(),
+            "-print_certs",
+        ],
     );
     let pem = String::from_utf8_lossy(&certs.stdout).to_string();
     let path = dir.join("signer.pem");
@@ -140,7 +182,17 @@ pub fn signer_certificate_text(cms: &[u8], dir: &Path) -> String {
             continue;
         };
         std::fs::write(&path, &block[begin..]).expect("write pem");
-        let text = run("openssl", "openssl", &["x509", "-text", "-noout", "-in", &path.display().to_string()]);
+        let text = run(
+            "openssl",
+            "openssl",
+            &[
+                "x509",
+                "-text",
+                "-noout",
+                "-in",
+                &path.display().to_string(),
+            ],
+        );
         let text = String::from_utf8_lossy(&text.stdout).to_string();
         if !text.contains("CA:TRUE") {
             return text;
