@@ -93,6 +93,29 @@ fn five_wrong_pins_lock_until_reset_pin_then_a_new_pin_and_link_sign() {
     for secret in [PIN, NEW_PIN, code.as_str()] {
         assert!(!log.contains(secret), "a secret in the log");
     }
+
+    // RESET-PIN revoked the first certificate: the CRL lists it, and not the second.
+    let serial = |n| {
+        let emel3 = nth_delivered(&mut sijil, SIGNEE, "Roaming Certificate Ready", n);
+        let body = support::signing::text(&emel3);
+        body.lines()
+            .find_map(|l| l.trim().strip_prefix("- Serial number: "))
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("EMEL 3 {n} names its serial:\n{body}"))
+    };
+    let (first, second) = (serial(1), serial(2));
+    assert_ne!(first, second, "a new certificate for the new key");
+    assert!(sijil.stop().success());
+    let crl = dir.path().join("crl.pem");
+    let made = sijil.command(&["ca", "crl", "--out", &crl.display().to_string()]);
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let listed = std::process::Command::new("openssl")
+        .args(["crl", "-noout", "-text", "-in", &crl.display().to_string()])
+        .output()
+        .expect("openssl crl runs (install openssl)");
+    let listed = String::from_utf8_lossy(&listed.stdout).to_uppercase();
+    assert!(listed.contains(&first), "{first} revoked:\n{listed}");
+    assert!(!listed.contains(&second), "{second} in force:\n{listed}");
 }
 
 #[test]
