@@ -9,9 +9,13 @@
 //! visible to reads at once, so a batch of messages can be decided one
 //! after the other and flushed together.
 //!
+//! History is a hash chain per reference (`audit.rs`): [`Store::audit`]
+//! checks it, [`Store::trail`] reads it with each event's place and hash.
+//!
 //! The store keeps its shape over time: `migrate.rs` brings a store written
 //! by an older version to [`migrate::SCHEMA`] when it is opened.
 
+mod audit;
 mod commit;
 mod migrate;
 mod pin_links;
@@ -29,6 +33,7 @@ use crate::core::case::{Case, CaseState, Event};
 use crate::core::email::Template;
 use crate::edge::documents::Location;
 
+pub use audit::{AuditReport, Break, ChainedEvent, Flaw, GENESIS, Trail};
 pub use commit::{Committed, Origin, StateMove};
 pub use migrate::SCHEMA;
 
@@ -124,6 +129,10 @@ pub struct Store {
     /// Signing links: the SHA-256 of a token (hex) → `REFERENCE\0order`.
     /// Kept when a newer link replaces one, as set-PIN links are.
     sign_links: sled::Tree,
+    /// Each history chain's head: the reference → its last `seq` and the
+    /// hash of that record (see `audit`). Written only with the history,
+    /// in the same transaction.
+    chain_heads: sled::Tree,
     /// Keys our outgoing Message-IDs (see [`Store::message_id_key`]).
     message_id_key: [u8; 32],
     /// Keys the PIN page's form tokens (see [`Store::form_key`]).
@@ -179,6 +188,7 @@ impl Store {
             pin_links: db.open_tree("pin_links")?,
             espas: db.open_tree("espas")?,
             sign_links: db.open_tree("sign_links")?,
+            chain_heads: db.open_tree("chain_heads")?,
             db,
             message_id_key: [0; 32],
             form_key: [0; 32],
@@ -413,17 +423,23 @@ impl Store {
         })
     }
 
-    /// A case's history, oldest first.
+    /// A case's (or an eSPA's) history, in the order of its chain: the
+    /// order the commits took effect in, which key order need not be.
     pub fn history(&self, reference: &str) -> Result<Vec<Event>, StoreError> {
         let mut prefix = reference.as_bytes().to_vec();
         prefix.push(0);
-        self.history
+        let mut stored = self
+            .history
             .scan_prefix(prefix)
             .map(|kv| {
                 let (k, v) = kv?;
-                decode(&String::from_utf8_lossy(&k), &v)
+                decode::<audit::Stored>(&String::from_utf8_lossy(&k), &v)
             })
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        // Stable: records of equal place (none in a sound chain) keep key
+        // order.
+        stored.sort_by_key(|s| s.seq);
+        Ok(stored.into_iter().map(|s| s.event).collect())
     }
 
     /// Outbox entries, oldest first.
@@ -524,6 +540,8 @@ fn be_u64(v: &[u8]) -> Option<u64> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod audit_tests;
 
 /// A signing link's index value: the eSPA reference, a NUL, the order.
 fn sign_link_entry(reference: &str, order: u32) -> Vec<u8> {
