@@ -138,7 +138,8 @@ pub(super) fn append(
         seq,
         hash: sha256_hex(&record),
     };
-    let head = serde_json::to_vec(&head).map_err(|e| ConflictableTransactionError::Abort(e.into()))?;
+    let head =
+        serde_json::to_vec(&head).map_err(|e| ConflictableTransactionError::Abort(e.into()))?;
     history.insert(key, record)?;
     heads.insert(reference.as_bytes(), head)?;
     Ok(())
@@ -148,7 +149,12 @@ pub(super) fn append(
 /// given place `seq` after `prev`: what the migration writes.
 pub(super) fn chained(seq: u64, prev: &str, record: &[u8]) -> Option<Vec<u8>> {
     if let Ok(event) = serde_json::from_slice::<Event>(record) {
-        return serde_json::to_vec(&ChainedRef { seq, prev, event: &event }).ok();
+        return serde_json::to_vec(&ChainedRef {
+            seq,
+            prev,
+            event: &event,
+        })
+        .ok();
     }
     // An event this version cannot read keeps its fields as they are.
     let mut object = match serde_json::from_slice::<serde_json::Value>(record) {
@@ -184,6 +190,25 @@ struct Link {
 const READS: usize = 3;
 
 impl Store {
+    /// A case's (or an eSPA's) history, in the order of its chain: the
+    /// order the commits took effect in, which key order need not be.
+    pub fn history(&self, reference: &str) -> Result<Vec<Event>, StoreError> {
+        let mut prefix = reference.as_bytes().to_vec();
+        prefix.push(0);
+        let mut stored = self
+            .history
+            .scan_prefix(prefix)
+            .map(|kv| {
+                let (k, v) = kv?;
+                super::decode::<Stored>(&String::from_utf8_lossy(&k), &v)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        // Stable: records of equal place (none in a sound chain) keep key
+        // order.
+        stored.sort_by_key(|s| s.seq);
+        Ok(stored.into_iter().map(|s| s.event).collect())
+    }
+
     /// Checks `reference`'s chain (a case `SJL-…`, or an eSPA's history,
     /// `core::espa::thread_ref`): `None` when nothing was ever recorded
     /// under it.
@@ -331,7 +356,10 @@ fn walk(links: &[Link], head: Option<&Head>) -> Option<Break> {
             // Either this record's own link was changed (then its bytes
             // no longer match what the next one recorded either), or the
             // record before it was.
-            let next = links.get(i + 1).map(|n| n.prev.as_str()).or(head.map(|h| h.hash.as_str()));
+            let next = links
+                .get(i + 1)
+                .map(|n| n.prev.as_str())
+                .or(head.map(|h| h.hash.as_str()));
             if i == 0 || next.is_some_and(|n| n != link.hash) {
                 let why = format!(
                     "it was changed after it was written: it records {} before it, not {}",
@@ -359,7 +387,10 @@ fn walk(links: &[Link], head: Option<&Head>) -> Option<Break> {
     };
     if head.seq > last {
         let why = match head.seq - last {
-            1 => format!("it is missing: the chain's head records {} events, the last found is event {last}", head.seq),
+            1 => format!(
+                "it is missing: the chain's head records {} events, the last found is event {last}",
+                head.seq
+            ),
             _ => format!(
                 "events {} to {} are missing: the chain's head records {} events",
                 last + 1,

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::core::Effects;
-use crate::core::case::{Actor, EventKind};
+use crate::core::case::{Actor, Event, EventKind};
 
 const CASE: &str = "SJL-2026-000001";
 
@@ -76,7 +76,10 @@ fn a_chain_of_commits_verifies_and_reads_in_order() {
         assert_eq!(pair[1].prev, pair[0].hash, "each links to the one before");
     }
     let history = store.history(CASE).unwrap();
-    assert_eq!(history, trail.into_iter().map(|e| e.event).collect::<Vec<_>>());
+    assert_eq!(
+        history,
+        trail.into_iter().map(|e| e.event).collect::<Vec<_>>()
+    );
     assert_eq!(store.audit("SJL-2026-000099").unwrap(), None, "unknown");
 }
 
@@ -93,8 +96,16 @@ fn an_edited_event_is_named_by_its_place() {
         .insert(&key, serde_json::to_vec(&record).unwrap())
         .unwrap();
     let broken = problem(&store);
-    assert_eq!((broken.seq, broken.flaw), (Some(3), Flaw::Edited), "{broken:?}");
-    assert_eq!(broken.at, Some(edited_at.parse().unwrap()), "its time as stored");
+    assert_eq!(
+        (broken.seq, broken.flaw),
+        (Some(3), Flaw::Edited),
+        "{broken:?}"
+    );
+    assert_eq!(
+        broken.at,
+        Some(edited_at.parse().unwrap()),
+        "its time as stored"
+    );
     assert_eq!(broken.kind.as_deref(), Some("command_accepted"));
 }
 
@@ -108,7 +119,11 @@ fn an_edited_last_event_is_caught_by_the_head() {
     assert_ne!(edited, text);
     store.history.insert(&key, edited.as_bytes()).unwrap();
     let broken = problem(&store);
-    assert_eq!((broken.seq, broken.flaw), (Some(3), Flaw::Edited), "{broken:?}");
+    assert_eq!(
+        (broken.seq, broken.flaw),
+        (Some(3), Flaw::Edited),
+        "{broken:?}"
+    );
 }
 
 #[test]
@@ -123,7 +138,11 @@ fn a_changed_link_names_its_own_record() {
         .insert(&key, serde_json::to_vec(&record).unwrap())
         .unwrap();
     let broken = problem(&store);
-    assert_eq!((broken.seq, broken.flaw), (Some(2), Flaw::Edited), "{broken:?}");
+    assert_eq!(
+        (broken.seq, broken.flaw),
+        (Some(2), Flaw::Edited),
+        "{broken:?}"
+    );
 }
 
 #[test]
@@ -131,8 +150,16 @@ fn a_removed_middle_event_is_named() {
     let (_dir, store) = chain_of(5);
     store.history.remove(key_of(&store, CASE, 3)).unwrap();
     let broken = problem(&store);
-    assert_eq!((broken.seq, broken.flaw), (Some(3), Flaw::Removed), "{broken:?}");
-    assert!(broken.why.contains("from event 2 to event 4"), "{}", broken.why);
+    assert_eq!(
+        (broken.seq, broken.flaw),
+        (Some(3), Flaw::Removed),
+        "{broken:?}"
+    );
+    assert!(
+        broken.why.contains("from event 2 to event 4"),
+        "{}",
+        broken.why
+    );
     assert_eq!(store.audit(CASE).unwrap().unwrap().checked, 4);
 }
 
@@ -141,8 +168,16 @@ fn a_removed_last_event_is_caught_by_the_head() {
     let (_dir, store) = chain_of(5);
     store.history.remove(key_of(&store, CASE, 5)).unwrap();
     let broken = problem(&store);
-    assert_eq!((broken.seq, broken.flaw), (Some(5), Flaw::Removed), "{broken:?}");
-    assert!(broken.why.contains("head records 5 events"), "{}", broken.why);
+    assert_eq!(
+        (broken.seq, broken.flaw),
+        (Some(5), Flaw::Removed),
+        "{broken:?}"
+    );
+    assert!(
+        broken.why.contains("head records 5 events"),
+        "{}",
+        broken.why
+    );
 }
 
 #[test]
@@ -153,8 +188,16 @@ fn a_record_that_is_not_json_is_named() {
         .insert(key_of(&store, CASE, 2), &b"{\"seq\":2,"[..])
         .unwrap();
     let broken = problem(&store);
-    assert_eq!((broken.seq, broken.flaw), (None, Flaw::Unreadable), "{broken:?}");
-    assert!(broken.why.contains("stored after event 1"), "{}", broken.why);
+    assert_eq!(
+        (broken.seq, broken.flaw),
+        (None, Flaw::Unreadable),
+        "{broken:?}"
+    );
+    assert!(
+        broken.why.contains("stored after event 1"),
+        "{}",
+        broken.why
+    );
 }
 
 #[test]
@@ -175,7 +218,10 @@ fn concurrent_commits_to_one_reference_never_fork_the_chain() {
         t.join().unwrap();
     }
     let report = store.audit(CASE).unwrap().expect("a chain");
-    assert_eq!((report.checked, report.problem), (u64::from(4 * EACH), None));
+    assert_eq!(
+        (report.checked, report.problem),
+        (u64::from(4 * EACH), None)
+    );
     let trail = store.trail(CASE).unwrap().unwrap().events;
     let seqs: Vec<u64> = trail.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, (1..=u64::from(4 * EACH)).collect::<Vec<_>>());

@@ -6,11 +6,11 @@ use chrono::{DateTime, Utc};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, abort};
 
-use super::{audit, pin_links};
 use super::{
     OutboxEntry, Seen, StateOnly, Store, StoreError, be_u64, history_key, index_keys, sent_key,
     sequence_key, sign_link_entry, unwrap_tx,
 };
+use super::{audit, pin_links};
 use crate::core::Folder;
 use crate::core::SentEmail;
 use crate::core::case::{Actor, CaseState, Event, EventKind};

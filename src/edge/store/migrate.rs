@@ -173,7 +173,10 @@ fn chain_history(store: &Store) -> Result<(), StoreError> {
             continue;
         };
         let reference = &k[..end];
-        if chain.as_ref().is_none_or(|(r, _)| r.as_slice() != reference) {
+        if chain
+            .as_ref()
+            .is_none_or(|(r, _)| r.as_slice() != reference)
+        {
             if let Some((r, head)) = chain.take() {
                 end_chain(store, &r, &head, std::mem::take(&mut batch))?;
                 chains += 1;

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::TransactionError;
 
 use crate::core::Folder;
-use crate::core::case::{Case, CaseState, Event};
+use crate::core::case::{Case, CaseState};
 use crate::core::email::Template;
 use crate::edge::documents::Location;
 
@@ -423,25 +423,6 @@ impl Store {
         })
     }
 
-    /// A case's (or an eSPA's) history, in the order of its chain: the
-    /// order the commits took effect in, which key order need not be.
-    pub fn history(&self, reference: &str) -> Result<Vec<Event>, StoreError> {
-        let mut prefix = reference.as_bytes().to_vec();
-        prefix.push(0);
-        let mut stored = self
-            .history
-            .scan_prefix(prefix)
-            .map(|kv| {
-                let (k, v) = kv?;
-                decode::<audit::Stored>(&String::from_utf8_lossy(&k), &v)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        // Stable: records of equal place (none in a sound chain) keep key
-        // order.
-        stored.sort_by_key(|s| s.seq);
-        Ok(stored.into_iter().map(|s| s.event).collect())
-    }
-
     /// Outbox entries, oldest first.
     pub fn outbox(&self) -> impl Iterator<Item = Result<OutboxEntry, StoreError>> + '_ {
         self.outbox.iter().map(|kv| {
@@ -539,9 +520,9 @@ fn be_u64(v: &[u8]) -> Option<u64> {
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod audit_tests;
+#[cfg(test)]
+mod tests;
 
 /// A signing link's index value: the eSPA reference, a NUL, the order.
 fn sign_link_entry(reference: &str, order: u32) -> Vec<u8> {

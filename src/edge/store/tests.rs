@@ -1,5 +1,5 @@
 use super::*;
-use crate::core::case::{Actor, CaseState, EventKind};
+use crate::core::case::{Actor, CaseState, Event, EventKind};
 use crate::core::email::Thread;
 use crate::core::view::View;
 use crate::core::{CaseWrite, Effects, NewCase};
