@@ -70,3 +70,56 @@ fn find(store: &Store, typed: &str) -> Result<(String, Option<AuditReport>), Sto
     let espa = crate::core::espa::thread_ref(&reference);
     Ok((reference, store.audit(&espa)?))
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::core::Effects;
+    use crate::core::case::{Actor, Event, EventKind};
+    use crate::edge::store::Origin;
+
+    fn verified(store: &Store, typed: &str) -> (Result<(), String>, String) {
+        let mut out = Vec::new();
+        let result = verify(store, &Config::embedded_default(), typed, &mut out);
+        let result = result.map_err(|e| match e {
+            Stop::Failed(e) => e,
+            Stop::Output(e) => e.to_string(),
+        });
+        (result, String::from_utf8_lossy(&out).into_owned())
+    }
+
+    #[test]
+    fn an_espa_is_found_by_its_own_reference_and_an_unknown_one_is_said() {
+        let store = Store::temporary().unwrap();
+        let espa = crate::core::espa::thread_ref("HDA-2026-000123");
+        let event = Event {
+            at: Utc::now(),
+            actor: Actor::System,
+            what: EventKind::CodeSent { order: 1 },
+        };
+        let effects = Effects {
+            events: vec![(espa.clone(), event.clone()), (espa, event)],
+            ..Effects::default()
+        };
+        store
+            .commit(Origin::Clock, &effects, &[], &[], Utc::now())
+            .unwrap();
+        for typed in [
+            "HDA-2026-000123",
+            " hda-2026-000123",
+            "eSPA HDA-2026-000123",
+        ] {
+            let (result, said) = verified(&store, typed);
+            assert_eq!(result, Ok(()), "{typed}");
+            assert_eq!(said, "HDA-2026-000123: 2 events, chain intact\n");
+        }
+        let (result, said) = verified(&store, "SJL-2026-000404");
+        assert_eq!(
+            result,
+            Err("nothing is recorded under SJL-2026-000404: no such case or eSPA".into())
+        );
+        assert_eq!(said, "");
+    }
+}

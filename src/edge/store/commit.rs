@@ -1,6 +1,10 @@
 //! The one write path: an input's effects, in one transaction with what the
 //! input itself leaves behind (an inbound message's identity, or the
 //! outbox entries it finished).
+//!
+//! Each history event is chained here too (`audit::append`): its place and
+//! the hash before it are read from the chain's head inside the
+//! transaction, so concurrent commits for one reference line up.
 
 use chrono::{DateTime, Utc};
 use sled::Transactional;
