@@ -42,8 +42,9 @@ fn main() -> anyhow::Result<()> {
         let t = Instant::now();
         let issued = authority.issue(&subject, &spki, Utc::now())?;
         issuing.push(t.elapsed());
-        let signer = KeySigner::from_pkcs8(&key, vec![issued.der, authority.certificate_der().to_vec()])
-            .map_err(anyhow::Error::msg)?;
+        let signer =
+            KeySigner::from_pkcs8(&key, vec![issued.der, authority.certificate_der().to_vec()])
+                .map_err(anyhow::Error::msg)?;
         let placement = |field: &'static str| Placement {
             field,
             reason: "bench",
@@ -55,7 +56,8 @@ fn main() -> anyhow::Result<()> {
         let once = pades::sign(&pdf, &signer, &placement("Signee1")).map_err(anyhow::Error::msg)?;
         first.push(t.elapsed());
         let t = Instant::now();
-        let twice = pades::sign(&once, &signer, &placement("Signee2")).map_err(anyhow::Error::msg)?;
+        let twice =
+            pades::sign(&once, &signer, &placement("Signee2")).map_err(anyhow::Error::msg)?;
         second.push(t.elapsed());
         if i == 0 {
             println!(
@@ -122,7 +124,9 @@ fn two_megabyte_pdf() -> Vec<u8> {
         out.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
     }
     let xref = out.len();
-    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
     for o in offsets {
         out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
     }

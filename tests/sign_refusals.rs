@@ -108,7 +108,11 @@ fn five_wrong_pins_lock_until_reset_pin_then_a_new_pin_and_link_sign() {
     assert!(sijil.stop().success());
     let crl = dir.path().join("crl.pem");
     let made = sijil.command(&["ca", "crl", "--out", &crl.display().to_string()]);
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
     let listed = std::process::Command::new("openssl")
         .args(["crl", "-noout", "-text", "-in", &crl.display().to_string()])
         .output()

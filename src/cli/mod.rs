@@ -4,8 +4,10 @@
 //!
 //! `src/main.rs` only calls [`main`]; the `cases` and `case` listings are in
 //! `cases` (a history in plain words in `history`), the purge in `purge`,
-//! and how they all write their output in `out`.
+//! the check of an audit trail in `audit`, and how they all write their
+//! output in `out`.
 
+mod audit;
 mod cases;
 mod out;
 mod pki;
@@ -61,6 +63,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The audit trail of a case or an eSPA (the daemon must be stopped).
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Purge now what the retention rule says has been kept long enough
     /// (the daemon does this every hour; it must be stopped).
     Purge {
@@ -99,6 +106,16 @@ enum CaCommand {
         /// Write it here instead of stdout.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check that the hash chain of its history is intact; exit 1 and
+    /// name the event where it is not.
+    Verify {
+        /// A case (SJL-2026-000123) or an eSPA (HDA-2026-000123).
+        reference: String,
     },
 }
 
@@ -169,6 +186,11 @@ pub fn main() -> ExitCode {
         Command::Cases => with_store(&cfg, |store, out| cases::list(store, &cfg, out)),
         Command::Case { reference, json } => with_store(&cfg, |store, out| {
             cases::show(store, &cfg, &reference, json, out)
+        }),
+        Command::Audit {
+            command: AuditCommand::Verify { reference },
+        } => with_store(&cfg, |store, out| {
+            audit::verify(store, &cfg, &reference, out)
         }),
         Command::Purge { dry_run: true } => {
             with_store(&cfg, |store, out| purge::dry_run(store, &cfg, out))

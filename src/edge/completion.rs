@@ -120,21 +120,39 @@ pub fn certificate(
     let _ = writeln!(s);
     let _ = writeln!(
         s,
-        "Audit trail (each line: time, who, what; `sijil audit verify REF` checks its hash chain):"
+        "Audit trail (each line: its place in the hash chain, time, who, what, and the first 16 \
+         hex of the record's SHA-256; `sijil audit verify REF` checks the chain):"
     );
     for reference in trails {
-        let mut events = store.history(&reference)?;
-        events.extend(
-            pending
-                .iter()
-                .filter(|(r, _)| *r == reference)
-                .map(|(_, e)| e.clone()),
-        );
+        let trail = store.trail(&reference)?;
+        let chained = trail.as_ref().map_or(&[][..], |t| t.events.as_slice());
+        let mut events: Vec<Event> = chained.iter().map(|c| c.event.clone()).collect();
+        let later: Vec<Event> = pending
+            .iter()
+            .filter(|(r, _)| *r == reference)
+            .map(|(_, e)| e.clone())
+            .collect();
+        events.extend(later.iter().cloned());
         let lines = crate::core::history::described(&events);
         let _ = writeln!(s);
-        let _ = writeln!(s, "[{reference}] {} events", events.len());
-        for (event, line) in events.iter().zip(lines) {
-            let _ = writeln!(s, "  {}  {}  {line}", time(event.at), event.actor);
+        let verdict = match trail.as_ref().and_then(|t| t.report.problem.as_ref()) {
+            None => "chain intact".to_string(),
+            Some(problem) => format!("chain BROKEN: {}", problem.why),
+        };
+        let _ = writeln!(s, "[{reference}] {} events; {verdict}", events.len());
+        for (i, (event, line)) in events.iter().zip(lines).enumerate() {
+            let place = chained
+                .get(i)
+                .map_or_else(|| "  + ".to_string(), |c| format!("{:>4}", c.seq));
+            let hash = chained.get(i).map_or("(written with this email)", |c| {
+                c.hash.get(..16).unwrap_or(&c.hash)
+            });
+            let _ = writeln!(
+                s,
+                "{place}  {}  {}  {line}  {hash}",
+                time(event.at),
+                event.actor
+            );
         }
     }
     let digest = hex::encode(Sha256::digest(s.as_bytes()));

@@ -1,16 +1,20 @@
 //! The one write path: an input's effects, in one transaction with what the
 //! input itself leaves behind (an inbound message's identity, or the
 //! outbox entries it finished).
+//!
+//! Each history event is chained here too (`audit::append`): its place and
+//! the hash before it are read from the chain's head inside the
+//! transaction, so concurrent commits for one reference line up.
 
 use chrono::{DateTime, Utc};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, abort};
 
-use super::pin_links;
 use super::{
     OutboxEntry, Seen, StateOnly, Store, StoreError, be_u64, history_key, index_keys, sent_key,
     sequence_key, sign_link_entry, unwrap_tx,
 };
+use super::{audit, pin_links};
 use crate::core::Folder;
 use crate::core::SentEmail;
 use crate::core::case::{Actor, CaseState, Event, EventKind};
@@ -76,7 +80,9 @@ pub struct StateMove {
 struct Rows {
     seen: Option<(String, Vec<u8>)>,
     cases: Vec<CaseRow>,
-    history: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Reference, key, event: chained inside the transaction, where the
+    /// chain's head is read.
+    history: Vec<(String, Vec<u8>, Event)>,
     /// Id, entry, body.
     outbox: Vec<([u8; 8], Vec<u8>, Vec<u8>)>,
     finished: Vec<[u8; 8]>,
@@ -156,6 +162,10 @@ impl Store {
             &self.pin_links,
             &self.espas,
             &self.sign_links,
+            // Last: sled applies the trees in this order, so a reader that
+            // reads a head first finds every record it counts
+            // (`audit::Store::trail`).
+            &self.chain_heads,
         )
             .transaction(
                 |(
@@ -171,6 +181,7 @@ impl Store {
                     links_t,
                     espas_t,
                     sign_links_t,
+                    heads_t,
                 )| {
                     if let Some(token_sha256) = &rows.uses_link {
                         pin_links::check_current(links_t, cases_t, token_sha256, now)?;
@@ -253,8 +264,8 @@ impl Store {
                     for (k, v) in &rows.index {
                         index_t.insert(k.as_bytes(), v.as_slice())?;
                     }
-                    for (k, v) in &rows.history {
-                        history_t.insert(k.as_slice(), v.as_slice())?;
+                    for (reference, key, event) in &rows.history {
+                        audit::append(heads_t, history_t, reference, key, event)?;
                     }
                     for (id, entry, body) in &rows.outbox {
                         outbox_t.insert(&id[..], entry.as_slice())?;
@@ -372,8 +383,9 @@ impl Store {
         }
         for (reference, event) in &effects.events {
             rows.history.push((
+                reference.clone(),
                 history_key(reference, self.db.generate_id()?),
-                serde_json::to_vec(event)?,
+                event.clone(),
             ));
         }
         for email in emails {
@@ -449,8 +461,9 @@ impl Store {
             what: what.clone(),
         };
         rows.history.push((
+            reference.to_string(),
             history_key(reference, self.db.generate_id()?),
-            serde_json::to_vec(&event)?,
+            event,
         ));
         Ok(())
     }

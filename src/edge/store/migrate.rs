@@ -8,17 +8,19 @@
 //! |---|---|
 //! | 1 | the first slice (no schema number written) |
 //! | 2 | the sent index maps a Message-ID to its case *and recipients*; a secret keys our Message-IDs |
+//! | 3 | history is hash-chained: each record has `seq` and `prev`, `chain_heads` holds each chain's head (see `audit`) |
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
+use super::audit::{self, GENESIS, Head};
 use super::{SENT_PREFIX, Store, StoreError, be_u64};
 use crate::core::SentEmail;
 use crate::core::case::{Event, EventKind};
 
 /// The version this build writes.
-pub const SCHEMA: u32 = 2;
+pub const SCHEMA: u32 = 3;
 
 const SCHEMA_KEY: &str = "schema";
 const MESSAGE_ID_KEY: &str = "secret/message-id";
@@ -27,7 +29,7 @@ const FORM_KEY: &str = "secret/pin-form";
 type Step = fn(&Store) -> Result<(), StoreError>;
 
 /// Each step brings the store from the version before it to its own.
-const STEPS: [(u32, Step); 1] = [(2, sent_index_with_recipients)];
+const STEPS: [(u32, Step); 2] = [(2, sent_index_with_recipients), (3, chain_history)];
 
 /// The version written in the store; 0 when none is (a new store, or
 /// one of version 1: [`to_current`] tells them apart).
@@ -153,5 +155,68 @@ fn sent_index_with_recipients(store: &Store) -> Result<(), StoreError> {
     }
     store.index.apply_batch(batch)?;
     tracing::info!(rewritten, "sent index: recipients added");
+    Ok(())
+}
+
+/// 2 → 3: each reference's history becomes a hash chain, in the order
+/// [`Store::history`] read it until now (key order), and gets its head.
+/// Run again after a crash, it chains the same records the same way (a
+/// record's old chain fields are replaced).
+fn chain_history(store: &Store) -> Result<(), StoreError> {
+    let mut chains = 0usize;
+    let mut chain: Option<(Vec<u8>, Head)> = None;
+    let mut batch = sled::Batch::default();
+    for kv in store.history.iter() {
+        let (k, v) = kv?;
+        let Some(end) = k.iter().position(|&b| b == 0) else {
+            tracing::warn!(key = %String::from_utf8_lossy(&k), "history key without a reference: left as it is");
+            continue;
+        };
+        let reference = &k[..end];
+        if chain
+            .as_ref()
+            .is_none_or(|(r, _)| r.as_slice() != reference)
+        {
+            if let Some((r, head)) = chain.take() {
+                end_chain(store, &r, &head, std::mem::take(&mut batch))?;
+                chains += 1;
+            }
+            let head = Head {
+                seq: 0,
+                hash: GENESIS.to_string(),
+            };
+            chain = Some((reference.to_vec(), head));
+        }
+        let Some((_, head)) = chain.as_mut() else {
+            continue;
+        };
+        // Not even a JSON object: left unchained, for the check to name.
+        let Some(record) = audit::chained(head.seq + 1, &head.hash, &v) else {
+            tracing::warn!(key = %String::from_utf8_lossy(&k), "history record not JSON: left unchained");
+            continue;
+        };
+        head.seq += 1;
+        head.hash = crate::edge::inbound::sha256_hex(&record);
+        batch.insert(k, record);
+    }
+    if let Some((r, head)) = chain {
+        end_chain(store, &r, &head, batch)?;
+        chains += 1;
+    }
+    tracing::info!(chains, "history: hash-chained");
+    Ok(())
+}
+
+/// Writes one reference's chained records, then its head.
+fn end_chain(
+    store: &Store,
+    reference: &[u8],
+    head: &Head,
+    batch: sled::Batch,
+) -> Result<(), StoreError> {
+    store.history.apply_batch(batch)?;
+    store
+        .chain_heads
+        .insert(reference, serde_json::to_vec(head)?)?;
     Ok(())
 }

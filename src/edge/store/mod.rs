@@ -9,9 +9,13 @@
 //! visible to reads at once, so a batch of messages can be decided one
 //! after the other and flushed together.
 //!
+//! History is a hash chain per reference (`audit.rs`): [`Store::audit`]
+//! checks it, [`Store::trail`] reads it with each event's place and hash.
+//!
 //! The store keeps its shape over time: `migrate.rs` brings a store written
 //! by an older version to [`migrate::SCHEMA`] when it is opened.
 
+mod audit;
 mod commit;
 mod migrate;
 mod pin_links;
@@ -25,10 +29,11 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::TransactionError;
 
 use crate::core::Folder;
-use crate::core::case::{Case, CaseState, Event};
+use crate::core::case::{Case, CaseState};
 use crate::core::email::Template;
 use crate::edge::documents::Location;
 
+pub use audit::{AuditReport, Break, ChainedEvent, Flaw, GENESIS, Trail};
 pub use commit::{Committed, Origin, StateMove};
 pub use migrate::SCHEMA;
 
@@ -126,6 +131,10 @@ pub struct Store {
     sign_links: sled::Tree,
     /// The eSPA PDFs signatures produced, by SHA-256 (see `put_signed_pdf`).
     signed_pdfs: sled::Tree,
+    /// Each history chain's head: the reference → its last `seq` and the
+    /// hash of that record (see `audit`). Written only with the history,
+    /// in the same transaction.
+    chain_heads: sled::Tree,
     /// Keys our outgoing Message-IDs (see [`Store::message_id_key`]).
     message_id_key: [u8; 32],
     /// Keys the PIN page's form tokens (see [`Store::form_key`]).
@@ -182,6 +191,7 @@ impl Store {
             espas: db.open_tree("espas")?,
             sign_links: db.open_tree("sign_links")?,
             signed_pdfs: db.open_tree("signed_pdfs")?,
+            chain_heads: db.open_tree("chain_heads")?,
             db,
             message_id_key: [0; 32],
             form_key: [0; 32],
@@ -443,19 +453,6 @@ impl Store {
         })
     }
 
-    /// A case's history, oldest first.
-    pub fn history(&self, reference: &str) -> Result<Vec<Event>, StoreError> {
-        let mut prefix = reference.as_bytes().to_vec();
-        prefix.push(0);
-        self.history
-            .scan_prefix(prefix)
-            .map(|kv| {
-                let (k, v) = kv?;
-                decode(&String::from_utf8_lossy(&k), &v)
-            })
-            .collect()
-    }
-
     /// Outbox entries, oldest first.
     pub fn outbox(&self) -> impl Iterator<Item = Result<OutboxEntry, StoreError>> + '_ {
         self.outbox.iter().map(|kv| {
@@ -552,6 +549,8 @@ fn be_u64(v: &[u8]) -> Option<u64> {
     <[u8; 8]>::try_from(v).ok().map(u64::from_be_bytes)
 }
 
+#[cfg(test)]
+mod audit_tests;
 #[cfg(test)]
 mod tests;
 

@@ -1,5 +1,5 @@
 use super::*;
-use crate::core::case::{Actor, CaseState, EventKind};
+use crate::core::case::{Actor, CaseState, Event, EventKind};
 use crate::core::email::Thread;
 use crate::core::view::View;
 use crate::core::{CaseWrite, Effects, NewCase};
@@ -302,7 +302,7 @@ fn a_finished_email_leaves_the_outbox_and_is_recorded_with_what_it_calls_for() {
 
 /// The store the landed first slice (schema 1) wrote on the embedded
 /// default for the two example packs, unpacked into a fresh directory.
-fn landed_store() -> tempfile::TempDir {
+pub(super) fn landed_store() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store-v1.tar.gz");
     let status = std::process::Command::new("tar")
