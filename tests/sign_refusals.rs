@@ -95,7 +95,7 @@ fn five_wrong_pins_lock_until_reset_pin_then_a_new_pin_and_link_sign() {
     }
 
     // RESET-PIN revoked the first certificate: the CRL lists it, and not the second.
-    let serial = |n| {
+    let mut serial = |n| {
         let emel3 = nth_delivered(&mut sijil, SIGNEE, "Roaming Certificate Ready", n);
         let body = support::signing::text(&emel3);
         body.lines()

@@ -84,7 +84,7 @@ mod tests {
         let mut out = Vec::new();
         let result = verify(store, &Config::embedded_default(), typed, &mut out);
         let result = result.map_err(|e| match e {
-            Stop::Failed(e) => e,
+            Stop::Failed(e) | Stop::Config(e) => e,
             Stop::Output(e) => e.to_string(),
         });
         (result, String::from_utf8_lossy(&out).into_owned())
