@@ -390,6 +390,11 @@ fn signed_pdf_proves_itself(sijil: &Daemon, completed: &[u8], original_sha256: &
         said.contains("3 signature(s)") && said.contains("every signature holds"),
         "{said}"
     );
+    assert_eq!(
+        said.matches("   time: 20").count(),
+        3,
+        "each signature's time: {said}"
+    );
 
     let mut changed = pdf.clone();
     let at = changed.len() / 3;

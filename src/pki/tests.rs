@@ -73,7 +73,7 @@ fn two_signatures_in_turn_both_verify_and_one_changed_byte_is_caught() {
             &signer,
             &Placement {
                 field: &field,
-                reason: "eSPA HDA-2026-000123",
+                reason: "eSPA HDA-2026-000123: signed at 2026-12-03T05:14:00Z",
                 location: "Malaysia",
                 contact: "ali@example.com",
                 at: Utc::now(),

@@ -63,6 +63,7 @@ pub fn verify(pdf: &[u8], anchors: &[Vec<u8>], revoked: &[String]) -> Result<Rep
         }
         Err(e) => return Err(e.to_string()),
     };
+    let claimed = claimed_times(pdf);
     let count = report.signatures.len();
     let signatures = report
         .signatures
@@ -89,7 +90,9 @@ pub fn verify(pdf: &[u8], anchors: &[Vec<u8>], revoked: &[String]) -> Result<Rep
             Checked {
                 field: s.field_name.clone(),
                 signer: s.signer_name.clone().or(subject).unwrap_or_default(),
-                at: s.cms_signing_time,
+                at: s
+                    .cms_signing_time
+                    .or_else(|| claimed.get(&s.field_name).copied()),
                 serial,
                 intact,
                 chain_trusted: s.chain_trusted,
@@ -100,6 +103,50 @@ pub fn verify(pdf: &[u8], anchors: &[Vec<u8>], revoked: &[String]) -> Result<Rep
         })
         .collect();
     Ok(Report { signatures })
+}
+
+/// The time each signature field's dictionary claims in its /Reason
+/// ("signed at …Z", as sijil writes it; covered by the signature).
+fn claimed_times(pdf: &[u8]) -> std::collections::HashMap<String, DateTime<Utc>> {
+    let mut out = std::collections::HashMap::new();
+    let Some(pdf) = super::repair::readable(pdf) else {
+        return out;
+    };
+    let Ok(doc) = lopdf::Document::load_mem(&pdf) else {
+        return out;
+    };
+    let Ok(re) = regex::Regex::new(r"signed at (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)") else {
+        return out;
+    };
+    for object in doc.objects.values() {
+        let Ok(field) = object.as_dict() else {
+            continue;
+        };
+        if field.get(b"FT").and_then(|o| o.as_name()).ok() != Some(b"Sig".as_slice()) {
+            continue;
+        }
+        let name = field.get(b"T").and_then(|o| o.as_str()).ok();
+        let value = field
+            .get(b"V")
+            .and_then(|o| o.as_reference())
+            .and_then(|id| doc.get_dictionary(id))
+            .and_then(|sig| sig.get(b"Reason"))
+            .and_then(|o| o.as_str())
+            .ok();
+        if let (Some(name), Some(reason)) = (name, value) {
+            let reason = String::from_utf8_lossy(reason);
+            if let Some(at) = re
+                .captures(&reason)
+                .and_then(|c| DateTime::parse_from_rfc3339(&c[1]).ok())
+            {
+                out.insert(
+                    String::from_utf8_lossy(name).into_owned(),
+                    at.with_timezone(&Utc),
+                );
+            }
+        }
+    }
+    out
 }
 
 /// A certificate's serial (upper-case hex) and subject.

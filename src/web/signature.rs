@@ -181,11 +181,14 @@ async fn sign_for(
 ) -> Result<(SignedPdf, Vec<u8>), String> {
     let now = chrono::Utc::now();
     let local = now.with_timezone(&tz).format("%Y-%m-%d %H:%M %:z");
+    // The claimed time, inside the signed signature dictionary (`sijil
+    // verify` reads it back): PAdES keeps it out of the CMS.
+    let at = now.format("%Y-%m-%dT%H:%M:%SZ");
     let (field, reason) = match signee.route {
         Route::Manual => (
             format!("Signee{}", signee.order),
             format!(
-                "eSPA {}: signed by {} as {} (signee {}), own certificate, PIN and emailed code",
+                "eSPA {}: signed at {at} by {} as {} (signee {}), own certificate, PIN and emailed code",
                 espa.reference,
                 signee.name,
                 signee.role.as_en(),
@@ -195,8 +198,8 @@ async fn sign_for(
         Route::Idsaya => (
             format!("Attestation{}", signee.order),
             format!(
-                "eSPA {}: RA attestation - {} ({}, signee {}) consented by emailed code at {local}; \
-                 their certificate is iDsaya's (external route), not this one",
+                "eSPA {}: signed at {at}: RA attestation - {} ({}, signee {}) consented by emailed \
+                 code at {local}; their certificate is iDsaya's (external route), not this one",
                 espa.reference,
                 signee.name,
                 signee.role.as_en(),
