@@ -359,6 +359,22 @@ fn signed_pdf_proves_itself(sijil: &Daemon, completed: &[u8], original_sha256: &
         "a keyed hash of the ID, never the number: {ali}"
     );
     assert!(!ali.contains("900101"), "{ali}");
+    let in_two_years = (chrono::Utc::now() + chrono::Duration::days(730))
+        .format("%b %e")
+        .to_string();
+    let not_after = ali
+        .lines()
+        .find(|l| l.contains("Not After"))
+        .unwrap_or_default();
+    assert!(
+        not_after.contains(&in_two_years)
+            || not_after.contains(
+                &(chrono::Utc::now() + chrono::Duration::days(731))
+                    .format("%b %e")
+                    .to_string()
+            ),
+        "valid two years: {not_after} (expected {in_two_years})"
+    );
 
     let (serial_line, sha_after) = (
         certificate.contains("certificate serial:"),
