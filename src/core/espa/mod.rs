@@ -19,6 +19,7 @@
 //! it, so a reply threads to an eSPA email sent to its author.
 
 pub mod context;
+mod ekyc;
 pub mod handle;
 pub mod link;
 pub mod problems;

@@ -8,6 +8,7 @@ mod commands;
 mod eligibility;
 mod failing_view;
 mod oversize;
+mod pack_linking;
 mod packs;
 mod pin;
 mod signing;

@@ -201,6 +201,20 @@ impl Decision {
             .push((thread_ref(&self.espa.reference), event));
     }
 
+    /// Records `what` on the eSPA, and on the signee's case when they
+    /// have one (a signature or a decline is part of both histories).
+    fn event_with_case(&mut self, case_ref: Option<&str>, what: EventKind) {
+        if let Some(reference) = case_ref {
+            let event = Event {
+                at: self.now,
+                actor: self.actor(),
+                what: what.clone(),
+            };
+            self.effects.events.push((reference.to_string(), event));
+        }
+        self.event(what);
+    }
+
     fn signee(&mut self) -> &mut crate::core::espa::Signee {
         let order = self.order;
         self.espa
@@ -432,17 +446,7 @@ impl Decision {
             client_ip: signature.client_ip.clone(),
             user_agent: signature.user_agent.clone(),
         };
-        if let Some(reference) = &signee.case_ref {
-            self.effects.events.push((
-                reference.clone(),
-                Event {
-                    at: now,
-                    actor: self.actor(),
-                    what: what.clone(),
-                },
-            ));
-        }
-        self.event(what);
+        self.event_with_case(signee.case_ref.as_deref(), what);
         self.effects.reason = "signed";
         let tag = thread_ref(&self.espa.reference);
         let signature_ctx = json!({
@@ -521,17 +525,7 @@ impl Decision {
             order,
             reason: reason.clone(),
         };
-        if let Some(reference) = &signee.case_ref {
-            self.effects.events.push((
-                reference.clone(),
-                Event {
-                    at: now,
-                    actor: self.actor(),
-                    what: what.clone(),
-                },
-            ));
-        }
-        self.event(what);
+        self.event_with_case(signee.case_ref.as_deref(), what);
         self.effects.reason = "declined";
         let mut ctx = espa_context(&self.espa);
         ctx["signee"] = signee_context(&signee);
